@@ -1,0 +1,46 @@
+// swift-tools-version: 6.1
+// TMRVC: CPU-only real-time voice conversion with a pure-Swift inference path.
+import PackageDescription
+
+// Without an explicit target CPU, SwiftPM builds for baseline x86-64 (SSE2) and SIMD8<Float> code
+// degrades to scalar calls (40-60x slower, see docs/performance notes). The flag is an unsafe flag,
+// which SwiftPM accepts only in a root package: consumers that depend on TMRVC as a package get the
+// portable baseline build and should pass `-Xswiftc -target-cpu -Xswiftc haswell` themselves.
+let cpuFlags: [SwiftSetting] = {
+    #if arch(x86_64)
+    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    #else
+    return []
+    #endif
+}()
+
+let package = Package(
+    name: "TMRVC",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "TMRVCRuntime", targets: ["TMRVCRuntime"]),
+        .library(name: "ONNXFormat", targets: ["ONNXFormat"]),
+        .executable(name: "tmrvc", targets: ["tmrvc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CFFTW", path: "Sources/CFFTW", pkgConfig: "fftw3f",
+                       providers: [.apt(["libfftw3-dev"])]),
+        .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", pkgConfig: "sndfile",
+                       providers: [.apt(["libsndfile1-dev"])]),
+        .target(name: "TMRVCConstants", swiftSettings: cpuFlags),
+        .target(name: "ONNXFormat", swiftSettings: cpuFlags),
+        .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "CBLAS"], swiftSettings: cpuFlags),
+        .executableTarget(name: "tmrvc",
+                          dependencies: ["TMRVCRuntime", "TMRVCConstants",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          swiftSettings: cpuFlags),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: cpuFlags),
+        .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants"],
+                    resources: [], swiftSettings: cpuFlags),
+    ]
+)

@@ -1,0 +1,207 @@
+import ONNXFormat
+
+/// Load-time compilation: shapes, constant folding, kernels, memory plan.
+enum Compiler {
+    struct Result {
+        var inputs: [TensorBuffer]
+        var outputs: [TensorBuffer]
+        var plan: [Kernel]
+        var memory: OwnedMemory
+        var statistics: SessionStatistics
+        var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
+    }
+
+    /// One run-time step with the buffers it touches (for liveness).
+    struct Step {
+        var kernel: Kernel
+        var reads: [TensorBuffer]
+        var writes: [TensorBuffer]
+    }
+
+    static func compile(graph: Graph, options: SessionOptions) throws(RuntimeError) -> Result {
+        let memory = OwnedMemory()
+        var stats = SessionStatistics()
+        stats.nodeCount = graph.nodes.count
+        var buffers = [TensorBuffer?](repeating: nil, count: graph.valueCount)
+        let file = graph.file
+
+        for name in options.inputShapes.keys where !graph.inputs.contains(where: { graph.valueNames[$0] == name }) {
+            throw RuntimeError(.binding, "\(file): inputShapes names '\(name)', which is not a graph input")
+        }
+
+        // Inputs.
+        var inputs: [TensorBuffer] = []
+        for (k, v) in graph.inputs.enumerated() {
+            let info = graph.inputInfo[k]
+            let name = graph.valueNames[v]
+            guard info.elementType.byteSize != nil else {
+                throw RuntimeError(.unsupported, "\(file): input '\(name)' has unsupported type \(info.elementType)")
+            }
+            var shape: [Int]
+            if let given = options.inputShapes[name] {
+                shape = given
+                if let declared = info.shape {
+                    guard declared.count == given.count else {
+                        throw RuntimeError(.binding, "\(file): input '\(name)' has rank \(declared.count) (\(declared)), given shape \(given)")
+                    }
+                    for (d, g) in zip(declared, given) {
+                        if case .value(let fixed) = d, fixed != g {
+                            throw RuntimeError(.binding, "\(file): input '\(name)' is declared \(declared), given shape \(given)")
+                        }
+                    }
+                }
+            } else {
+                guard let declared = info.shape else {
+                    throw RuntimeError(.binding, "\(file): input '\(name)' declares no shape; pass one in SessionOptions.inputShapes")
+                }
+                shape = []
+                for d in declared {
+                    guard case .value(let fixed) = d else {
+                        throw RuntimeError(.binding, "\(file): input '\(name)' has symbolic shape \(declared); pass a concrete shape in SessionOptions.inputShapes")
+                    }
+                    shape.append(fixed)
+                }
+            }
+            for d in shape where d < 0 { throw RuntimeError(.binding, "\(file): input '\(name)' shape \(shape) has a negative dimension") }
+            let b = TensorBuffer(name: name, dataType: info.elementType, shape: shape, role: .input)
+            b.data = memory.allocate(bytes: b.byteCount)
+            buffers[v] = b
+            inputs.append(b)
+        }
+
+        // Initializers.
+        for (v, t) in graph.initializers {
+            guard let size = t.dataType.byteSize else {
+                throw RuntimeError(.unsupported, "\(file): initializer '\(t.name)' has unsupported type \(t.dataType)")
+            }
+            let b = TensorBuffer(name: t.name, dataType: t.dataType, shape: t.dims, role: .constant)
+            stats.constantBytes += b.byteCount
+            if t.dataType == .float { stats.parameterCount += b.count }
+            var zeroCopy = false
+            if case .mapped(let mf, let offset, _) = t.storage {
+                let address = mf.bytes + offset
+                if Int(bitPattern: address) % max(size, 4) == 0 {
+                    b.data = UnsafeMutableRawPointer(mutating: address)
+                    zeroCopy = true
+                }
+            }
+            if !zeroCopy {
+                b.data = memory.allocate(bytes: b.byteCount)
+                t.withBytes { raw in
+                    if let src = raw.baseAddress, raw.count > 0 { b.data.copyMemory(from: src, byteCount: min(raw.count, b.byteCount)) }
+                }
+            }
+            buffers[v] = b
+        }
+
+        // Nodes.
+        var steps: [Step] = []
+        for node in graph.nodes {
+            stats.opHistogram[node.opType, default: 0] += 1
+            guard node.domain.isEmpty || node.domain == "ai.onnx" else {
+                throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' of domain '\(node.domain)' is not supported")
+            }
+            guard let def = OperatorRegistry.definitions[node.opType] else {
+                throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' (opset \(graph.opset)) is not supported")
+            }
+            guard graph.opset >= def.sinceVersion else {
+                throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' is implemented from opset \(def.sinceVersion), the model uses opset \(graph.opset)")
+            }
+            let ins = node.inputs.map { $0 >= 0 ? buffers[$0] : nil }
+            var ctx = NodeContext(node: node, opset: graph.opset, file: file, inputs: ins,
+                                  outputs: [TensorBuffer?](repeating: nil, count: node.outputs.count),
+                                  outputNames: node.outputs.map { $0 >= 0 ? graph.valueNames[$0] : "" },
+                                  memory: memory)
+            let kernel = try def.factory(&ctx)
+            for (k, v) in node.outputs.enumerated() where v >= 0 {
+                guard let b = ctx.outputs[k] else {
+                    throw RuntimeError(.unsupported, "\(file): node '\(node.name)' (\(node.opType)): output \(k) is not produced by this implementation")
+                }
+                buffers[v] = b
+            }
+            let written = ctx.outputs.compactMap { $0 }
+            if written.contains(where: { $0.role == .alias }) && kernel == nil { stats.aliasNodeCount += 1 }
+            guard let kernel else { continue }
+            let read = ins.compactMap { $0 }
+            if options.foldConstants && def.deterministic && read.allSatisfy({ $0.isConstant }) {
+                for b in written where b.role == .intermediate {
+                    b.role = .constant
+                    b.data = memory.allocate(bytes: b.byteCount)
+                    stats.constantBytes += b.byteCount
+                }
+                for b in written where b.role == .alias { b.data = b.aliasOf!.data }
+                kernel.run()
+                stats.foldedNodeCount += 1
+                continue
+            }
+            steps.append(Step(kernel: kernel, reads: read, writes: written))
+        }
+
+        // Outputs: dedicated storage; copies for outputs that are inputs, constants, aliases or repeated.
+        var outputs: [TensorBuffer] = []
+        var seen = Set<ObjectIdentifier>()
+        for v in graph.outputs {
+            guard let b = buffers[v] else { throw RuntimeError(.invalidGraph, "\(file): output '\(graph.valueNames[v])' has no value") }
+            if b.role == .intermediate && !seen.contains(ObjectIdentifier(b)) {
+                b.role = .output
+                b.data = memory.allocate(bytes: b.byteCount)
+                outputs.append(b)
+            } else {
+                let out = TensorBuffer(name: graph.valueNames[v], dataType: b.dataType, shape: b.shape, role: .output)
+                out.data = memory.allocate(bytes: out.byteCount)
+                steps.append(Step(kernel: CopyKernel(from: b, to: out), reads: [b], writes: [out]))
+                outputs.append(out)
+            }
+            seen.insert(ObjectIdentifier(outputs.last!))
+        }
+
+        // Liveness of intermediates (aliases extend their root's life).
+        func root(_ b: TensorBuffer) -> TensorBuffer { b.role == .alias ? (b.aliasOf ?? b) : b }
+        var first: [ObjectIdentifier: Int] = [:]
+        var last: [ObjectIdentifier: Int] = [:]
+        var planned: [TensorBuffer] = []
+        for (s, step) in steps.enumerated() {
+            for b in step.writes + step.reads {
+                let r = root(b)
+                guard r.role == .intermediate else { continue }
+                let id = ObjectIdentifier(r)
+                if first[id] == nil { first[id] = s; planned.append(r) }
+                last[id] = s
+            }
+        }
+        // Greedy placement, largest first, lowest non-conflicting offset.
+        let alignment = 64
+        var placed: [(offset: Int, size: Int, first: Int, last: Int)] = []
+        var offsets: [ObjectIdentifier: Int] = [:]
+        var arenaBytes = 0
+        for b in planned.sorted(by: { $0.byteCount > $1.byteCount }) {
+            let id = ObjectIdentifier(b)
+            let size = (b.byteCount + alignment - 1) / alignment * alignment
+            let (f, l) = (first[id]!, last[id]!)
+            let conflicts = placed.filter { !($0.last < f || l < $0.first) }.sorted { $0.offset < $1.offset }
+            var offset = 0
+            for c in conflicts {
+                if offset + size <= c.offset { break }
+                offset = max(offset, c.offset + c.size)
+            }
+            placed.append((offset, size, f, l))
+            offsets[id] = offset
+            arenaBytes = max(arenaBytes, offset + size)
+            stats.unplannedBytes += size
+        }
+        let arena = memory.allocate(bytes: arenaBytes)
+        for b in planned { b.data = arena + offsets[ObjectIdentifier(b)]! }
+        stats.arenaBytes = arenaBytes
+
+        // Aliases follow their roots; remember which aliases hang off rebindable buffers.
+        var dependents: [ObjectIdentifier: [TensorBuffer]] = [:]
+        for b in buffers.compactMap({ $0 }) where b.role == .alias {
+            let r = root(b)
+            b.data = r.data
+            if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
+        }
+        stats.kernelCount = steps.count
+        return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel }, memory: memory,
+                      statistics: stats, dependentAliases: dependents)
+    }
+}

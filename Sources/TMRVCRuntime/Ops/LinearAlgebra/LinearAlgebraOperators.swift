@@ -1,0 +1,6 @@
+extension OperatorRegistry {
+    /// Matrix products and convolutions.
+    static var linearAlgebraOperators: [OperatorDefinition] {
+        []
+    }
+}

@@ -1,0 +1,6 @@
+extension OperatorRegistry {
+    /// Normalization, softmax and reduction operators.
+    static var normalizationOperators: [OperatorDefinition] {
+        []
+    }
+}

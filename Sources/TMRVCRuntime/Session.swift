@@ -1,0 +1,149 @@
+import ONNXFormat
+
+/// Options fixed when a session is created.
+public struct SessionOptions: Sendable {
+    /// Concrete shapes for inputs whose declared shape has symbolic or unknown dimensions
+    /// (e.g. `["mel": [1, 80, 1]]`). Inputs with fully static declared shapes need no entry.
+    public var inputShapes: [String: [Int]]
+    /// Evaluate nodes whose inputs are all known at load time once, at load.
+    public var foldConstants: Bool
+
+    public init(inputShapes: [String: [Int]] = [:], foldConstants: Bool = true) {
+        self.inputShapes = inputShapes
+        self.foldConstants = foldConstants
+    }
+}
+
+/// Load-time facts about a compiled session.
+public struct SessionStatistics: Sendable {
+    /// Nodes in the graph.
+    public var nodeCount = 0
+    /// Kernels executed per `run()`.
+    public var kernelCount = 0
+    /// Nodes evaluated at load time (constant folding).
+    public var foldedNodeCount = 0
+    /// Nodes that became views of their input (no run-time work).
+    public var aliasNodeCount = 0
+    /// Bytes of the intermediate-tensor arena.
+    public var arenaBytes = 0
+    /// Bytes the intermediates would need without reuse.
+    public var unplannedBytes = 0
+    /// Bytes of constant data (initializers and folded values).
+    public var constantBytes = 0
+    /// Number of parameters (elements of float initializers).
+    public var parameterCount = 0
+    /// Histogram of op types in the graph.
+    public var opHistogram: [String: Int] = [:]
+}
+
+/// A model compiled for fixed input shapes. After `init`, `run()` performs no heap allocation,
+/// takes no lock and cannot fail: every shape was checked and every buffer placed at load.
+public final class InferenceSession: @unchecked Sendable {
+    /// The validated graph.
+    public let graph: Graph
+    /// Graph input buffers in declaration order (write inputs here, or bind your own storage).
+    public let inputs: [TensorBuffer]
+    /// Graph output buffers in declaration order.
+    public let outputs: [TensorBuffer]
+    /// Input names, parallel to `inputs`.
+    public let inputNames: [String]
+    /// Output names, parallel to `outputs`.
+    public let outputNames: [String]
+    /// Load-time statistics.
+    public let statistics: SessionStatistics
+
+    private let plan: [Kernel]
+    private let memory: OwnedMemory
+    private let model: ONNXModel
+    private var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
+
+    /// Loads, validates and compiles the model at `path`.
+    public convenience init(path: String, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
+        let model: ONNXModel
+        do { model = try ONNXModel.load(path: path) } catch {
+            throw RuntimeError(.format, error.description)
+        }
+        try self.init(model: model, options: options)
+    }
+
+    /// Compiles a decoded model.
+    public init(model: ONNXModel, options: SessionOptions = SessionOptions()) throws(RuntimeError) {
+        self.model = model
+        let graph = try Graph(model: model)
+        self.graph = graph
+        let compiled = try Compiler.compile(graph: graph, options: options)
+        self.inputs = compiled.inputs
+        self.outputs = compiled.outputs
+        self.inputNames = graph.inputs.map { graph.valueNames[$0] }
+        self.outputNames = graph.outputs.map { graph.valueNames[$0] }
+        self.plan = compiled.plan
+        self.memory = compiled.memory
+        self.statistics = compiled.statistics
+        self.dependentAliases = compiled.dependentAliases
+    }
+
+    /// Runs every kernel once. Real-time safe: no allocation, no locks, no lookups.
+    public func run() {
+        for kernel in plan { kernel.run() }
+    }
+
+    /// Index of the input with this name.
+    public func inputIndex(_ name: String) -> Int? { inputNames.firstIndex(of: name) }
+
+    /// Index of the output with this name.
+    public func outputIndex(_ name: String) -> Int? { outputNames.firstIndex(of: name) }
+
+    /// Points input `index` at caller-owned storage of at least `inputs[index].byteCount` bytes,
+    /// 16-byte aligned. The caller keeps it alive while the session uses it.
+    public func bindInput(_ index: Int, to storage: UnsafeMutableRawPointer) {
+        rebind(inputs[index], to: storage)
+    }
+
+    /// Points output `index` at caller-owned storage (see `bindInput`).
+    public func bindOutput(_ index: Int, to storage: UnsafeMutableRawPointer) {
+        rebind(outputs[index], to: storage)
+    }
+
+    /// Swaps the storage of a state input and the matching state output, so that the state a
+    /// run produced becomes the next run's input without a copy. Real-time safe.
+    public func swapState(input: Int, output: Int) {
+        let a = inputs[input], b = outputs[output]
+        let pa = a.data
+        a.data = b.data
+        b.data = pa
+        if let list = dependentAliases[ObjectIdentifier(a)] { for v in list { v.data = a.data } }
+        if let list = dependentAliases[ObjectIdentifier(b)] { for v in list { v.data = b.data } }
+    }
+
+    private func rebind(_ buffer: TensorBuffer, to storage: UnsafeMutableRawPointer) {
+        buffer.data = storage
+        if let list = dependentAliases[ObjectIdentifier(buffer)] { for v in list { v.data = storage } }
+    }
+
+    /// Convenient, allocating API: copies `feeds` (by input name; every input required) into the
+    /// session, runs, and returns copies of all outputs by name.
+    public func run(_ feeds: [String: Tensor]) throws(RuntimeError) -> [String: Tensor] {
+        for (i, name) in inputNames.enumerated() {
+            guard let t = feeds[name] else { throw RuntimeError(.binding, "\(graph.file): input '\(name)' was not provided") }
+            try write(t, toInput: i)
+        }
+        for name in feeds.keys where inputIndex(name) == nil {
+            throw RuntimeError(.binding, "\(graph.file): the model has no input named '\(name)' (inputs: \(inputNames.joined(separator: ", ")))")
+        }
+        run()
+        var result: [String: Tensor] = [:]
+        for (i, name) in outputNames.enumerated() { result[name] = outputs[i].snapshot() }
+        return result
+    }
+
+    /// Copies a tensor into input `index`, checking type and shape.
+    public func write(_ tensor: Tensor, toInput index: Int) throws(RuntimeError) {
+        let b = inputs[index]
+        guard tensor.dataType == b.dataType, tensor.shape == b.shape else {
+            throw RuntimeError(.binding, "\(graph.file): input '\(inputNames[index])' expects \(b.dataType) \(b.shape), got \(tensor.dataType) \(tensor.shape)")
+        }
+        tensor.bytes.withUnsafeBytes { raw in
+            if let src = raw.baseAddress { b.data.copyMemory(from: src, byteCount: raw.count) }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs everything TMRVC needs on a fresh Debian 12 machine (run as root or with sudo):
+# system libraries, a Python venv (.venv) with the pinned tools package, and a release build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends \
+    pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng >/dev/null
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
+.venv/bin/pip install -q --upgrade pip >/dev/null
+.venv/bin/pip install -q -e 'tools[dev]'
+swift build -c release --product tmrvc
+echo "setup done: .venv ready, .build/release/tmrvc built"

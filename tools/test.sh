@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): Python checks, then the Swift build and tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+echo "== constants freshness"
+(cd tools && ../$PY -m tmrvc.constants_gen --check)
+if [ -f Tests/Fixtures/manifest.json ]; then
+  echo "== ONNX Runtime re-check of committed fixtures"
+  (cd tools && ../$PY -m tmrvc.fixtures --verify)
+fi
+echo "== Swift build + tests"
+swift build --build-tests
+swift test --skip-build
+echo "== Python tests"
+(cd tools && ../$PY -m pytest -q)

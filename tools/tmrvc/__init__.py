@@ -1,0 +1,1 @@
+"""TMRVC: models, export, fixtures and training for the TMRVC Swift runtime."""
