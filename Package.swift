@@ -40,6 +40,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: cpuFlags),
+        .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants"],
                     resources: [], swiftSettings: cpuFlags),
     ]

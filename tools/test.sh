@@ -9,6 +9,10 @@ if [ -f Tests/Fixtures/manifest.json ]; then
   echo "== ONNX Runtime re-check of committed fixtures"
   (cd tools && ../$PY -m tmrvc.fixtures --verify)
 fi
+if [ ! -f conformance/node/index.json ]; then
+  echo "== generating ONNX backend node tests (conformance/, not committed)"
+  (cd tools && ../$PY -m tmrvc.conformance --out ../conformance)
+fi
 echo "== Swift build + tests"
 swift build --build-tests
 swift test --skip-build

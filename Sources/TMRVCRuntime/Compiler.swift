@@ -25,7 +25,7 @@ enum Compiler {
         var buffers = [TensorBuffer?](repeating: nil, count: graph.valueCount)
         let file = graph.file
 
-        for name in options.inputShapes.keys where !graph.inputs.contains(where: { graph.valueNames[$0] == name }) {
+        for name in Array(options.inputShapes.keys) + Array(options.constantInputs.keys) where !graph.inputs.contains(where: { graph.valueNames[$0] == name }) {
             throw RuntimeError(.binding, "\(file): inputShapes names '\(name)', which is not a graph input")
         }
 
@@ -34,6 +34,16 @@ enum Compiler {
         for (k, v) in graph.inputs.enumerated() {
             let info = graph.inputInfo[k]
             let name = graph.valueNames[v]
+            if let fixed = options.constantInputs[name] {
+                guard fixed.dataType == info.elementType || info.elementType == .undefined else {
+                    throw RuntimeError(.binding, "\(file): constant input '\(name)' is \(info.elementType), given \(fixed.dataType)")
+                }
+                let b = TensorBuffer(name: name, dataType: fixed.dataType, shape: fixed.shape, role: .constant)
+                b.data = memory.allocate(bytes: b.byteCount)
+                fixed.bytes.withUnsafeBytes { if let src = $0.baseAddress { b.data.copyMemory(from: src, byteCount: $0.count) } }
+                buffers[v] = b
+                continue
+            }
             guard info.elementType.byteSize != nil else {
                 throw RuntimeError(.unsupported, "\(file): input '\(name)' has unsupported type \(info.elementType)")
             }

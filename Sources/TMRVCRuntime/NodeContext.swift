@@ -103,6 +103,10 @@ public struct NodeContext {
     /// A TENSOR attribute, or nil when absent.
     public func tensor(_ name: String) -> TensorProto? { node.attributes[name]?.t }
 
+    /// Zeroed scratch memory owned by the session (64-byte aligned), for kernels that need a
+    /// workspace at run time. Not shared with other kernels.
+    public func workspace(bytes: Int) -> UnsafeMutableRawPointer { memory.allocate(bytes: bytes) }
+
     // MARK: outputs
 
     /// Declares output `i` with its type and shape; the planner gives it storage.

@@ -5,11 +5,15 @@ public struct SessionOptions: Sendable {
     /// Concrete shapes for inputs whose declared shape has symbolic or unknown dimensions
     /// (e.g. `["mel": [1, 80, 1]]`). Inputs with fully static declared shapes need no entry.
     public var inputShapes: [String: [Int]]
+    /// Inputs whose values are fixed for the session's lifetime (e.g. shape tensors fed as
+    /// inputs). They become load-time constants, take part in folding, and are no longer inputs.
+    public var constantInputs: [String: Tensor]
     /// Evaluate nodes whose inputs are all known at load time once, at load.
     public var foldConstants: Bool
 
-    public init(inputShapes: [String: [Int]] = [:], foldConstants: Bool = true) {
+    public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:], foldConstants: Bool = true) {
         self.inputShapes = inputShapes
+        self.constantInputs = constantInputs
         self.foldConstants = foldConstants
     }
 }
@@ -74,7 +78,7 @@ public final class InferenceSession: @unchecked Sendable {
         let compiled = try Compiler.compile(graph: graph, options: options)
         self.inputs = compiled.inputs
         self.outputs = compiled.outputs
-        self.inputNames = graph.inputs.map { graph.valueNames[$0] }
+        self.inputNames = compiled.inputs.map(\.name)
         self.outputNames = graph.outputs.map { graph.valueNames[$0] }
         self.plan = compiled.plan
         self.memory = compiled.memory
