@@ -1,0 +1,200 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import TMRVCConstants
+
+/// A target voice: the `.tmrvc_speaker` file format (docs/design/speaker-file.md), version 1.
+///
+/// Layout (little-endian): a 64-byte header, then `spk_embed` float32[speakerDim], `lora_delta`
+/// float32[loraSize], the optional `voice_source_preset` float32[voiceSourceDim], and UTF-8 JSON
+/// metadata. A CRC-32 (IEEE) over the whole file with the CRC field zeroed protects it.
+public struct SpeakerProfile: Sendable, Equatable {
+    /// Speaker embedding, `TMRVCConstants.Dims.speaker` values.
+    public var embedding: [Float]
+    /// Flattened LoRA delta for the converter's cross-attention K/V, `TMRVCConstants.Lora.deltaSize` values.
+    public var loraDelta: [Float]
+    /// Optional voice-source preset (`TMRVCConstants.Dims.voiceSource` values) blended into acoustic params.
+    public var voiceSourcePreset: [Float]?
+    /// Free-form UTF-8 JSON metadata (name, source files, creation tool); "{}" when none.
+    public var metadataJSON: String
+
+    /// A profile; sizes are checked when written or read.
+    public init(embedding: [Float], loraDelta: [Float], voiceSourcePreset: [Float]? = nil, metadataJSON: String = "{}") {
+        self.embedding = embedding
+        self.loraDelta = loraDelta
+        self.voiceSourcePreset = voiceSourcePreset
+        self.metadataJSON = metadataJSON
+    }
+
+    /// Header size in bytes.
+    public static let headerSize = 64
+    /// File magic (8 ASCII bytes).
+    public static let magic: [UInt8] = Array(TMRVCConstants.SpeakerFile.magic.utf8)
+    /// Format version this code reads and writes.
+    public static let version = UInt32(TMRVCConstants.SpeakerFile.version)
+    /// Byte offset of the CRC field in the header.
+    static let crcOffset = 36
+
+    /// Serializes the profile. Throws when a vector has the wrong size.
+    public func encoded() throws(SpeakerFileError) -> [UInt8] {
+        let path = "<speaker profile>"
+        guard embedding.count == TMRVCConstants.Dims.speaker else {
+            throw SpeakerFileError(path: path, reason: "spk_embed has \(embedding.count) values, the models need \(TMRVCConstants.Dims.speaker)")
+        }
+        guard loraDelta.count == TMRVCConstants.Lora.deltaSize else {
+            throw SpeakerFileError(path: path, reason: "lora_delta has \(loraDelta.count) values, the models need \(TMRVCConstants.Lora.deltaSize)")
+        }
+        if let v = voiceSourcePreset, v.count != TMRVCConstants.Dims.voiceSource {
+            throw SpeakerFileError(path: path, reason: "voice_source_preset has \(v.count) values, the models need \(TMRVCConstants.Dims.voiceSource)")
+        }
+        for x in embedding + loraDelta + (voiceSourcePreset ?? []) where !x.isFinite {
+            throw SpeakerFileError(path: path, reason: "profile contains a non-finite value")
+        }
+        let meta = Array(metadataJSON.utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(Self.headerSize + 4 * (embedding.count + loraDelta.count + 8) + meta.count)
+        func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        out += Self.magic
+        u32(Self.version)
+        u32(UInt32(Self.headerSize))
+        u32(UInt32(embedding.count))
+        u32(UInt32(loraDelta.count))
+        u32(UInt32(voiceSourcePreset?.count ?? 0))
+        u32(voiceSourcePreset == nil ? 0 : 1)
+        u32(UInt32(meta.count))
+        u32(0)  // CRC, filled below
+        while out.count < Self.headerSize { out.append(0) }
+        for x in embedding + loraDelta + (voiceSourcePreset ?? []) { u32(x.bitPattern) }
+        out += meta
+        let crc = CRC32.checksum(out)
+        withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { out[Self.crcOffset + i] = $0[i] } }
+        return out
+    }
+
+    /// Parses and validates a serialized profile; `path` names the source in errors.
+    public init(bytes: [UInt8], path: String) throws(SpeakerFileError) {
+        func fail(_ reason: String) -> SpeakerFileError { SpeakerFileError(path: path, reason: reason) }
+        guard bytes.count >= Self.headerSize else { throw fail("file is \(bytes.count) bytes, shorter than the \(Self.headerSize)-byte header (truncated or not a speaker file)") }
+        guard Array(bytes[0..<8]) == Self.magic else { throw fail("not a .tmrvc_speaker file (bad magic)") }
+        func u32(_ at: Int) -> UInt32 {
+            UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
+        }
+        let version = u32(8)
+        guard version == Self.version else { throw fail("format version \(version) is not supported (this build reads version \(Self.version))") }
+        let headerSize = Int(u32(12))
+        guard headerSize == Self.headerSize else { throw fail("header size \(headerSize) is invalid (expected \(Self.headerSize))") }
+        let dim = Int(u32(16)), lora = Int(u32(20)), vs = Int(u32(24)), flags = u32(28), metaCount = Int(u32(32))
+        guard dim == TMRVCConstants.Dims.speaker else {
+            throw fail("spk_embed has \(dim) values but these models need \(TMRVCConstants.Dims.speaker) (file made for another model version)")
+        }
+        guard lora == TMRVCConstants.Lora.deltaSize else {
+            throw fail("lora_delta has \(lora) values but these models need \(TMRVCConstants.Lora.deltaSize) (file made for another model version)")
+        }
+        let hasPreset = flags & 1 != 0
+        guard flags & ~1 == 0 else { throw fail("unknown flags 0x\(String(flags, radix: 16))") }
+        guard vs == (hasPreset ? TMRVCConstants.Dims.voiceSource : 0) else {
+            throw fail("voice_source_preset has \(vs) values (expected \(hasPreset ? TMRVCConstants.Dims.voiceSource : 0))")
+        }
+        let floats = dim + lora + vs
+        let expected = Self.headerSize + 4 * floats + metaCount
+        guard bytes.count == expected else {
+            throw fail("file is \(bytes.count) bytes but its header describes \(expected) (truncated or corrupt)")
+        }
+        var zeroed = bytes
+        for i in 0..<4 { zeroed[Self.crcOffset + i] = 0 }
+        let stored = u32(Self.crcOffset)
+        let actual = CRC32.checksum(zeroed)
+        guard stored == actual else { throw fail("checksum mismatch (stored 0x\(String(stored, radix: 16)), computed 0x\(String(actual, radix: 16))): the file is corrupt") }
+        var values = [Float]()
+        values.reserveCapacity(floats)
+        for i in 0..<floats {
+            let v = Float(bitPattern: u32(Self.headerSize + 4 * i))
+            guard v.isFinite else { throw fail("value \(i) is not finite") }
+            values.append(v)
+        }
+        embedding = Array(values[0..<dim])
+        loraDelta = Array(values[dim..<(dim + lora)])
+        voiceSourcePreset = hasPreset ? Array(values[(dim + lora)...]) : nil
+        metadataJSON = String(decoding: bytes[(Self.headerSize + 4 * floats)...], as: UTF8.self)
+    }
+
+    /// Reads and validates a `.tmrvc_speaker` file.
+    public init(contentsOf path: String) throws(SpeakerFileError) {
+        let bytes = try FileIO.readAll(path: path)
+        try self.init(bytes: bytes, path: path)
+    }
+
+    /// Writes the profile atomically (temporary file in the same directory, then rename).
+    public func write(to path: String) throws(SpeakerFileError) {
+        let bytes = try encoded()
+        do { try FileIO.writeAtomically(bytes, to: path) } catch { throw SpeakerFileError(path: path, reason: error.reason) }
+    }
+}
+
+/// A speaker file that could not be read, validated or written.
+public struct SpeakerFileError: Error, CustomStringConvertible, Sendable {
+    /// The file.
+    public let path: String
+    /// What is wrong.
+    public let reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib's crc32.
+public enum CRC32 {
+    static let table: [UInt32] = (0..<256).map { i -> UInt32 in
+        var c = UInt32(i)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    /// The checksum of `bytes`.
+    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes { c = table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
+        return c ^ 0xFFFF_FFFF
+    }
+}
+
+/// Whole-file reads and atomic writes through the C library (no Foundation).
+public enum FileIO {
+    /// Reads a whole file.
+    public static func readAll(path: String) throws(SpeakerFileError) -> [UInt8] {
+        guard let f = fopen(path, "rb") else { throw SpeakerFileError(path: path, reason: String(cString: strerror(errno))) }
+        defer { fclose(f) }
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
+            out += chunk[0..<n]
+            if n < 65536 {
+                if ferror(f) != 0 { throw SpeakerFileError(path: path, reason: "read error") }
+                break
+            }
+        }
+        return out
+    }
+
+    /// Writes `bytes` to `path` via a temporary file in the same directory and `rename`, so a
+    /// reader never sees a partial file and a failed write leaves nothing behind.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SpeakerFileError) {
+        let tmp = path + ".tmp-\(getpid())"
+        guard let f = fopen(tmp, "wb") else {
+            throw SpeakerFileError(path: path, reason: "cannot create file: \(String(cString: strerror(errno)))")
+        }
+        let written = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+        let flushed = fflush(f) == 0 && fsync(fileno(f)) == 0
+        fclose(f)
+        guard written == bytes.count, flushed else {
+            unlink(tmp)
+            throw SpeakerFileError(path: path, reason: "write failed: \(String(cString: strerror(errno)))")
+        }
+        guard rename(tmp, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(tmp)
+            throw SpeakerFileError(path: path, reason: "rename failed: \(reason)")
+        }
+    }
+}
