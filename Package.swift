@@ -40,10 +40,11 @@ let package = Package(
                           dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCEngine",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
-        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: cpuFlags),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants"], swiftSettings: cpuFlags),
-        .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants"],
+        .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TestSupport"],
                     resources: [], swiftSettings: cpuFlags),
     ]
 )

@@ -6,6 +6,7 @@ enum Compiler {
         var inputs: [TensorBuffer]
         var outputs: [TensorBuffer]
         var plan: [Kernel]
+        var slowPlan: [Kernel]
         var memory: OwnedMemory
         var statistics: SessionStatistics
         var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
@@ -106,6 +107,16 @@ enum Compiler {
 
         // Nodes.
         var steps: [Step] = []
+        var slowSteps: [Kernel] = []
+        // Buffers that change only when a slow input changes (hoisted out of the per-run plan).
+        var slow = Set<ObjectIdentifier>()
+        for b in inputs where options.slowInputs.contains(b.name) { slow.insert(ObjectIdentifier(b)) }
+        for name in options.slowInputs where !graph.inputs.contains(where: { graph.valueNames[$0] == name }) {
+            throw RuntimeError(.binding, "\(file): slowInputs names '\(name)', which is not a graph input")
+        }
+        func isSlow(_ b: TensorBuffer) -> Bool {
+            slow.contains(ObjectIdentifier(b)) || (b.role == .alias && b.aliasOf.map { slow.contains(ObjectIdentifier($0)) } == true)
+        }
         for node in graph.nodes {
             stats.opHistogram[node.opType, default: 0] += 1
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
@@ -131,8 +142,11 @@ enum Compiler {
             }
             let written = ctx.outputs.compactMap { $0 }
             if written.contains(where: { $0.role == .alias }) && kernel == nil { stats.aliasNodeCount += 1 }
-            guard let kernel else { continue }
             let read = ins.compactMap { $0 }
+            guard let kernel else {
+                for b in written where b.role == .alias && b.aliasOf.map(isSlow) == true { slow.insert(ObjectIdentifier(b)) }
+                continue
+            }
             if options.foldConstants && def.deterministic && read.allSatisfy({ $0.isConstant }) {
                 for b in written where b.role == .intermediate {
                     b.role = .constant
@@ -144,6 +158,17 @@ enum Compiler {
                 stats.foldedNodeCount += 1
                 continue
             }
+            if read.allSatisfy({ $0.isConstant || isSlow($0) }) && read.contains(where: isSlow) {
+                // Depends only on constants and slow inputs: runs once per slow-input change,
+                // into storage of its own that persists across runs.
+                for b in written {
+                    slow.insert(ObjectIdentifier(b))
+                    if b.role == .intermediate { b.data = memory.allocate(bytes: b.byteCount) }
+                }
+                slowSteps.append(kernel)
+                stats.hoistedNodeCount += 1
+                continue
+            }
             steps.append(Step(kernel: kernel, reads: read, writes: written))
         }
 
@@ -152,7 +177,7 @@ enum Compiler {
         var seen = Set<ObjectIdentifier>()
         for v in graph.outputs {
             guard let b = buffers[v] else { throw RuntimeError(.invalidGraph, "\(file): output '\(graph.valueNames[v])' has no value") }
-            if b.role == .intermediate && !seen.contains(ObjectIdentifier(b)) {
+            if b.role == .intermediate && !seen.contains(ObjectIdentifier(b)) && !isSlow(b) {
                 b.role = .output
                 b.data = memory.allocate(bytes: b.byteCount)
                 outputs.append(b)
@@ -173,8 +198,8 @@ enum Compiler {
         for (s, step) in steps.enumerated() {
             for b in step.writes + step.reads {
                 let r = root(b)
-                guard r.role == .intermediate else { continue }
                 let id = ObjectIdentifier(r)
+                guard r.role == .intermediate, !slow.contains(id) else { continue }
                 if first[id] == nil { first[id] = s; planned.append(r) }
                 last[id] = s
             }
@@ -211,7 +236,7 @@ enum Compiler {
             if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
         }
         stats.kernelCount = steps.count
-        return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel }, memory: memory,
+        return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel }, slowPlan: slowSteps, memory: memory,
                       statistics: stats, dependentAliases: dependents)
     }
 }

@@ -8,12 +8,18 @@ public struct SessionOptions: Sendable {
     /// Inputs whose values are fixed for the session's lifetime (e.g. shape tensors fed as
     /// inputs). They become load-time constants, take part in folding, and are no longer inputs.
     public var constantInputs: [String: Tensor]
+    /// Inputs that change rarely (speaker embedding, LoRA delta, acoustic parameters). Nodes that
+    /// depend only on these and on constants are hoisted out of `run()`: they run once after
+    /// `invalidateSlowInputs()`, not every frame.
+    public var slowInputs: Set<String>
     /// Evaluate nodes whose inputs are all known at load time once, at load.
     public var foldConstants: Bool
 
-    public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:], foldConstants: Bool = true) {
+    public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:],
+                slowInputs: Set<String> = [], foldConstants: Bool = true) {
         self.inputShapes = inputShapes
         self.constantInputs = constantInputs
+        self.slowInputs = slowInputs
         self.foldConstants = foldConstants
     }
 }
@@ -26,6 +32,8 @@ public struct SessionStatistics: Sendable {
     public var kernelCount = 0
     /// Nodes evaluated at load time (constant folding).
     public var foldedNodeCount = 0
+    /// Nodes hoisted out of the per-run plan because they depend only on slow inputs.
+    public var hoistedNodeCount = 0
     /// Nodes that became views of their input (no run-time work).
     public var aliasNodeCount = 0
     /// Bytes of the intermediate-tensor arena.
@@ -57,6 +65,8 @@ public final class InferenceSession: @unchecked Sendable {
     public let statistics: SessionStatistics
 
     private let plan: [Kernel]
+    private let slowPlan: [Kernel]
+    private var slowPlanIsStale = true
     private let memory: OwnedMemory
     private let model: ONNXModel
     private var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
@@ -81,6 +91,7 @@ public final class InferenceSession: @unchecked Sendable {
         self.inputNames = compiled.inputs.map(\.name)
         self.outputNames = graph.outputs.map { graph.valueNames[$0] }
         self.plan = compiled.plan
+        self.slowPlan = compiled.slowPlan
         self.memory = compiled.memory
         self.statistics = compiled.statistics
         self.dependentAliases = compiled.dependentAliases
@@ -88,8 +99,17 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Runs every kernel once. Real-time safe: no allocation, no locks, no lookups.
     public func run() {
+        if slowPlanIsStale {
+            for kernel in slowPlan { kernel.run() }
+            slowPlanIsStale = false
+        }
         for kernel in plan { kernel.run() }
     }
+
+    /// Marks the slow inputs (`SessionOptions.slowInputs`) as changed: the next `run()` first
+    /// re-evaluates the nodes hoisted out of the per-run plan. Call it on the thread that calls
+    /// `run()`, after writing the new values.
+    public func invalidateSlowInputs() { slowPlanIsStale = true }
 
     /// Index of the input with this name.
     public func inputIndex(_ name: String) -> Int? { inputNames.firstIndex(of: name) }
@@ -134,6 +154,7 @@ public final class InferenceSession: @unchecked Sendable {
         for name in feeds.keys where inputIndex(name) == nil {
             throw RuntimeError(.binding, "\(graph.file): the model has no input named '\(name)' (inputs: \(inputNames.joined(separator: ", ")))")
         }
+        invalidateSlowInputs()
         run()
         var result: [String: Tensor] = [:]
         for (i, name) in outputNames.enumerated() { result[name] = outputs[i].snapshot() }

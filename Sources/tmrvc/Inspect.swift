@@ -58,7 +58,7 @@ struct Inspect: ParsableCommand {
             let session = try InferenceSession(model: decoded, options: SessionOptions(inputShapes: inputShapes))
             let s = session.statistics
             print("compiled for \(inputShapes.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }.joined(separator: " ")):")
-            print("  kernels per run: \(s.kernelCount)  folded at load: \(s.foldedNodeCount)  views: \(s.aliasNodeCount)")
+            print("  kernels per run: \(s.kernelCount)  folded at load: \(s.foldedNodeCount)  views: \(s.aliasNodeCount)  hoisted: \(s.hoistedNodeCount)")
             print("  arena: \(s.arenaBytes) bytes (without reuse: \(s.unplannedBytes))  constants: \(s.constantBytes) bytes")
         } catch {
             print("compile error: \(error)")

@@ -1,5 +1,6 @@
 import XCTest
 @testable import ONNXFormat
+import TestSupport
 
 final class DecodeTests: XCTestCase {
     func decode(_ bytes: [UInt8]) throws -> ONNXModel {

@@ -1,14 +1,81 @@
 import XCTest
 import ONNXFormat
+import TestSupport
 @testable import TMRVCRuntime
 
 final class SessionTests: XCTestCase {
-    func testBroadcastAddAndReshapeView() throws {
+    func session(_ bytes: [UInt8], _ options: SessionOptions = SessionOptions()) throws -> InferenceSession {
+        let file = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "mem.onnx") }
+        return try InferenceSession(model: try ONNXModel.decode(file: file), options: options)
+    }
+
+    func testBroadcastPlans() throws {
         let b = BroadcastPlan([[2, 3], [3]])!
         XCTAssertEqual(b.outputShape, [2, 3])
-        XCTAssertEqual(b.rowLength, 6 / b.rowCount)
+        XCTAssertEqual(b.rowStrides, [1, 1])
         let c = BroadcastPlan([[2, 1], [1, 3]])!
         XCTAssertEqual(c.outputShape, [2, 3])
+        XCTAssertEqual(c.rowLength, 3)
+        XCTAssertEqual(c.rowStrides, [0, 1])
+        XCTAssertEqual(c.rowOffsets[0], [0, 1])
         XCTAssertNil(BroadcastPlan([[2], [3]]))
+    }
+
+    func testAddBroadcastAndArenaReuse() throws {
+        // y = ((x + w) * w) + w: three intermediates, two of which can share storage.
+        let s = try session(makeModel(nodes: [("Add", ["x", "w"], ["a"]), ("Mul", ["a", "w"], ["b"]), ("Add", ["b", "w"], ["c"]),
+                                              ("Mul", ["c", "w"], ["y"])],
+                                      initializer: ("w", [3], [1, 2, 3]), input: ("x", [2, 3]), output: ("y", [2, 3])))
+        let out = try s.run(["x": Tensor(shape: [2, 3], floats: [0, 1, 2, 3, 4, 5])])["y"]!
+        let x: [Float] = [0, 1, 2, 3, 4, 5], w: [Float] = [1, 2, 3]
+        XCTAssertEqual(out.floats, (0..<6).map { i in (((x[i] + w[i % 3]) * w[i % 3]) + w[i % 3]) * w[i % 3] })
+        XCTAssertEqual(s.statistics.kernelCount, 4)
+        XCTAssertLessThan(s.statistics.arenaBytes, s.statistics.unplannedBytes, "liveness must let intermediates share memory")
+    }
+
+    func testSlowInputsAreHoisted() throws {
+        // y = x + spk * w: spk * w depends only on the slow input.
+        let bytes = makeModel(nodes: [("Mul", ["spk", "w"], ["sw"]), ("Add", ["x", "sw"], ["y"])],
+                              initializers: [("w", [2], [10, 20])], inputs: [("x", [2]), ("spk", [2])], outputs: [("y", [2])])
+        let s = try session(bytes, SessionOptions(slowInputs: ["spk"]))
+        XCTAssertEqual(s.statistics.hoistedNodeCount, 1)
+        XCTAssertEqual(s.statistics.kernelCount, 1)
+        let xi = s.inputIndex("x")!, si = s.inputIndex("spk")!
+        try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: xi)
+        try s.write(Tensor(shape: [2], floats: [1, 2]), toInput: si)
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [11, 41])
+        try s.write(Tensor(shape: [2], floats: [0, 0]), toInput: si)
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [11, 41], "without invalidation the hoisted value is reused")
+        s.invalidateSlowInputs()
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [1, 1])
+    }
+
+    func testStatePingPongSwapsWithoutCopy() throws {
+        // state_out = state_in + x
+        let bytes = makeModel(nodes: [("Add", ["state_in", "x"], ["state_out"])], initializers: [],
+                              inputs: [("x", [2]), ("state_in", [2])], outputs: [("state_out", [2])])
+        let s = try session(bytes)
+        try s.write(Tensor(shape: [2], floats: [1, 2]), toInput: 0)
+        for _ in 0..<3 {
+            s.run()
+            s.swapState(input: 1, output: 0)
+        }
+        XCTAssertEqual(s.inputs[1].snapshot().floats, [3, 6])
+    }
+
+    func testSymbolicInputNeedsShape() throws {
+        var m = ProtoWriter()
+        m.message(8) { o in o.int(2, 17) }
+        m.message(7) { g in
+            g.message(1) { n in n.string(1, "x"); n.string(1, "x"); n.string(2, "y"); n.string(4, "Add") }
+            g.message(11) { v in v.string(1, "x"); v.message(2) { t in t.message(1) { tt in tt.int(1, 1); tt.message(2) { s in s.message(1) { d in d.string(2, "T") } } } } }
+            g.message(12) { v in valueInfo(&v, name: "y", dims: [1]) }
+        }
+        XCTAssertThrowsError(try session(m.bytes)) { XCTAssertTrue("\($0)".contains("symbolic"), "\($0)") }
+        let s = try session(m.bytes, SessionOptions(inputShapes: ["x": [4]]))
+        XCTAssertEqual(try s.run(["x": Tensor(shape: [4], floats: [1, 2, 3, 4])])["y"]!.floats, [2, 4, 6, 8])
     }
 }
