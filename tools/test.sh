@@ -16,5 +16,8 @@ fi
 echo "== Swift build + tests"
 swift build --build-tests
 swift test --skip-build
+echo "== real-time checks in a release build (zero allocations per run())"
+swift build -c release --build-tests -Xswiftc -enable-testing
+swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests
 echo "== Python tests"
 (cd tools && ../$PY -m pytest -q)
