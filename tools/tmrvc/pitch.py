@@ -1,0 +1,92 @@
+"""Small causal YIN F0 estimator producing the converter's ``pitch`` input (numpy only).
+
+Frame ``t`` uses exactly the samples of front-end frame ``t``: the 960 newest
+samples ``x[(t+1)*240 - 960 : (t+1)*240]`` (zeros before the stream start), so the
+estimate is available at the same time as the log-mel frame (no lookahead).
+
+YIN (de Cheveigne & Kawahara 2002), per frame:
+
+* difference function over an integration window of ``W = 480`` samples,
+  ``d(tau) = sum_{j<W} (x[j] - x[j + tau])^2`` for ``tau = 0 .. 480``;
+* cumulative-mean-normalised ``d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k)``, ``d'(0) = 1``;
+* search ``tau`` in ``[sr / f0_max, sr / f0_min]`` = ``[24, 480]``: the first ``tau`` with
+  ``d'(tau) < threshold`` (then walk down to the local minimum), else the global
+  minimum; parabolic interpolation refines ``tau``; ``f0 = sr / tau``;
+* voiced when ``d'_min < threshold`` and the frame RMS exceeds ``silence_rms``;
+  voicing = ``clip(1 - d'_min, 0, 1)`` for voiced frames, else 0.
+
+Pitch features (``dims.pitch`` = 2 channels): ``[log2(f0 / 200 Hz) if voiced else 0,
+voicing]``.  This is a reference implementation for fixtures and data preparation;
+the engine may use its own estimator with the same output convention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tmrvc import constants as C
+
+SR = C.AUDIO_SAMPLE_RATE
+HOP = C.AUDIO_HOP_LENGTH
+FRAME = C.FRONTEND_WIN_LENGTH
+W = FRAME // 2
+TAU_MIN = int(np.floor(SR / C.PITCH_F0_MAX_HZ))
+TAU_MAX = min(W, int(np.ceil(SR / C.PITCH_F0_MIN_HZ)))
+
+
+def _frames(audio: np.ndarray) -> np.ndarray:
+    x = np.asarray(audio, dtype=np.float64).reshape(-1)
+    n = len(x) // HOP
+    padded = np.concatenate([np.zeros(FRAME - HOP), x])
+    idx = np.arange(n)[:, None] * HOP + np.arange(FRAME)[None, :]
+    return padded[idx] if n else np.zeros((0, FRAME))
+
+
+def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
+                silence_rms: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame ``(f0_hz, voicing)``, float64 arrays of length ``len(audio) // 240``.
+
+    ``f0_hz`` is 0 on unvoiced frames.
+    """
+    fr = _frames(audio_24k)
+    n = fr.shape[0]
+    d = np.zeros((n, TAU_MAX + 1))
+    head = fr[:, :W]
+    for tau in range(1, TAU_MAX + 1):
+        diff = head - fr[:, tau:tau + W]
+        d[:, tau] = np.einsum("ij,ij->i", diff, diff)
+    cum = np.cumsum(d[:, 1:], axis=1)
+    dn = np.ones_like(d)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dn[:, 1:] = np.where(cum > 0, d[:, 1:] * np.arange(1, TAU_MAX + 1) / cum, 1.0)
+    rms = np.sqrt(np.mean(fr * fr, axis=1))
+    f0 = np.zeros(n)
+    voicing = np.zeros(n)
+    for i in range(n):
+        row = dn[i]
+        cand = np.nonzero(row[TAU_MIN:TAU_MAX + 1] < threshold)[0]
+        if len(cand):
+            tau = TAU_MIN + int(cand[0])
+            while tau + 1 <= TAU_MAX and row[tau + 1] < row[tau]:
+                tau += 1
+        else:
+            tau = TAU_MIN + int(np.argmin(row[TAU_MIN:TAU_MAX + 1]))
+        dmin = row[tau]
+        if dmin >= threshold or rms[i] < silence_rms:
+            continue
+        t = float(tau)
+        if TAU_MIN < tau < TAU_MAX:
+            a, b, c = row[tau - 1], row[tau], row[tau + 1]
+            den = a - 2.0 * b + c
+            if den > 0:
+                t += 0.5 * (a - c) / den
+        f0[i] = SR / t
+        voicing[i] = min(1.0, max(0.0, 1.0 - dmin))
+    return f0, voicing
+
+
+def pitch_features(audio_24k: np.ndarray, **kwargs) -> np.ndarray:
+    """The converter's pitch input for a whole signal: float32 ``[2, T]``."""
+    f0, voicing = estimate_f0(audio_24k, **kwargs)
+    logf0 = np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0)
+    return np.stack([logf0, voicing]).astype(np.float32)
