@@ -1,0 +1,124 @@
+"""ONNX Runtime side of ``tmrvc bench``: per-frame latency of the streaming models.
+
+Runs each per-frame model at T=1 with state feedback through ONNX Runtime (CPU EP,
+``intra_op_num_threads=1``, all graph optimisations, IOBinding so no per-call
+allocation or copies of inputs), plus ORT's bare per-call overhead on an identity model,
+and prints JSON on stdout::
+
+    python -m tmrvc.bench_ort --weights weights/ --frames 20000 [--warmup 500]
+
+Inputs are deterministic (seeded normal noise of realistic scale), the same the Swift
+side uses (``tmrvc bench`` fills inputs with the same generator contract: N(0,1) * 0.5).
+Only numpy + onnxruntime are imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+MODELS = ["content_encoder", "converter", "vocoder", "ir_estimator"]
+
+
+def _session(path: Path):
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def _stats(samples_us: list[float]) -> dict:
+    a = np.sort(np.asarray(samples_us))
+    q = lambda p: float(a[min(len(a) - 1, int(round(p * (len(a) - 1))))])  # noqa: E731
+    return {"n": len(a), "min_us": float(a[0]), "median_us": q(0.5), "p99_us": q(0.99),
+            "p999_us": q(0.999), "max_us": float(a[-1]), "mean_us": float(a.mean())}
+
+
+def bench_model(path: Path, frames: int, warmup: int) -> dict:
+    import onnxruntime as ort
+
+    sess = _session(path)
+    rng = np.random.default_rng(0)
+    binding = sess.io_binding()
+    values = {}
+    for inp in sess.get_inputs():
+        shape = [1 if isinstance(d, str) or d is None else d for d in inp.shape]
+        arr = np.zeros(shape, np.float32) if inp.name.startswith("state_in_") else \
+            (rng.standard_normal(shape).astype(np.float32) * 0.5)
+        values[inp.name] = ort.OrtValue.ortvalue_from_numpy(arr)
+    outs = {}
+    for out in sess.get_outputs():
+        shape = [1 if isinstance(d, str) or d is None else d for d in out.shape]
+        outs[out.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(shape, np.float32))
+    pairs = [(n, "state_out_" + n[len("state_in_"):]) for n in values if n.startswith("state_in_")]
+
+    def bind(flip: bool):
+        binding.clear_binding_inputs()
+        binding.clear_binding_outputs()
+        for name, v in values.items():
+            binding.bind_ortvalue_input(name, v)
+        for name, v in outs.items():
+            binding.bind_ortvalue_output(name, v)
+
+    # State feedback without copies: swap the OrtValues of each state pair between calls.
+    times = []
+    for i in range(warmup + frames):
+        bind(False)
+        t0 = time.perf_counter_ns()
+        sess.run_with_iobinding(binding)
+        t1 = time.perf_counter_ns()
+        for sin, sout in pairs:
+            values[sin], outs[sout] = outs[sout], values[sin]
+        if i >= warmup:
+            times.append((t1 - t0) / 1000.0)
+    return _stats(times)
+
+
+def bench_identity(frames: int, warmup: int) -> dict:
+    import onnx
+    from onnx import TensorProto, helper
+
+    g = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "id",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 80, 1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 80, 1])])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "identity.onnx"
+        onnx.save(model, p)
+        return bench_model(p, frames, warmup)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=Path(__file__).resolve().parents[2] / "weights")
+    parser.add_argument("--frames", type=int, default=20000)
+    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--models", default=",".join(MODELS))
+    args = parser.parse_args(argv)
+    import onnxruntime as ort
+
+    result = {"onnxruntime": ort.__version__, "frames": args.frames, "models": {}}
+    for name in args.models.split(","):
+        path = args.weights / f"{name}.onnx"
+        if not path.is_file():
+            print(f"error: {path}: model file not found", file=sys.stderr)
+            return 2
+        result["models"][name] = bench_model(path, args.frames, args.warmup)
+    result["identity"] = bench_identity(args.frames, args.warmup)
+    json.dump(result, sys.stdout)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
