@@ -1,3 +1,4 @@
+import CTMRVCSupport
 import ONNXFormat
 
 /// Options fixed when a session is created.
@@ -99,6 +100,10 @@ public final class InferenceSession: @unchecked Sendable {
 
     /// Runs every kernel once. Real-time safe: no allocation, no locks, no lookups.
     public func run() {
+        // Denormals are flushed for the duration of the run (decaying states would otherwise
+        // hit the slow subnormal path); the caller's floating-point mode is restored after.
+        let fpMode = tmrvc_enable_ftz_daz()
+        defer { tmrvc_restore_fp_mode(fpMode) }
         if slowPlanIsStale {
             for kernel in slowPlan { kernel.run() }
             slowPlanIsStale = false

@@ -79,3 +79,20 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(try s.run(["x": Tensor(shape: [4], floats: [1, 2, 3, 4])])["y"]!.floats, [2, 4, 6, 8])
     }
 }
+
+final class FloatingPointModeTests: XCTestCase {
+    func testDenormalsFlushedDuringRunAndModeRestored() throws {
+        // y = x * w with a subnormal product: flushed to zero inside run().
+        let bytes = makeModel(nodes: [("Mul", ["x", "w"], ["y"])], initializer: ("w", [1], [1e-20]),
+                              input: ("x", [1]), output: ("y", [1]))
+        let file = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "mem.onnx") }
+        let s = try InferenceSession(model: try ONNXModel.decode(file: file))
+        let out = try s.run(["x": Tensor(shape: [1], floats: [1e-20])])["y"]!.floats[0]
+        XCTAssertEqual(out, 0, "subnormal result must be flushed to zero inside run()")
+        var a: Float = 1e-20
+        var b: Float = 1e-20
+        withUnsafeMutablePointer(to: &a) { _ in }
+        withUnsafeMutablePointer(to: &b) { _ in }
+        XCTAssertGreaterThan(a * b, 0, "the caller's mode (no FTZ) must be restored after run()")
+    }
+}

@@ -1,0 +1,32 @@
+// Small C helpers the Swift runtime cannot express directly.
+#ifndef CTMRVC_SUPPORT_H
+#define CTMRVC_SUPPORT_H
+#include <stdint.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+/// Sets flush-to-zero and denormals-are-zero for SSE/AVX arithmetic; returns the previous MXCSR.
+static inline uint32_t tmrvc_enable_ftz_daz(void) {
+    uint32_t old = _mm_getcsr();
+    _mm_setcsr(old | 0x8040u);
+    return old;
+}
+/// Restores a control word returned by tmrvc_enable_ftz_daz.
+static inline void tmrvc_restore_fp_mode(uint32_t old) { _mm_setcsr(old); }
+#elif defined(__aarch64__)
+static inline uint32_t tmrvc_enable_ftz_daz(void) {
+    uint64_t fpcr;
+    __asm__ volatile("mrs %0, fpcr" : "=r"(fpcr));
+    __asm__ volatile("msr fpcr, %0" ::"r"(fpcr | (1ull << 24)));
+    return (uint32_t)fpcr;
+}
+static inline void tmrvc_restore_fp_mode(uint32_t old) {
+    uint64_t v = old;
+    __asm__ volatile("msr fpcr, %0" ::"r"(v));
+}
+#else
+static inline uint32_t tmrvc_enable_ftz_daz(void) { return 0; }
+static inline void tmrvc_restore_fp_mode(uint32_t old) { (void)old; }
+#endif
+
+#endif
