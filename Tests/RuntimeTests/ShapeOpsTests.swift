@@ -368,6 +368,12 @@ final class ShapeOpsTests: XCTestCase {
         XCTAssertEqual(up.outputs[0]!.int64s, [0, 2, 3, 0, 0, 6, 0, 8, 9, 0, 0, 12])
         let low = try ShapeOpHarness.run(Operators.trilu, opset: 14, [i64([2, 2, 3], x, constant: false)], attributes: [int("upper", 0)])
         XCTAssertEqual(low.outputs[0]!.int64s, [1, 0, 0, 4, 5, 0, 7, 0, 0, 10, 11, 0])
+        // Run-time k, including extreme values.
+        let rk = try ShapeOpHarness.run(Operators.trilu, opset: 14, [i64([2, 2, 3], x, constant: false), i64([], [-1], constant: false)],
+                                        attributes: [int("upper", 0)])
+        XCTAssertEqual(rk.outputs[0]!.int64s, [0, 0, 0, 4, 0, 0, 0, 0, 0, 10, 0, 0])
+        let big = try ShapeOpHarness.run(Operators.trilu, opset: 14, [i64([2, 2, 3], x, constant: false), i64([], [Int64.min], constant: false)])
+        XCTAssertEqual(big.outputs[0]!.int64s, x)
     }
 
     func testDepthToSpaceInvertsSpaceToDepth() throws {

@@ -9,12 +9,14 @@ final class GatherKernel: Kernel, @unchecked Sendable {
     let data: TensorBuffer, indices: TensorBuffer, out: TensorBuffer
     let outer: Int, axisLength: Int, indexCount: Int, sliceBytes: Int
     let indices64: Bool
+    let elementSize: Int
 
     init(data: TensorBuffer, indices: TensorBuffer, out: TensorBuffer, outer: Int, axisLength: Int, sliceBytes: Int) {
         self.data = data; self.indices = indices; self.out = out
         self.outer = outer; self.axisLength = axisLength; self.indexCount = indices.count
         self.sliceBytes = sliceBytes
         self.indices64 = indices.dataType == .int64
+        self.elementSize = data.dataType.byteSize!
     }
 
     @inline(__always)
@@ -39,7 +41,8 @@ final class GatherKernel: Kernel, @unchecked Sendable {
 
     override func run() {
         if indexCount == 0 || outer == 0 || sliceBytes == 0 { return }
-        switch sliceBytes {
+        // Typed moves only for single-element slices, whose alignment the element type guarantees.
+        switch sliceBytes == elementSize ? sliceBytes : 0 {
         case 4: typed(UInt32.self)
         case 8: typed(UInt64.self)
         case 2: typed(UInt16.self)

@@ -87,6 +87,7 @@ extension Operators {
             pads = p
         }
         var axes = Array(0..<rank)
+        if ctx.opset < 18, ctx.optionalInput(3) != nil { throw ctx.error("the axes input needs opset 18") }
         if ctx.opset >= 18, ctx.optionalInput(3) != nil {
             axes = try ShapeSupport.axes(try ctx.constantInts(3), rank: rank, ctx)
         }

@@ -197,6 +197,12 @@ final class StridedCopyPlan: @unchecked Sendable {
         let d0 = destination.assumingMemoryBound(to: T.self) + dstOffset
         let m = outerRank
         if m == 0 { innerLoop(s0, d0); return }
+        if m == 1 {
+            // Rows of a 2-D layout (e.g. the channel rows of a [1,C,L] concat slot).
+            let rows = dims[0], ss = src[0], ds = dst[0]
+            for r in 0..<rows { innerLoop(s0 + r * ss, d0 + r * ds) }
+            return
+        }
         for k in 0..<m { counters[k] = 0 }
         var ps = s0, pd = d0
         while true {
