@@ -129,6 +129,18 @@ final class ShapeOpsTests: XCTestCase {
         let longs = (0..<120).map { Int64($0) * 1_000_000_007 }
         let r64 = try ShapeOpHarness.run(Operators.transpose, [typed(.int64, shape, longs)], attributes: [ints("perm", [2, 0, 3, 1])])
         XCTAssertEqual(r64.outputs[0]!.int64s, naiveTranspose(longs, shape, [2, 0, 3, 1]))
+        // Register-tile transposes with ragged edges for every unit size.
+        for (rows, cols) in [(13, 9), (4, 4), (17, 33)] {
+            let b = (0..<(rows * cols)).map { UInt8(truncatingIfNeeded: $0) }
+            let tb = try ShapeOpHarness.run(Operators.transpose, [typed(.uint8, [1, rows, cols], b)], attributes: [ints("perm", [0, 2, 1])])
+            XCTAssertEqual(tb.outputs[0]!.bytes, naiveTranspose(b, [1, rows, cols], [0, 2, 1]))
+            let h = (0..<(rows * cols)).map { UInt16($0) }
+            let th = try ShapeOpHarness.run(Operators.transpose, [typed(.uint16, [rows, cols], h)])
+            XCTAssertEqual(th.outputs[0]!.bytes, naiveTranspose(h, [rows, cols], [1, 0]).withUnsafeBytes { Array($0) })
+            let l = (0..<(rows * cols)).map { Int64($0) - 100 }
+            let tl = try ShapeOpHarness.run(Operators.transpose, [typed(.int64, [rows, 1, cols], l)], attributes: [ints("perm", [2, 1, 0])])
+            XCTAssertEqual(tl.outputs[0]!.int64s, naiveTranspose(l, [rows, 1, cols], [2, 1, 0]))
+        }
         let pairs = (0..<40).map { UInt64($0) }   // 20 complex128 elements of 16 bytes
         let rc = try ShapeOpHarness.run(Operators.transpose, [typed(.complex128, [4, 5], pairs)])
         let elements = (0..<20).map { [pairs[2 * $0], pairs[2 * $0 + 1]] }

@@ -191,7 +191,7 @@ final class StridedCopyPlan: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func go<T>(_: T.Type, _ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer) {
+    private func go<T: SIMDScalar>(_: T.Type, _ source: UnsafeRawPointer, _ destination: UnsafeMutableRawPointer) {
         if inner == .empty { return }
         let s0 = source.assumingMemoryBound(to: T.self) + srcOffset
         let d0 = destination.assumingMemoryBound(to: T.self) + dstOffset
@@ -200,7 +200,20 @@ final class StridedCopyPlan: @unchecked Sendable {
         if m == 1 {
             // Rows of a 2-D layout (e.g. the channel rows of a [1,C,L] concat slot).
             let rows = dims[0], ss = src[0], ds = dst[0]
-            for r in 0..<rows { innerLoop(s0 + r * ss, d0 + r * ds) }
+            if inner == .contiguous {
+                let n = dims[1]
+                if n <= 8 {
+                    for r in 0..<rows {
+                        let ps = s0 + r * ss, pd = d0 + r * ds
+                        for i in 0..<n { pd[i] = ps[i] }
+                    }
+                } else {
+                    let bytes = n * MemoryLayout<T>.stride
+                    for r in 0..<rows { UnsafeMutableRawPointer(d0 + r * ds).copyMemory(from: s0 + r * ss, byteCount: bytes) }
+                }
+            } else {
+                for r in 0..<rows { innerLoop(s0 + r * ss, d0 + r * ds) }
+            }
             return
         }
         for k in 0..<m { counters[k] = 0 }
@@ -221,7 +234,7 @@ final class StridedCopyPlan: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func innerLoop<T>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>) {
+    private func innerLoop<T: SIMDScalar>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>) {
         let r = rank
         let n = dims[r - 1]
         switch inner {
@@ -238,27 +251,54 @@ final class StridedCopyPlan: @unchecked Sendable {
             let ss = src[r - 1], ds = dst[r - 1]
             for i in 0..<n { d[i * ds] = s[i * ss] }
         case .transpose:
-            // d[i*dR + j] = s[i + j*sC]: blocked so both sides stay in cache.
-            let rows = dims[r - 2], cols = n
-            let sC = src[r - 1], dR = dst[r - 2]
-            let block = 16
-            var i0 = 0
-            while i0 < rows {
-                let i1 = min(i0 + block, rows)
-                var j0 = 0
-                while j0 < cols {
-                    let j1 = min(j0 + block, cols)
-                    for i in i0..<i1 {
-                        let drow = d + i * dR
-                        let scol = s + i
-                        for j in j0..<j1 { drow[j] = scol[j * sC] }
-                    }
-                    j0 = j1
-                }
-                i0 = i1
-            }
+            transposeTiles(s, d, rows: dims[r - 2], cols: n, sC: src[r - 1], dR: dst[r - 2])
         case .empty:
             break
+        }
+    }
+
+    /// d[i*dR + j] = s[i + j*sC] for i < rows, j < cols: 4x4 register tiles (source columns are
+    /// contiguous in i, destination rows in j) inside 16x16 cache blocks, scalar edges.
+    @inline(__always)
+    private func transposeTiles<T: SIMDScalar>(_ s: UnsafePointer<T>, _ d: UnsafeMutablePointer<T>,
+                                               rows: Int, cols: Int, sC: Int, dR: Int) {
+        let block = 16
+        let raw = UnsafeRawPointer(s), stride = MemoryLayout<T>.stride
+        var i0 = 0
+        while i0 < rows {
+            let i1 = min(i0 + block, rows)
+            var j0 = 0
+            while j0 < cols {
+                let j1 = min(j0 + block, cols)
+                var i = i0
+                while i + 4 <= i1 {
+                    var j = j0
+                    while j + 4 <= j1 {
+                        let c0 = raw.loadUnaligned(fromByteOffset: (i + j * sC) * stride, as: SIMD4<T>.self)
+                        let c1 = raw.loadUnaligned(fromByteOffset: (i + (j + 1) * sC) * stride, as: SIMD4<T>.self)
+                        let c2 = raw.loadUnaligned(fromByteOffset: (i + (j + 2) * sC) * stride, as: SIMD4<T>.self)
+                        let c3 = raw.loadUnaligned(fromByteOffset: (i + (j + 3) * sC) * stride, as: SIMD4<T>.self)
+                        let out = UnsafeMutableRawPointer(d + i * dR + j)
+                        let rowBytes = dR * stride
+                        out.storeBytes(of: SIMD4(c0[0], c1[0], c2[0], c3[0]), as: SIMD4<T>.self)
+                        (out + rowBytes).storeBytes(of: SIMD4(c0[1], c1[1], c2[1], c3[1]), as: SIMD4<T>.self)
+                        (out + 2 * rowBytes).storeBytes(of: SIMD4(c0[2], c1[2], c2[2], c3[2]), as: SIMD4<T>.self)
+                        (out + 3 * rowBytes).storeBytes(of: SIMD4(c0[3], c1[3], c2[3], c3[3]), as: SIMD4<T>.self)
+                        j += 4
+                    }
+                    for jj in j..<j1 {
+                        for ii in i..<(i + 4) { d[ii * dR + jj] = s[ii + jj * sC] }
+                    }
+                    i += 4
+                }
+                for ii in i..<i1 {
+                    let drow = d + ii * dR
+                    let scol = s + ii
+                    for jj in j0..<j1 { drow[jj] = scol[jj * sC] }
+                }
+                j0 = j1
+            }
+            i0 = i1
         }
     }
 }
