@@ -16,7 +16,7 @@ extension Operators {
         let given: [Int]? = ctx.opset >= 13
             ? (ctx.optionalInput(1) != nil ? try ctx.constantInts(1) : nil)
             : ctx.ints("split")
-        if let given {
+        if let given, !given.isEmpty {  // an empty split list means "not given", as onnxruntime reads it
             if ctx.opset >= 18 && ctx.has("num_outputs") {
                 throw ctx.error("'split' and 'num_outputs' must not both be given")
             }

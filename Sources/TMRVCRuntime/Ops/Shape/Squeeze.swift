@@ -14,7 +14,7 @@ extension Operators {
             given = ctx.ints("axes")
         }
         var shape: [Int] = []
-        if let given {
+        if let given, !given.isEmpty {  // an empty axes list squeezes all unit dims, as onnxruntime does
             let axes = try ShapeSupport.axes(given, rank: rank, ctx)
             for a in axes where x.shape[a] != 1 {
                 throw ctx.error("cannot squeeze axis \(a) of shape \(x.shape): its size is not 1")
