@@ -87,8 +87,9 @@ final class LSTMKernel: Kernel, @unchecked Sendable {
                         for k in 0..<H { go[k] += peep[H + k] * cs[k] }
                     }
                     fa.apply(go, H, clip: clip)
+                    // clip bounds the gate inputs only, not the cell state fed to h (as ONNX Runtime).
                     for k in 0..<H { temp[k] = cs[k] }
-                    ha.apply(temp, H, clip: clip)
+                    ha.apply(temp, H, clip: .infinity)
                     for k in 0..<H { hs[k] = go[k] * temp[k] }
                     if let y {
                         let o = layout == 0 ? ((t * directions + d) * N + n) * H : ((n * S + t) * directions + d) * H
