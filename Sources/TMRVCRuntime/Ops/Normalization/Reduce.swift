@@ -179,7 +179,7 @@ final class ReduceKernel: Kernel, @unchecked Sendable {
     let kind: ReduceKind
     let x: TensorBuffer, y: TensorBuffer
     let plan: ReducePlan
-    /// outCount elements (ReduceLogSumExp's sums).
+    /// outCount doubles (the sums of the floating-point reductions).
     let scratch: UnsafeMutableRawPointer
 
     init(op: ReduceOp, kind: ReduceKind, x: TensorBuffer, y: TensorBuffer, plan: ReducePlan, scratch: UnsafeMutableRawPointer) {
@@ -236,44 +236,84 @@ final class ReduceKernel: Kernel, @unchecked Sendable {
 
     @inline(__always)
     func floating<T: ReduceElement & NormFloat>(_: T.Type) {
-        if numeric(T.self) { return }
         let px = UnsafePointer(x.data.assumingMemoryBound(to: T.self))
         let py = y.data.assumingMemoryBound(to: T.self)
         let count = plan.outCount
+        // Sums accumulate in double (scratch), whatever the element type.
+        let sums = scratch.assumingMemoryBound(to: Double.self)
         switch op {
-        case .l2:
-            reduceFill(py, count, 0)
-            reduceAccumulate(plan, px, py) { $0 + $1 * $1 }
-            for i in 0..<count { py[i] = T.nSqrt(py[i]) }
-        case .logSum:
-            reduceFill(py, count, 0)
-            reduceAccumulate(plan, px, py) { $0 + $1 }
-            for i in 0..<count { py[i] = T.nLog(py[i]) }
+        case .prod, .max, .min:
+            numeric(T.self)
+            return
+        case .sum, .mean, .logSum:
+            reduceFill(sums, count, 0)
+            reduceAccumulateDouble(plan, px, sums) { Double($0) }
+        case .l1:
+            reduceFill(sums, count, 0)
+            reduceAccumulateDouble(plan, px, sums) { Double(abs($0)) }
+        case .l2, .sumSquare:
+            reduceFill(sums, count, 0)
+            reduceAccumulateDouble(plan, px, sums) { let v = Double($0); return v * v }
         case .logSumExp:
             // Pass 1: the maximum becomes the shift (0 where it is not finite, so that infinities
             // and empty sets come out as +-inf rather than NaN). Pass 2: sum of exp(x - shift).
             reduceFill(py, count, -.infinity)
             reduceAccumulate(plan, px, py, T.reduceMax)
             for i in 0..<count where !py[i].isFinite { py[i] = 0 }
-            let sums = scratch.assumingMemoryBound(to: T.self)
             reduceFill(sums, count, 0)
             let n = plan.rowLength
             if plan.innerReduced {
                 plan.forEachRow { r, o in
                     let row = px + r, shift = py[o]
-                    var acc = sums[o]
-                    for i in 0..<n { acc += T.nExp(row[i] - shift) }
-                    sums[o] = acc
+                    var acc = 0.0
+                    for i in 0..<n { acc += Double(T.nExp(row[i] - shift)) }
+                    sums[o] += acc
                 }
             } else {
                 plan.forEachRow { r, o in
                     let row = px + r, shift = py + o, w = sums + o
-                    for i in 0..<n { w[i] += T.nExp(row[i] - shift[i]) }
+                    for i in 0..<n { w[i] += Double(T.nExp(row[i] - shift[i])) }
                 }
             }
-            for i in 0..<count { py[i] = T.nLog(sums[i]) + py[i] }
+            for i in 0..<count { py[i] = T(Double.nLog(sums[i])) + py[i] }
+            return
+        }
+        switch op {
+        case .mean:
+            let inverse = 1 / Double(plan.reduceCount)
+            for i in 0..<count { py[i] = T(sums[i] * inverse) }
+        case .l2:
+            for i in 0..<count { py[i] = T(sums[i].squareRoot()) }
+        case .logSum:
+            for i in 0..<count { py[i] = T(Double.nLog(sums[i])) }
         default:
-            break
+            for i in 0..<count { py[i] = T(sums[i]) }
+        }
+    }
+}
+
+/// Folds every input element, mapped to double, into its double accumulator: `acc += map(x)`.
+/// Rows that fold into one element are summed with four independent partial sums.
+@inline(__always)
+func reduceAccumulateDouble<T>(_ plan: ReducePlan, _ x: UnsafePointer<T>, _ acc: UnsafeMutablePointer<Double>,
+                               _ map: (T) -> Double) {
+    let n = plan.rowLength
+    if plan.innerReduced {
+        plan.forEachRow { r, o in
+            let row = x + r
+            var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+            var i = 0
+            while i + 4 <= n {
+                s0 += map(row[i]); s1 += map(row[i + 1]); s2 += map(row[i + 2]); s3 += map(row[i + 3])
+                i += 4
+            }
+            while i < n { s0 += map(row[i]); i += 1 }
+            acc[o] += (s0 + s1) + (s2 + s3)
+        }
+    } else {
+        plan.forEachRow { r, o in
+            let row = x + r, w = acc + o
+            for i in 0..<n { w[i] += map(row[i]) }
         }
     }
 }
@@ -326,7 +366,7 @@ func makeReduce(_ op: ReduceOp, axesInputSince: Int) -> @Sendable (inout NodeCon
         }
         let y = try ctx.output(0, x.dataType, outShape)
         let plan = ctx.normReducePlan(shape: x.shape, reduced: reduced)
-        let scratch = ctx.workspace(bytes: op == .logSumExp ? plan.outCount * kind.elementSize : 0)
+        let scratch = ctx.workspace(bytes: kind.isFloating ? plan.outCount * 8 : 0)
         return ReduceKernel(op: op, kind: kind, x: x, y: y, plan: plan, scratch: scratch)
     }
 }
