@@ -187,7 +187,7 @@ final class NormalizationOpsTests: XCTestCase {
             _ = try H.run("LayerNormalization", opset: 17, inputs: [x, Tensor(shape: [4], floats: H.noise(4))],
                           attributes: [H.attr("stash_type", int: 11)])
         }
-        // Scale [3, 1] broadcasts over [3, 4] only partially.
+        // Scale [3, 1] varies along a leading normalized dim only.
         H.expectError(.unsupported) {
             _ = try H.run("LayerNormalization", opset: 17, inputs: [x, Tensor(shape: [3, 1], floats: H.noise(3))],
                           attributes: [H.attr("axis", int: 1)])
@@ -199,6 +199,29 @@ final class NormalizationOpsTests: XCTestCase {
             _ = try H.run("LayerNormalization", opset: 17, inputs: [x, Tensor(shape: [4], floats: H.noise(4))],
                           attributes: [H.attr("axis", int: 3)])
         }
+    }
+
+    func testLayerNormParameterBroadcasts() throws {
+        // Normalized shape [3, 4]: scale [4] (trailing dim), bias [1, 1] (single value), scale [1, 3, 4] (full).
+        let x = H.noise(24, seed: 31)
+        let s4 = H.noise(4, seed: 32), s12 = H.noise(12, seed: 33)
+        let xt = Tensor(shape: [2, 3, 4], floats: x)
+        let a = try H.run("LayerNormalization", opset: 17, inputs: [xt, Tensor(shape: [4], floats: s4), Tensor(shape: [1, 1], floats: [0.25])],
+                          attributes: [H.attr("axis", int: 1)])
+        let b = try H.run("LayerNormalization", opset: 17, inputs: [xt, Tensor(shape: [1, 3, 4], floats: s12)],
+                          attributes: [H.attr("axis", int: -2)])
+        var wantA: [Double] = [], wantB: [Double] = []
+        for r in 0..<2 {
+            let v = x[(r * 12)..<((r + 1) * 12)].map { Double($0) }
+            let m = v.reduce(0, +) / 12
+            let inv = 1 / (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / 12 + Double(Float(1e-5))).squareRoot()
+            for i in 0..<12 {
+                wantA.append((v[i] - m) * inv * Double(s4[i % 4]) + 0.25)
+                wantB.append((v[i] - m) * inv * Double(s12[i]))
+            }
+        }
+        H.assertClose(a[0]!.floats, wantA, tolerance: 1e-6, "periodic scale, scalar bias")
+        H.assertClose(b[0]!.floats, wantB, tolerance: 1e-6, "full scale with a leading 1")
     }
 
     func groupNormReference(_ x: [Float], n: Int, c: Int, s: Int, groups: Int, scale: (Int) -> Double, bias: (Int) -> Double, eps: Double) -> [Double] {

@@ -1,11 +1,25 @@
 import ONNXFormat
 
 // ONNX LayerNormalization (opset 17): normalizes over dims[axis...] of each outer row, then
-// applies Scale and optional B (each either the full normalized shape or a single value).
+// applies Scale and optional B (each broadcast over the normalized shape: the full shape, a
+// trailing part of it, or a single value).
 // Statistics are accumulated in double; Mean and InvStdDev outputs are float32 (stash_type 1).
 
 /// How a per-element parameter (scale, bias) covers the normalized elements.
-enum NormParameterMode: Sendable { case none, scalar, full }
+enum NormParameterMode: Sendable, Equatable {
+    case none, scalar, full
+    /// Varies along trailing normalized dims only: element i uses p[i % period].
+    case periodic(Int)
+
+    @inline(__always)
+    func index(_ i: Int) -> Int {
+        switch self {
+        case .full: return i
+        case .periodic(let period): return i % period
+        default: return 0
+        }
+    }
+}
 
 final class LayerNormKernel: Kernel, @unchecked Sendable {
     let x: TensorBuffer, y: TensorBuffer
@@ -54,11 +68,9 @@ final class LayerNormKernel: Kernel, @unchecked Sendable {
             case (.full, .none):
                 for i in 0..<size { out[i] = (row[i] - mt) * it * ps[i] }
             default:
-                let s0 = ps[0]
                 for i in 0..<size {
-                    let sc = scaleMode == .full ? ps[i] : s0
-                    var v = (row[i] - mt) * it * sc
-                    if let b = pb { v += biasMode == .full ? b[i] : b[0] }
+                    var v = (row[i] - mt) * it * ps[scaleMode.index(i)]
+                    if let b = pb { v += b[biasMode.index(i)] }
                     out[i] = v
                 }
             }
@@ -68,20 +80,20 @@ final class LayerNormKernel: Kernel, @unchecked Sendable {
 
 extension NodeContext {
     /// How parameter `p` covers the normalized shape `normShape` (right-aligned broadcast).
-    func normParameterMode(_ p: TensorBuffer?, normShape: [Int], dataType: DataType, what: String) throws(RuntimeError) -> NormParameterMode {
+    func normParameterMode(_ p: TensorBuffer?, normShape: [Int], xShape: [Int], dataType: DataType, what: String) throws(RuntimeError) -> NormParameterMode {
         guard let p else { return .none }
         guard p.dataType == dataType else { throw error("\(what) is \(p.dataType), input is \(dataType)") }
         var dims = p.shape
-        while let f = dims.first, f == 1, dims.count > normShape.count { dims.removeFirst() }
-        if dims.count <= normShape.count && Array(normShape.suffix(dims.count)) == dims
-            && dims.reduce(1, *) == normShape.reduce(1, *) {
-            return .full
+        while let f = dims.first, f == 1 { dims.removeFirst() }
+        if dims.isEmpty { return .scalar }
+        if dims.count <= normShape.count && Array(normShape.suffix(dims.count)) == dims {
+            let period = dims.reduce(1, *)
+            return period == normShape.reduce(1, *) ? .full : .periodic(period)
         }
-        if p.count == 1 { return .scalar }
-        guard BroadcastPlan.resultShape([p.shape, normShape]) == normShape else {
-            throw error("\(what) shape \(p.shape) does not broadcast to the normalized shape \(normShape)")
+        if BroadcastPlan.resultShape([p.shape, xShape]) == xShape {
+            throw unsupported("\(what) shape \(p.shape) broadcasts over the input \(xShape) along more than the trailing normalized dims \(normShape)")
         }
-        throw unsupported("\(what) shape \(p.shape) broadcasts partially over the normalized shape \(normShape); only the full shape or a single value is supported")
+        throw error("\(what) shape \(p.shape) does not broadcast to the normalized shape \(normShape)")
     }
 }
 
@@ -98,8 +110,8 @@ extension Operators {
         let normShape = Array(x.shape[axis...])
         let scale = try ctx.input(1)
         let bias = ctx.optionalInput(2)
-        let scaleMode = try ctx.normParameterMode(scale, normShape: normShape, dataType: x.dataType, what: "Scale")
-        let biasMode = try ctx.normParameterMode(bias, normShape: normShape, dataType: x.dataType, what: "B")
+        let scaleMode = try ctx.normParameterMode(scale, normShape: normShape, xShape: x.shape, dataType: x.dataType, what: "Scale")
+        let biasMode = try ctx.normParameterMode(bias, normShape: normShape, xShape: x.shape, dataType: x.dataType, what: "B")
         let y = try ctx.output(0, x.dataType, x.shape)
         let statShape = Array(x.shape[..<axis]) + [Int](repeating: 1, count: rank - axis)
         let mean = ctx.hasOutput(1) ? try ctx.output(1, .float, statShape) : nil
