@@ -78,11 +78,6 @@ struct RNNConfig {
     var yShape: [Int] { layout == 0 ? [sequence, directions, batch, hidden] : [batch, sequence, directions, hidden] }
     /// Output shape of Y_h / Y_c (and of initial_h / initial_c).
     var stateShape: [Int] { layout == 0 ? [directions, batch, hidden] : [batch, directions, hidden] }
-
-    /// Element offset of state (direction, batch) in a stateShape tensor.
-    func stateOffset(direction d: Int, batch b: Int) -> Int {
-        layout == 0 ? (d * batch + b) * hidden : (b * directions + d) * hidden
-    }
 }
 
 extension NodeContext {
