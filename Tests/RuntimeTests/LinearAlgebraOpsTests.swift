@@ -42,6 +42,11 @@ final class LinearAlgebraOpsTests: XCTestCase {
     /// constants), runs it `runs` times on outputs pre-filled with NaN, and returns output 0.
     func runOp(_ op: String, _ inputs: [Operand?], _ attributes: [AttributeProto] = [], runs: Int = 2,
                file: StaticString = #filePath, line: UInt = #line) throws -> Tensor {
+        try runOpKernel(op, inputs, attributes, runs: runs, file: file, line: line).output
+    }
+
+    func runOpKernel(_ op: String, _ inputs: [Operand?], _ attributes: [AttributeProto] = [], runs: Int = 2,
+                     file: StaticString = #filePath, line: UInt = #line) throws -> (output: Tensor, kernel: Kernel) {
         let def = try XCTUnwrap(OperatorRegistry.definitions[op], file: file, line: line)
         let memory = OwnedMemory()
         var buffers: [TensorBuffer?] = []
@@ -65,7 +70,7 @@ final class LinearAlgebraOpsTests: XCTestCase {
         y.data = memory.allocate(bytes: y.byteCount)
         if y.dataType == .float { for i in 0..<y.count { y.floats[i] = .nan } }
         for _ in 0..<runs { kernel.run() }
-        return y.snapshot()
+        return (y.snapshot(), kernel)
     }
 
     func assertClose(_ got: [Float], _ want: [Float], tolerance: Float = 1e-4, _ what: String,
@@ -246,6 +251,26 @@ final class LinearAlgebraOpsTests: XCTestCase {
         try checkConv(ConvSpec(x: [1, 2, 4, 5, 3], m: 4, kernel: [2, 3, 2], strides: [1, 2, 1], dilations: [2, 1, 1],
                                padBegin: [0, 1, 1], padEnd: [1, 1, 0]), seed: 403)
         try checkConv(ConvSpec(x: [1, 4, 3, 4, 5], m: 4, kernel: [3, 1, 2], group: 4, padBegin: [1, 0, 1], padEnd: [1, 0, 0]), seed: 404)
+    }
+
+    /// The strategy each model-relevant shape gets (the fast paths must actually be taken).
+    func testConvStrategySelection() throws {
+        func strategy(_ spec: ConvSpec) throws -> ConvKernel.Strategy? {
+            let x = Operand(tensor: Tensor(zeros: .float, shape: spec.x), constant: false)
+            let w = Operand(tensor: Tensor(zeros: .float, shape: spec.wShape), constant: true)
+            return (try runOpKernel("Conv", [x, w], spec.attributes, runs: 1).kernel as? ConvKernel)?.strategy
+        }
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 1], m: 32, kernel: [1])), .pointwise)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 200], m: 32, kernel: [1], group: 2)), .pointwise)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 1], m: 64, kernel: [7], group: 64, dilations: [3], padBegin: [18], padEnd: [0])), .depthwise)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 19], m: 64, kernel: [7], group: 64, dilations: [3])), .depthwise)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 5], m: 32, kernel: [5])), .wholeWindow)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 5], m: 32, kernel: [5], group: 4)), .wholeWindow)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 7], m: 32, kernel: [3], dilations: [3])), .im2col)
+        XCTAssertEqual(try strategy(ConvSpec(x: [1, 64, 1], m: 32, kernel: [5], padBegin: [4], padEnd: [0])), .im2col)
+        // Whole-window results match the reference, with groups and batches.
+        try checkConv(ConvSpec(x: [2, 8, 5], m: 6, kernel: [5], group: 2), seed: 450)
+        try checkConv(ConvSpec(x: [1, 4, 3, 2], m: 3, kernel: [3, 2], bias: false), seed: 451)
     }
 
     func testConvAutoPad() throws {
@@ -492,6 +517,18 @@ final class LinearAlgebraOpsTests: XCTestCase {
         let yd = try runOp("MatMul", [Operand(tensor: dt(da, [2, 2]), constant: false), Operand(tensor: dt(db, [2, 2]), constant: false)])
         XCTAssertEqual(yd.dataType, .double)
         XCTAssertEqual(yd.floats, [-2.5, -3, 11, 16])
+    }
+
+    func testMatMulBFloat16() throws {
+        // Values exactly representable in bfloat16 (8 significant bits) with exact products.
+        let a: [Float] = [1, 2, 0.5, -3, 4, 0.25], b: [Float] = [2, -1, 0.5, 8, 1, 3]
+        func bf(_ v: [Float], _ s: [Int]) -> Tensor {
+            Tensor(dataType: .bfloat16, shape: s, bytes: v.map { UInt16($0.bitPattern >> 16) }.withUnsafeBytes { Array($0) })
+        }
+        let y = try runOp("MatMul", [Operand(tensor: bf(a, [2, 3]), constant: false), Operand(tensor: bf(b, [3, 2]), constant: false)])
+        XCTAssertEqual(y.dataType, .bfloat16)
+        let got = y.bytes.withUnsafeBytes { $0.bindMemory(to: UInt16.self).map { Float(bitPattern: UInt32($0) << 16) } }
+        XCTAssertEqual(got, Self.referenceMatMul(a, [2, 3], b, [3, 2]).0)
     }
 
     func testMatMulFloat16() throws {

@@ -5,12 +5,14 @@ import ONNXFormat
 // - depthwise (one input channel per group): a direct loop over kernel taps, no im2col;
 // - pointwise (all kernel dims 1, unit strides, no padding): the input already is the column
 //   matrix, one GEMM per batch item and group (GEMV when the spatial size is 1);
+// - whole window (one output position whose window is exactly the unpadded input, e.g. a
+//   streaming causal conv fed [past frames, new frame]): the input is the column, one GEMV;
 // - general: im2col of one group into a dedicated workspace (padding entries are never
 //   written, so they stay zero) and one GEMM (GEMV for a single output position).
 // Bias is written first and the BLAS call accumulates onto it.
 
 final class ConvKernel: Kernel, @unchecked Sendable {
-    enum Strategy { case depthwise, pointwise, im2col }
+    enum Strategy { case depthwise, pointwise, wholeWindow, im2col }
 
     let x: TensorBuffer, w: TensorBuffer, bias: TensorBuffer?, y: TensorBuffer
     let strategy: Strategy
@@ -50,6 +52,14 @@ final class ConvKernel: Kernel, @unchecked Sendable {
                     linalgSgemm(transA: false, transB: false, m: mg, n: outSize, k: cg, alpha: 1,
                                 a: pw + g * mg * cg, lda: cg, b: xn + g * cg * inSize, ldb: inSize,
                                 beta: pb == nil ? 0 : 1, c: yn + g * mg * outSize, ldc: outSize)
+                }
+            case .wholeWindow:
+                // inSize == taps: each group's input block is its column vector.
+                if pb != nil { linalgFillChannels(yn, channels: outChannels, size: 1, bias: pb) }
+                for g in 0..<group {
+                    linalgSgemm(transA: false, transB: false, m: mg, n: 1, k: cg * taps, alpha: 1,
+                                a: pw + g * mg * cg * taps, lda: cg * taps, b: xn + g * cg * inSize, ldb: 1,
+                                beta: pb == nil ? 0 : 1, c: yn + g * mg, ldc: 1)
                 }
             case .im2col:
                 let col = self.col!
@@ -125,6 +135,9 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
         strategy = .depthwise
     } else if map.taps == 1 && attrs.strides.allSatisfy({ $0 == 1 }) && padBegin.allSatisfy({ $0 == 0 }) && padEnd.allSatisfy({ $0 == 0 }) {
         strategy = .pointwise
+    } else if outSize == 1 && inShape == attrs.kernel && attrs.dilations.allSatisfy({ $0 == 1 })
+                && padBegin.allSatisfy({ $0 == 0 }) && padEnd.allSatisfy({ $0 == 0 }) {
+        strategy = .wholeWindow
     } else {
         strategy = .im2col
     }
