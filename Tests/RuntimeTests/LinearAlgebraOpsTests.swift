@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import ONNXFormat
 @testable import TMRVCRuntime
 
@@ -46,7 +47,12 @@ final class LinearAlgebraOpsTests: XCTestCase {
     }
 
     func runOpKernel(_ op: String, _ inputs: [Operand?], _ attributes: [AttributeProto] = [], runs: Int = 2,
-                     file: StaticString = #filePath, line: UInt = #line) throws -> (output: Tensor, kernel: Kernel) {
+                     file: StaticString = #filePath, line: UInt = #line) throws -> (output: Tensor, kernel: Kernel, memory: OwnedMemory) {
+        try Self.buildAndRun(op, inputs, attributes, runs: runs, file: file, line: line)
+    }
+
+    static func buildAndRun(_ op: String, _ inputs: [Operand?], _ attributes: [AttributeProto] = [], runs: Int = 2,
+                            file: StaticString = #filePath, line: UInt = #line) throws -> (output: Tensor, kernel: Kernel, memory: OwnedMemory) {
         let def = try XCTUnwrap(OperatorRegistry.definitions[op], file: file, line: line)
         let memory = OwnedMemory()
         var buffers: [TensorBuffer?] = []
@@ -70,7 +76,7 @@ final class LinearAlgebraOpsTests: XCTestCase {
         y.data = memory.allocate(bytes: y.byteCount)
         if y.dataType == .float { for i in 0..<y.count { y.floats[i] = .nan } }
         for _ in 0..<runs { kernel.run() }
-        return (y.snapshot(), kernel)
+        return (y.snapshot(), kernel, memory)
     }
 
     func assertClose(_ got: [Float], _ want: [Float], tolerance: Float = 1e-4, _ what: String,
@@ -589,5 +595,54 @@ final class LinearAlgebraOpsTests: XCTestCase {
         var t = [Float](repeating: 0, count: v.count)
         for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = v[i * cols + j] } }
         return t
+    }
+}
+
+/// Timing of the streaming model shapes (run with TMRVC_LINALG_BENCH=1, in release). When a
+/// malloc-counting library exporting `tmrvc_malloc_count` is preloaded, also checks that the
+/// kernels do not allocate.
+final class LinearAlgebraBenchmarks: XCTestCase {
+    func testStreamingLayerTimings() throws {
+        guard ProcessInfo.processInfo.environment["TMRVC_LINALG_BENCH"] != nil else {
+            throw XCTSkip("set TMRVC_LINALG_BENCH=1 to run")
+        }
+        typealias T = LinearAlgebraOpsTests
+        let counter: (@convention(c) () -> Int)? = dlsym(nil, "tmrvc_malloc_count")  // nil = RTLD_DEFAULT
+            .map { unsafeBitCast($0, to: (@convention(c) () -> Int).self) }
+        let cases: [(String, T.ConvSpec)] = [
+            ("pointwise 256->256 T=1", T.ConvSpec(x: [1, 256, 1], m: 256, kernel: [1])),
+            ("pointwise 256->512 T=200", T.ConvSpec(x: [1, 256, 200], m: 512, kernel: [1])),
+            ("depthwise 256 k7 T=1 (streamed)", T.ConvSpec(x: [1, 256, 7], m: 256, kernel: [7], group: 256)),
+            ("depthwise 256 k7 d3 T=1 (streamed)", T.ConvSpec(x: [1, 256, 19], m: 256, kernel: [7], group: 256, dilations: [3])),
+            ("depthwise 256 k7 T=200 causal pads", T.ConvSpec(x: [1, 256, 200], m: 256, kernel: [7], group: 256, padBegin: [6], padEnd: [0])),
+            ("conv 256->256 k3 T=1 (streamed)", T.ConvSpec(x: [1, 256, 3], m: 256, kernel: [3])),
+            ("conv 256->256 k3 d2 T=1 (streamed)", T.ConvSpec(x: [1, 256, 5], m: 256, kernel: [3], dilations: [2])),
+            ("conv 256->256 k5 T=200 causal pads", T.ConvSpec(x: [1, 256, 200], m: 256, kernel: [5], padBegin: [4], padEnd: [0])),
+            ("conv 80->256 k7 T=200", T.ConvSpec(x: [1, 80, 206], m: 256, kernel: [7])),
+        ]
+        if let counter {
+            // The counter sees Swift allocations.
+            let before = counter()
+            let probe = [Int](repeating: 1, count: Int.random(in: 100...200))
+            XCTAssertGreaterThan(counter() - before, 0)
+            withExtendedLifetime(probe) {}
+        }
+        for (label, spec) in cases {
+            let x = T.Operand(tensor: Tensor(zeros: .float, shape: spec.x), constant: false)
+            let w = T.Operand(tensor: Tensor(zeros: .float, shape: spec.wShape), constant: true)
+            let b = T.Operand(tensor: Tensor(zeros: .float, shape: [spec.m]), constant: true)
+            let built = try T.buildAndRun("Conv", [x, w, b], spec.attributes, runs: 3)
+            let kernel = built.kernel
+            let runs = 2000
+            let before = counter?() ?? 0
+            let start = DispatchTime.now().uptimeNanoseconds
+            for _ in 0..<runs { kernel.run() }
+            let ns = Double(DispatchTime.now().uptimeNanoseconds - start) / Double(runs)
+            let allocations = (counter?() ?? 0) - before
+            print(String(format: "  %@ %9.2f us/run  %@", label.padding(toLength: 40, withPad: " ", startingAt: 0), ns / 1000,
+                         counter == nil ? "" : "mallocs: \(allocations)"))
+            if counter != nil { XCTAssertEqual(allocations, 0, label) }
+            withExtendedLifetime(built.memory) {}
+        }
     }
 }

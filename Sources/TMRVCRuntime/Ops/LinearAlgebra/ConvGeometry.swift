@@ -68,6 +68,15 @@ struct ConvWindowMap {
     let segmentStart: [Int]
     /// Per segment: first p (flat), first q (flat), length.
     let segmentP: [Int], segmentQ: [Int], segmentLength: [Int]
+    /// 1-D with few positions (streaming, T ~ 1): loop positions outermost instead, since
+    /// per-segment overhead would dominate. Position p meets taps `tapLo[p] ..< tapHi[p]` at
+    /// q = `base[p]` + k * `dilation`.
+    let byPosition: Bool
+    let tapLo: [Int], tapHi: [Int], base: [Int]
+    let dilation: Int
+
+    /// Positions up to which 1-D maps loop by position.
+    static let byPositionLimit = 8
 
     init(positions pShape: [Int], targets qShape: [Int], kernel: [Int], strides: [Int], dilations: [Int], padBegin: [Int]) {
         let r = pShape.count
@@ -122,6 +131,19 @@ struct ConvWindowMap {
             }
         }
         segmentStart = start; segmentP = sp; segmentQ = sq; segmentLength = sl
+        dilation = dilations[r - 1]
+        byPosition = r == 1 && positions <= ConvWindowMap.byPositionLimit
+        var lo: [Int] = [], hi: [Int] = [], bases: [Int] = []
+        if byPosition {
+            let d = dilations[0]
+            for p in 0..<positions {
+                let b = p * strides[0] - padBegin[0]
+                let l = max(0, linalgFloorDiv(-b + d - 1, d))
+                let h = min(kernel[0], linalgFloorDiv(qShape[0] - 1 - b, d) + 1)
+                lo.append(l); hi.append(max(l, h)); bases.append(b)
+            }
+        }
+        tapLo = lo; tapHi = hi; base = bases
     }
 
     /// im2col for one channel: `col[k * positions + p] = x[q]` for every connected (k, p, q).
@@ -129,6 +151,20 @@ struct ConvWindowMap {
     @inline(__always)
     func gather(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
         let s = innerStride, positions = self.positions
+        if byPosition {
+            let d = dilation
+            tapLo.withUnsafeBufferPointer { lo in
+                tapHi.withUnsafeBufferPointer { hi in
+                    base.withUnsafeBufferPointer { bs in
+                        for p in 0..<positions {
+                            let src = x + bs[p]
+                            for k in lo[p]..<hi[p] { col[k * positions + p] = src[k * d] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         segmentStart.withUnsafeBufferPointer { st in
             segmentP.withUnsafeBufferPointer { sp in
                 segmentQ.withUnsafeBufferPointer { sq in
@@ -154,6 +190,20 @@ struct ConvWindowMap {
     @inline(__always)
     func scatterAdd(_ col: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let s = innerStride, positions = self.positions
+        if byPosition {
+            let d = dilation
+            tapLo.withUnsafeBufferPointer { lo in
+                tapHi.withUnsafeBufferPointer { hi in
+                    base.withUnsafeBufferPointer { bs in
+                        for p in 0..<positions {
+                            let dst = y + bs[p]
+                            for k in lo[p]..<hi[p] { dst[k * d] += col[k * positions + p] }
+                        }
+                    }
+                }
+            }
+            return
+        }
         segmentStart.withUnsafeBufferPointer { st in
             segmentP.withUnsafeBufferPointer { sp in
                 segmentQ.withUnsafeBufferPointer { sq in
@@ -180,6 +230,22 @@ struct ConvWindowMap {
     @inline(__always)
     func accumulate(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
         let s = innerStride
+        if byPosition {
+            let d = dilation, positions = self.positions
+            tapLo.withUnsafeBufferPointer { lo in
+                tapHi.withUnsafeBufferPointer { hi in
+                    base.withUnsafeBufferPointer { bs in
+                        for p in 0..<positions {
+                            let src = x + bs[p]
+                            var acc: Float = 0
+                            for k in lo[p]..<hi[p] { acc += w[k] * src[k * d] }
+                            y[p] += acc
+                        }
+                    }
+                }
+            }
+            return
+        }
         segmentStart.withUnsafeBufferPointer { st in
             segmentP.withUnsafeBufferPointer { sp in
                 segmentQ.withUnsafeBufferPointer { sq in

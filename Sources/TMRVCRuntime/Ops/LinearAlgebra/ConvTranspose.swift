@@ -81,7 +81,7 @@ func makeConvTranspose(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel?
     for i in 0..<r {
         let natural = attrs.strides[i] * (inShape[i] - 1) + outputPadding[i] + attrs.extent(i)
         let same = attrs.autoPad == "SAME_UPPER" || attrs.autoPad == "SAME_LOWER"
-        if let pads = attrs.pads, !same {
+        if let pads = attrs.pads, !same, attrs.autoPad != "VALID" {
             guard pads[i] >= 0, pads[i + r] >= 0 else { throw ctx.unsupported("negative pads \(pads)") }
             padBegin[i] = pads[i]
             outShape[i] = requestedShape?[i] ?? natural - pads[i] - pads[i + r]
