@@ -42,10 +42,7 @@ final class ConvKernel: Kernel, @unchecked Sendable {
             switch strategy {
             case .depthwise:
                 // cg == 1: output channel m reads input channel m / mg.
-                linalgFillChannels(yn, channels: outChannels, size: outSize, bias: pb)
-                for m in 0..<outChannels {
-                    map.accumulate(xn + (m / mg) * inSize, weights: pw + m * taps, into: yn + m * outSize)
-                }
+                map.depthwise(xn, weights: pw, bias: pb, into: yn, channels: outChannels, multiplier: mg)
             case .pointwise:
                 if pb != nil { linalgFillChannels(yn, channels: outChannels, size: outSize, bias: pb) }
                 for g in 0..<group {

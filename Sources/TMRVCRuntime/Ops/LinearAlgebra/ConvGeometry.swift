@@ -225,39 +225,49 @@ struct ConvWindowMap {
         }
     }
 
-    /// Direct depthwise accumulation for one channel: `y[p] += w[k] * x[q]` for every connected
-    /// (k, p, q).
+    /// Direct depthwise convolution of one batch item: output channel m (of `channels`) reads
+    /// input channel m / `multiplier`: `y[m, p] = bias[m] + sum_k w[m, k] * x[m / multiplier, q]`
+    /// over every connected (k, p, q).
     @inline(__always)
-    func accumulate(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>) {
-        let s = innerStride
+    func depthwise(_ x: UnsafePointer<Float>, weights w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                   into y: UnsafeMutablePointer<Float>, channels: Int, multiplier: Int) {
+        let s = innerStride, positions = self.positions, targets = self.targets
         if byPosition {
-            let d = dilation, positions = self.positions
+            let d = dilation
             tapLo.withUnsafeBufferPointer { lo in
                 tapHi.withUnsafeBufferPointer { hi in
                     base.withUnsafeBufferPointer { bs in
-                        for p in 0..<positions {
-                            let src = x + bs[p]
-                            var acc: Float = 0
-                            for k in lo[p]..<hi[p] { acc += w[k] * src[k * d] }
-                            y[p] += acc
+                        for m in 0..<channels {
+                            let xm = x + (m / multiplier) * targets, wm = w + m * taps, ym = y + m * positions
+                            let b = bias?[m] ?? 0
+                            for p in 0..<positions {
+                                let src = xm + bs[p]
+                                var acc = b
+                                for k in lo[p]..<hi[p] { acc += wm[k] * src[k * d] }
+                                ym[p] = acc
+                            }
                         }
                     }
                 }
             }
             return
         }
+        linalgFillChannels(y, channels: channels, size: positions, bias: bias)
         segmentStart.withUnsafeBufferPointer { st in
             segmentP.withUnsafeBufferPointer { sp in
                 segmentQ.withUnsafeBufferPointer { sq in
                     segmentLength.withUnsafeBufferPointer { sl in
-                        for k in 0..<taps {
-                            let wk = w[k]
-                            for g in st[k]..<st[k + 1] {
-                                let dst = y + sp[g], src = x + sq[g], len = sl[g]
-                                if s == 1 {
-                                    for j in 0..<len { dst[j] += wk * src[j] }
-                                } else {
-                                    for j in 0..<len { dst[j] += wk * src[j * s] }
+                        for m in 0..<channels {
+                            let xm = x + (m / multiplier) * targets, wm = w + m * taps, ym = y + m * positions
+                            for k in 0..<taps {
+                                let wk = wm[k]
+                                for g in st[k]..<st[k + 1] {
+                                    let dst = ym + sp[g], src = xm + sq[g], len = sl[g]
+                                    if s == 1 {
+                                        for j in 0..<len { dst[j] += wk * src[j] }
+                                    } else {
+                                        for j in 0..<len { dst[j] += wk * src[j * s] }
+                                    }
                                 }
                             }
                         }
