@@ -1,6 +1,6 @@
 import ONNXFormat
 
-// ONNX Conv (1-D, 2-D, 3-D, ...; float32, float16/bfloat16 via float32). Three strategies,
+// ONNX Conv (1-D, 2-D, 3-D, ...; float32, float16/bfloat16 via float32). Four strategies,
 // chosen at load:
 // - depthwise (one input channel per group): a direct loop over kernel taps, no im2col;
 // - pointwise (all kernel dims 1, unit strides, no padding): the input already is the column
