@@ -1,0 +1,149 @@
+import ONNXFormat
+
+// ONNX Conv (1-D, 2-D, 3-D, ...; float32, float16/bfloat16 via float32). Four strategies,
+// chosen at load:
+// - depthwise (one input channel per group): a direct loop over kernel taps, no im2col;
+// - pointwise (all kernel dims 1, unit strides, no padding): the input already is the column
+//   matrix, one GEMM per batch item and group (GEMV when the spatial size is 1);
+// - whole window (one output position whose window is exactly the unpadded input, e.g. a
+//   streaming causal conv fed [past frames, new frame]): the input is the column, one GEMV;
+// - general: im2col of one group into a dedicated workspace (padding entries are never
+//   written, so they stay zero) and one GEMM (GEMV for a single output position).
+// Bias is written first and the BLAS call accumulates onto it.
+
+final class ConvKernel: Kernel, @unchecked Sendable {
+    enum Strategy { case depthwise, pointwise, wholeWindow, im2col }
+
+    let x: TensorBuffer, w: TensorBuffer, bias: TensorBuffer?, y: TensorBuffer
+    let strategy: Strategy
+    let batch: Int, channels: Int, outChannels: Int, group: Int
+    /// Input and output channels per group; kernel taps.
+    let cg: Int, mg: Int, taps: Int
+    /// Spatial sizes of input and output.
+    let inSize: Int, outSize: Int
+    let map: ConvWindowMap
+    let col: UnsafeMutablePointer<Float>?
+
+    init(x: TensorBuffer, w: TensorBuffer, bias: TensorBuffer?, y: TensorBuffer, strategy: Strategy,
+         group: Int, map: ConvWindowMap, col: UnsafeMutablePointer<Float>?) {
+        self.x = x; self.w = w; self.bias = bias; self.y = y; self.strategy = strategy
+        batch = x.shape[0]; channels = x.shape[1]; outChannels = w.shape[0]; self.group = group
+        cg = channels / group; mg = outChannels / group; taps = map.taps
+        inSize = map.targets; outSize = map.positions
+        self.map = map; self.col = col
+    }
+
+    override func run() {
+        let px = UnsafePointer(x.floats), pw = UnsafePointer(w.floats), py = y.floats
+        let pb = bias.map { UnsafePointer($0.floats) }
+        let (inSize, outSize, cg, mg, taps) = (self.inSize, self.outSize, self.cg, self.mg, self.taps)
+        for n in 0..<batch {
+            let xn = px + n * channels * inSize, yn = py + n * outChannels * outSize
+            switch strategy {
+            case .depthwise:
+                // cg == 1: output channel m reads input channel m / mg.
+                map.depthwise(xn, weights: pw, bias: pb, into: yn, channels: outChannels, multiplier: mg)
+            case .pointwise:
+                if pb != nil { linalgFillChannels(yn, channels: outChannels, size: outSize, bias: pb) }
+                for g in 0..<group {
+                    linalgSgemm(transA: false, transB: false, m: mg, n: outSize, k: cg, alpha: 1,
+                                a: pw + g * mg * cg, lda: cg, b: xn + g * cg * inSize, ldb: inSize,
+                                beta: pb == nil ? 0 : 1, c: yn + g * mg * outSize, ldc: outSize)
+                }
+            case .wholeWindow:
+                // inSize == taps: each group's input block is its column vector.
+                if pb != nil { linalgFillChannels(yn, channels: outChannels, size: 1, bias: pb) }
+                for g in 0..<group {
+                    linalgSgemm(transA: false, transB: false, m: mg, n: 1, k: cg * taps, alpha: 1,
+                                a: pw + g * mg * cg * taps, lda: cg * taps, b: xn + g * cg * inSize, ldb: 1,
+                                beta: pb == nil ? 0 : 1, c: yn + g * mg, ldc: 1)
+                }
+            case .im2col:
+                let col = self.col!
+                if pb != nil { linalgFillChannels(yn, channels: outChannels, size: outSize, bias: pb) }
+                for g in 0..<group {
+                    let xg = xn + g * cg * inSize
+                    for c in 0..<cg { map.gather(xg + c * inSize, into: col + c * taps * outSize) }
+                    linalgSgemm(transA: false, transB: false, m: mg, n: outSize, k: cg * taps, alpha: 1,
+                                a: pw + g * mg * cg * taps, lda: cg * taps, b: UnsafePointer(col), ldb: outSize,
+                                beta: pb == nil ? 0 : 1, c: yn + g * mg * outSize, ldc: outSize)
+                }
+            }
+        }
+    }
+}
+
+func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
+    let x = try ctx.input(0), w = try ctx.input(1)
+    let b = ctx.optionalInput(2)
+    guard x.dataType == w.dataType, b == nil || b!.dataType == x.dataType else {
+        throw ctx.error("input types differ: X \(x.dataType), W \(w.dataType)\(b.map { ", B \($0.dataType)" } ?? "")")
+    }
+    if linalgIsHalf(x.dataType) { return try linalgHalfAdapter(&ctx, makeConv) }
+    guard x.dataType == .float else { throw ctx.unsupported("element type \(x.dataType) is not supported (float32, float16, bfloat16 are)") }
+    let attrs = try ConvAttributes(ctx, x: x, w: w)
+    let r = attrs.spatialRank, group = attrs.group
+    let n = x.shape[0], c = x.shape[1], m = w.shape[0]
+    guard c % group == 0, m % group == 0 else {
+        throw ctx.error("channels \(c) and output channels \(m) must be multiples of group \(group)")
+    }
+    guard w.shape[1] == c / group else {
+        throw ctx.error("W \(w.shape) must have \(c / group) input channels per group (X \(x.shape), group \(group))")
+    }
+    if let b { guard b.shape == [m] else { throw ctx.error("B must have shape [\(m)], got \(b.shape)") } }
+
+    // Padding and output shape.
+    let inShape = Array(x.shape.dropFirst(2))
+    var padBegin = [Int](repeating: 0, count: r), padEnd = [Int](repeating: 0, count: r)
+    var outShape = [Int](repeating: 0, count: r)
+    for i in 0..<r {
+        let extent = attrs.extent(i), s = attrs.strides[i]
+        switch attrs.autoPad {
+        case "SAME_UPPER", "SAME_LOWER":
+            let out = (inShape[i] + s - 1) / s
+            let total = max(0, (out - 1) * s + extent - inShape[i])
+            let small = total / 2
+            padBegin[i] = attrs.autoPad == "SAME_UPPER" ? small : total - small
+            padEnd[i] = total - padBegin[i]
+        case "VALID":
+            break
+        default:
+            if let pads = attrs.pads { padBegin[i] = pads[i]; padEnd[i] = pads[i + r] }
+        }
+        guard padBegin[i] >= 0, padEnd[i] >= 0 else { throw ctx.unsupported("negative pads \(attrs.pads ?? [])") }
+        let span = inShape[i] + padBegin[i] + padEnd[i] - extent
+        guard span >= 0 else {
+            throw ctx.error("kernel extent \(extent) exceeds padded input \(inShape[i] + padBegin[i] + padEnd[i]) in spatial dim \(i)")
+        }
+        outShape[i] = span / s + 1
+    }
+    let y = try ctx.output(0, .float, [n, m] + outShape)
+    _ = linalgBLASConfigured
+
+    let map = ConvWindowMap(positions: outShape, targets: inShape, kernel: attrs.kernel,
+                            strides: attrs.strides, dilations: attrs.dilations, padBegin: padBegin)
+    let cg = c / group, mg = m / group
+    let outSize = map.positions
+    guard max(mg, cg * map.taps, outSize, map.targets) < linalgBLASLimit else {
+        throw ctx.unsupported("dimensions exceed BLAS limits")
+    }
+    let strategy: ConvKernel.Strategy
+    if cg == 1 && group > 1 {
+        strategy = .depthwise
+    } else if map.taps == 1 && attrs.strides.allSatisfy({ $0 == 1 }) && padBegin.allSatisfy({ $0 == 0 }) && padEnd.allSatisfy({ $0 == 0 }) {
+        strategy = .pointwise
+    } else if outSize == 1 && inShape == attrs.kernel && attrs.dilations.allSatisfy({ $0 == 1 })
+                && padBegin.allSatisfy({ $0 == 0 }) && padEnd.allSatisfy({ $0 == 0 }) {
+        strategy = .wholeWindow
+    } else {
+        strategy = .im2col
+    }
+    let col = strategy == .im2col
+        ? ctx.workspace(bytes: cg * map.taps * outSize * 4).bindMemory(to: Float.self, capacity: cg * map.taps * outSize)
+        : nil
+    return ConvKernel(x: x, w: w, bias: b, y: y, strategy: strategy, group: group, map: map, col: col)
+}
+
+extension Operators {
+    static let conv = OperatorDefinition("Conv", since: 1, makeConv)
+}
