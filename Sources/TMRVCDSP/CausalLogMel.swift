@@ -1,3 +1,4 @@
+import CFFTW
 import TMRVCConstants
 #if canImport(Glibc)
 import Glibc
@@ -40,6 +41,7 @@ public final class CausalLogMel {
     private let hop = CausalLogMel.hopLength
     private let win = CausalLogMel.windowLength
     private let nBands = CausalLogMel.bandCount
+    private let nFFT = CausalLogMel.fftSize
     private let nBins = CausalLogMel.fftSize / 2 + 1
     private let logFloor = TMRVCConstants.Frontend.logFloor
     private let power = TMRVCConstants.Frontend.magnitudePower
@@ -54,7 +56,10 @@ public final class CausalLogMel {
     private let bandFirstBin: UnsafeMutablePointer<Int>
     private let bandBinCount: UnsafeMutablePointer<Int>
     private let frameScratch: UnsafeMutablePointer<Float>
-    private let fft: RealFFT64
+    private let fft: RealFFT64                               // owner of the plan and buffers
+    private let fftIn: UnsafeMutablePointer<Double>
+    private let fftOut: UnsafeMutablePointer<Double>
+    private let fftPlan: fftw_plan
 
     /// Creates a front end at the start of a stream (history = zeros) and plans its FFT.
     ///
@@ -91,6 +96,9 @@ public final class CausalLogMel {
         frameScratch = .allocate(capacity: nBands)
         frameScratch.initialize(repeating: 0, count: nBands)
         fft = RealFFT64(n: CausalLogMel.fftSize, rigor: rigor)
+        fftIn = fft.input.pointer
+        fftOut = fft.output.pointer
+        fftPlan = fft.plan
     }
 
     deinit {
@@ -105,8 +113,11 @@ public final class CausalLogMel {
     }
 
     /// Returns to the start of a stream: history = zeros, no pending samples. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func reset() {
-        buffer.update(repeating: 0, count: win)
+        rtFill(buffer, 0, win)
         fill = 0
     }
 
@@ -129,22 +140,26 @@ public final class CausalLogMel {
     ///   - frameCapacity: frames that fit in `frames`; must be at least ``frameCount(afterPushing:)``.
     /// - Returns: the number of frames written.
     /// Real-time safe (no allocation, no locks).
+    #if !DEBUG
+    @_noAllocation
+    #endif
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         frames: UnsafeMutablePointer<Float>, frameCapacity: Int) -> Int {
-        precondition(frameCount(afterPushing: count) <= frameCapacity, "CausalLogMel: frame buffer too small")
+        let needed = (fill + count) / hop
+        precondition(needed <= frameCapacity, "CausalLogMel: frame buffer too small")
         var produced = 0
         var i = 0
         let history = win - hop
         while i < count {
             let n = min(hop - fill, count - i)
-            (buffer + history + fill).update(from: samples + i, count: n)
+            rtMove(buffer + history + fill, samples + i, n)
             fill += n
             i += n
             if fill == hop {
                 computeFrame(into: frames + produced * nBands)
                 produced += 1
-                (buffer).update(from: buffer + hop, count: history)
+                rtMove(buffer, buffer + hop, history)
                 fill = 0
             }
         }
@@ -155,6 +170,9 @@ public final class CausalLogMel {
     /// valid only during the call). Returns the number of frames produced.
     ///
     /// Real-time safe as long as `onFrame` is (the closure is non-escaping and is not stored).
+    #if !DEBUG
+    @_noAllocation
+    #endif
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         onFrame: (UnsafeBufferPointer<Float>) -> Void) -> Int {
@@ -163,13 +181,13 @@ public final class CausalLogMel {
         let history = win - hop
         while i < count {
             let n = min(hop - fill, count - i)
-            (buffer + history + fill).update(from: samples + i, count: n)
+            rtMove(buffer + history + fill, samples + i, n)
             fill += n
             i += n
             if fill == hop {
                 computeFrame(into: frameScratch)
                 produced += 1
-                (buffer).update(from: buffer + hop, count: history)
+                rtMove(buffer, buffer + hop, history)
                 fill = 0
                 onFrame(UnsafeBufferPointer(start: frameScratch, count: nBands))
             }
@@ -180,24 +198,28 @@ public final class CausalLogMel {
     /// Window -> FFT -> magnitude -> mel -> log of `buffer[0 ..< win]` into `out[0 ..< 80]`.
     @inline(__always)
     private func computeFrame(into out: UnsafeMutablePointer<Float>) {
-        let inp = fft.input.pointer
+        let inp = fftIn
         for m in 0..<win { inp[m] = Double(buffer[m]) * window[m] }
-        for m in win..<fft.n { inp[m] = 0 }
-        fft.execute()
-        let spec = fft.output.pointer
+        for m in win..<nFFT { inp[m] = 0 }
+        let plan = fftPlan
+        _unsafePerformance { fftw_execute(plan) }   // no allocation, no locks
+        let spec = fftOut
         for k in 0..<nBins {
             let re = spec[2 * k], im = spec[2 * k + 1]
-            magnitude[k] = (re * re + im * im).squareRoot()
+            let p2 = re * re + im * im
+            magnitude[k] = _unsafePerformance { p2.squareRoot() }   // sqrt instruction / libm
         }
         if power != 1.0 {
-            for k in 0..<nBins { magnitude[k] = pow(magnitude[k], power) }
+            let p = power, mag = magnitude
+            for k in 0..<nBins { mag[k] = _unsafePerformance { pow(mag[k], p) } }   // libm: no allocation
         }
         for b in 0..<nBands {
             let w = melWeights + bandOffset[b]
             let mag = magnitude + bandFirstBin[b]
             var acc = 0.0
             for j in 0..<bandBinCount[b] { acc += w[j] * mag[j] }
-            out[b] = Float(log(max(acc, logFloor)))
+            let v = max(acc, logFloor)
+            out[b] = Float(_unsafePerformance { log(v) })   // libm: no allocation
         }
     }
 }

@@ -75,16 +75,17 @@ public final class Crossfader {
     public var remaining: Int { length - position }
 
     /// Mixes `count` samples. `output` may be the same memory as `from` or `to`. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func process(from: UnsafePointer<Float>, to: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, count: Int) {
-        var i = 0
-        while i < count && position < length {
-            output[i] = gainOut[position] * from[i] + gainIn[position] * to[i]
-            position += 1
-            i += 1
-        }
-        if i < count && UnsafePointer(output) != to {
-            (output + i).update(from: to + i, count: count - i)
+        let n = min(count, length - position)
+        let gOut = gainOut + position, gIn = gainIn + position
+        for i in 0..<n { output[i] = gOut[i] * from[i] + gIn[i] * to[i] }
+        position += n
+        if n < count && UnsafePointer(output) != to {
+            rtMove(output + n, to + n, count - n)
         }
     }
 }

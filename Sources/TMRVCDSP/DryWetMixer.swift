@@ -62,6 +62,9 @@ public final class DryWetMixer {
     public var currentGain: Float { gain }
 
     /// Sets the wet proportion (clamped to 0...1), ramped. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func setMix(_ value: Float) {
         mixTarget = min(1, max(0, value))
         startRamp()
@@ -71,20 +74,29 @@ public final class DryWetMixer {
     public func setGain(decibels: Float) { setGain(linear: decibelsToAmplitude(decibels)) }
 
     /// Sets the linear output gain (≥ 0), ramped. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func setGain(linear: Float) {
         gainTarget = max(0, linear)
         startRamp()
     }
 
     /// Clears the dry delay line and jumps to the target parameters. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func reset() {
-        delayLine.update(repeating: 0, count: max(1, dryDelay))
+        rtFill(delayLine, 0, max(1, dryDelay))
         delayPos = 0
         mix = mixTarget
         gain = gainTarget
         rampLeft = 0
     }
 
+    #if !DEBUG
+    @_noAllocation
+    #endif
     private func startRamp() {
         rampLeft = rampLength
         mixStep = (mixTarget - mix) / Float(rampLength)
@@ -92,6 +104,9 @@ public final class DryWetMixer {
     }
 
     /// Mixes `count` samples. `output` may be the same memory as `dry` or `wet`. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func process(dry: UnsafePointer<Float>, wet: UnsafePointer<Float>,
                         output: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {

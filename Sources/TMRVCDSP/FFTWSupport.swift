@@ -72,7 +72,9 @@ final class RealFFT {
     let n: Int
     let input: AlignedFloats
     let output: AlignedFloats
-    private let plan: fftwf_plan
+    /// The plan (owned; destroyed on deinit). Exposed so that real-time code can call `fftwf_execute`
+    /// without touching this object (no reference counting on the audio thread).
+    let plan: fftwf_plan
 
     init(n: Int, rigor: FFTPlanningRigor) {
         self.n = n
@@ -106,7 +108,9 @@ final class InverseRealFFT {
     let n: Int
     let input: AlignedFloats
     let output: AlignedFloats
-    private let plan: fftwf_plan
+    /// The plan (owned; destroyed on deinit). Exposed so that real-time code can call `fftwf_execute`
+    /// without touching this object (no reference counting on the audio thread).
+    let plan: fftwf_plan
 
     init(n: Int, rigor: FFTPlanningRigor) {
         self.n = n
@@ -154,7 +158,8 @@ final class RealFFT64 {
     let n: Int
     let input: AlignedDoubles
     let output: AlignedDoubles
-    private let plan: fftw_plan
+    /// The plan (owned; destroyed on deinit), see ``RealFFT/plan``.
+    let plan: fftw_plan
 
     init(n: Int, rigor: FFTPlanningRigor) {
         self.n = n

@@ -72,6 +72,9 @@ public final class NoiseGate {
     public var envelopeDBFS: Float { amplitudeToDecibels(env) }
 
     /// Back to the initial closed state. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func reset() {
         env = 0
         open = false
@@ -80,10 +83,18 @@ public final class NoiseGate {
     }
 
     /// Gates `count` samples from `input` into `output` (may be the same memory). Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func process(_ input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int) {
+        var env = self.env, open = self.open, belowCount = self.belowCount, gain = self.gain
+        let openLevel = self.openLevel, closeLevel = self.closeLevel, envDecay = self.envDecay
+        let holdSamples = self.holdSamples, attackStep = self.attackStep, releaseStep = self.releaseStep
+        let floorGain = self.floorGain
         for i in 0..<count {
             let x = input[i]
             env = max(abs(x), env * envDecay)
+            if env < 1e-20 { env = 0 }   // no denormals in the decaying envelope
             if env >= openLevel {
                 open = true
                 belowCount = 0
@@ -100,9 +111,16 @@ public final class NoiseGate {
             }
             output[i] = x * gain
         }
+        self.env = env
+        self.open = open
+        self.belowCount = belowCount
+        self.gain = gain
     }
 
     /// Gates `count` samples in place. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func process(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
         process(UnsafePointer(buffer), output: buffer, count: count)
     }

@@ -1,3 +1,4 @@
+import CFFTW
 import TMRVCConstants
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,10 @@ public final class OverlapAddSynthesizer {
     /// Synthesis window pre-multiplied by the 1/n inverse-FFT normalisation.
     private let scaledWindow: UnsafeMutablePointer<Float>
     private let overlap: UnsafeMutablePointer<Float>
-    private let ifft: InverseRealFFT
+    private let ifft: InverseRealFFT                 // owner of the plan and buffers
+    private let spec: UnsafeMutablePointer<Float>     // ifft input (241 interleaved complex)
+    private let seg: UnsafeMutablePointer<Float>      // ifft output (480 reals)
+    private let plan: fftwf_plan
 
     /// Creates a synthesizer with a zero overlap buffer and plans its inverse FFT.
     ///
@@ -49,6 +53,9 @@ public final class OverlapAddSynthesizer {
         overlap = .allocate(capacity: hop)
         overlap.initialize(repeating: 0, count: hop)
         ifft = InverseRealFFT(n: n, rigor: rigor)
+        spec = ifft.input.pointer
+        seg = ifft.output.pointer
+        plan = ifft.plan
     }
 
     deinit {
@@ -57,7 +64,10 @@ public final class OverlapAddSynthesizer {
     }
 
     /// Clears the overlap buffer (start of a new stream). Real-time safe.
-    public func reset() { overlap.update(repeating: 0, count: hop) }
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    public func reset() { rtFill(overlap, 0, hop) }
 
     /// Synthesises one frame.
     ///
@@ -66,22 +76,29 @@ public final class OverlapAddSynthesizer {
     ///   - phase: ``binCount`` phases in radians.
     ///   - output: receives ``hopLength`` samples (final: nothing later is added to them).
     /// Real-time safe (no allocation, no locks).
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func synthesize(magnitude: UnsafePointer<Float>, phase: UnsafePointer<Float>,
                            output: UnsafeMutablePointer<Float>) {
-        let spec = ifft.input.pointer
+        let spec = self.spec
         for k in 0..<bins {
             let m = magnitude[k], p = phase[k]
-            spec[2 * k] = m * cosf(p)
-            spec[2 * k + 1] = m * sinf(p)
+            let (c, s) = _unsafePerformance { (cosf(p), sinf(p)) }   // libm: no allocation
+            spec[2 * k] = m * c
+            spec[2 * k + 1] = m * s
         }
         finishFrame(output: output)
     }
 
     /// Synthesises one frame from a complex spectrum given as separate real and imaginary parts
     /// (``binCount`` each). Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func synthesize(real: UnsafePointer<Float>, imaginary: UnsafePointer<Float>,
                            output: UnsafeMutablePointer<Float>) {
-        let spec = ifft.input.pointer
+        let spec = self.spec
         for k in 0..<bins {
             spec[2 * k] = real[k]
             spec[2 * k + 1] = imaginary[k]
@@ -91,8 +108,9 @@ public final class OverlapAddSynthesizer {
 
     @inline(__always)
     private func finishFrame(output: UnsafeMutablePointer<Float>) {
-        ifft.execute()
-        let seg = ifft.output.pointer
+        let plan = self.plan
+        _unsafePerformance { fftwf_execute(plan) }   // no allocation, no locks
+        let seg = self.seg
         for i in 0..<hop {
             output[i] = overlap[i] + seg[i] * scaledWindow[i]
             overlap[i] = seg[hop + i] * scaledWindow[hop + i]

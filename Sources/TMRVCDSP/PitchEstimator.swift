@@ -72,6 +72,10 @@ public final class PitchEstimator {
     public let silenceRMS: Double
 
     private let hop = PitchEstimator.hopLength
+    private let f0Ref = TMRVCConstants.Pitch.f0RefHz
+    private let sampleRate = Double(PitchEstimator.sampleRate)
+    private let minLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MaxHz
+    private let maxLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MinHz
     private let buffer: UnsafeMutablePointer<Float>   // windowLength samples, newest last
     private var fill = 0                               // samples of the hop in progress
     private let diff: UnsafeMutablePointer<Double>     // d'(tau), tau = 0 ... computedLags
@@ -109,8 +113,11 @@ public final class PitchEstimator {
     }
 
     /// Returns to the start of a stream (history = zeros). Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func reset() {
-        buffer.update(repeating: 0, count: windowLength)
+        rtFill(buffer, 0, windowLength)
         fill = 0
     }
 
@@ -121,22 +128,26 @@ public final class PitchEstimator {
     ///
     /// `capacity` must be at least ``estimateCount(afterPushing:)``. Returns the number written.
     /// Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         estimates: UnsafeMutablePointer<PitchEstimate>, capacity: Int) -> Int {
-        precondition(estimateCount(afterPushing: count) <= capacity, "PitchEstimator: estimate buffer too small")
+        let needed = (fill + count) / hop
+        precondition(needed <= capacity, "PitchEstimator: estimate buffer too small")
         let history = windowLength - hop
         var produced = 0
         var i = 0
         while i < count {
             let n = min(hop - fill, count - i)
-            (buffer + history + fill).update(from: samples + i, count: n)
+            rtMove(buffer + history + fill, samples + i, n)
             fill += n
             i += n
             if fill == hop {
                 estimates[produced] = estimate(window: buffer)
                 produced += 1
-                buffer.update(from: buffer + hop, count: history)
+                rtMove(buffer, buffer + hop, history)
                 fill = 0
             }
         }
@@ -146,24 +157,29 @@ public final class PitchEstimator {
     /// Pushes `count` samples and writes the converter's pitch features, frame-major
     /// (`features[2 * f] = log2(f0 / f0_ref)` or 0, `features[2 * f + 1] = voicing`).
     /// `capacity` is in frames. Returns the number of frames written. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     @discardableResult
     public func processFeatures(_ samples: UnsafePointer<Float>, count: Int,
                                 features: UnsafeMutablePointer<Float>, capacity: Int) -> Int {
-        precondition(estimateCount(afterPushing: count) <= capacity, "PitchEstimator: feature buffer too small")
+        let needed = (fill + count) / hop
+        precondition(needed <= capacity, "PitchEstimator: feature buffer too small")
         let history = windowLength - hop
         var produced = 0
         var i = 0
         while i < count {
             let n = min(hop - fill, count - i)
-            (buffer + history + fill).update(from: samples + i, count: n)
+            rtMove(buffer + history + fill, samples + i, n)
             fill += n
             i += n
             if fill == hop {
                 let e = estimate(window: buffer)
-                features[2 * produced] = e.logF0Feature
+                let f0 = Double(e.f0Hz), ref = f0Ref
+                features[2 * produced] = f0 > 0 ? Float(_unsafePerformance { log2(f0 / ref) }) : 0
                 features[2 * produced + 1] = e.voicing
                 produced += 1
-                buffer.update(from: buffer + hop, count: history)
+                rtMove(buffer, buffer + hop, history)
                 fill = 0
             }
         }
@@ -172,13 +188,17 @@ public final class PitchEstimator {
 
     /// Estimates F0 of one window of ``windowLength`` samples (oldest first) without touching the
     /// streaming state. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
     public func estimate(window x: UnsafePointer<Float>) -> PitchEstimate {
-        let sr = Double(PitchEstimator.sampleRate)
-        let minLagSeconds = 1 / TMRVCConstants.Pitch.f0MaxHz, maxLagSeconds = 1 / TMRVCConstants.Pitch.f0MinHz
         let w = integrationLength
+        let diff = self.diff, minLag = self.minLag, maxLag = self.maxLag, computedLags = self.computedLags
+        let threshold = self.threshold, silenceRMS = self.silenceRMS
         var energy = 0.0
         for j in 0..<windowLength { energy += Double(x[j]) * Double(x[j]) }
-        let rms = (energy / Double(windowLength)).squareRoot()
+        let meanSquare = energy / Double(windowLength)
+        let rms = _unsafePerformance { meanSquare.squareRoot() }
         // Difference function and cumulative-mean normalisation.
         diff[0] = 1
         var cum = 0.0
@@ -207,8 +227,8 @@ public final class PitchEstimator {
             let den = a - 2 * b + c
             if den > 0 { lag += 0.5 * (a - c) / den }
         }
-        lag = min(maxLagSeconds * sr, max(minLagSeconds * sr, lag))   // keep f0 in [f0_min, f0_max]
-        return PitchEstimate(f0Hz: Float(sr / lag),
+        lag = min(maxLagSamples, max(minLagSamples, lag))   // keep f0 in [f0_min, f0_max]
+        return PitchEstimate(f0Hz: Float(sampleRate / lag),
                              voicing: Float(min(1, max(0, 1 - dmin))))
     }
 }

@@ -5,9 +5,12 @@
 public final class RingBuffer<Element: BitwiseCopyable> {
     /// Maximum number of elements held.
     public let capacity: Int
-    private let storage: UnsafeMutablePointer<Element>
-    private var head = 0      // index of the oldest element
-    private var countStored = 0
+    @usableFromInline
+    let storage: UnsafeMutablePointer<Element>
+    @usableFromInline
+    var head = 0      // index of the oldest element
+    @usableFromInline
+    var countStored = 0
 
     /// Creates an empty buffer for `capacity` elements, storage filled with `fill`.
     public init(capacity: Int, fill: Element) {
@@ -20,15 +23,20 @@ public final class RingBuffer<Element: BitwiseCopyable> {
     deinit { storage.deallocate() }
 
     /// Number of elements currently stored.
+    @inlinable
     public var count: Int { countStored }
     /// Free slots.
+    @inlinable
     public var availableToWrite: Int { capacity - countStored }
     /// `true` when nothing is stored.
+    @inlinable
     public var isEmpty: Bool { countStored == 0 }
     /// `true` when ``count`` == ``capacity``.
+    @inlinable
     public var isFull: Bool { countStored == capacity }
 
     /// Removes everything.
+    @inlinable
     public func removeAll() {
         head = 0
         countStored = 0
@@ -36,6 +44,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
 
     /// Appends one element; returns `false` (and drops it) when full.
     @discardableResult
+    @inlinable
     public func append(_ value: Element) -> Bool {
         if countStored == capacity { return false }
         var tail = head + countStored
@@ -46,6 +55,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
     }
 
     /// Removes and returns the oldest element, or `nil` when empty.
+    @inlinable
     public func popFirst() -> Element? {
         if countStored == 0 { return nil }
         let v = storage[head]
@@ -56,6 +66,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
     }
 
     /// The `i`-th oldest element (0 = oldest); `i` must be `< count`.
+    @inlinable
     public subscript(i: Int) -> Element {
         precondition(i >= 0 && i < countStored, "RingBuffer index out of range")
         var j = head + i
@@ -65,6 +76,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
 
     /// Appends up to `n` elements from `source`; returns how many fit.
     @discardableResult
+    @inlinable
     public func write(_ source: UnsafePointer<Element>, count n: Int) -> Int {
         let m = min(n, capacity - countStored)
         var tail = head + countStored
@@ -78,6 +90,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
 
     /// Copies up to `n` of the oldest elements into `destination` without removing them; returns the count copied.
     @discardableResult
+    @inlinable
     public func peek(into destination: UnsafeMutablePointer<Element>, count n: Int) -> Int {
         let m = min(n, countStored)
         let first = min(m, capacity - head)
@@ -88,6 +101,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
 
     /// Removes up to `n` of the oldest elements, copying them into `destination`; returns the count read.
     @discardableResult
+    @inlinable
     public func read(into destination: UnsafeMutablePointer<Element>, count n: Int) -> Int {
         let m = peek(into: destination, count: n)
         discard(m)
@@ -96,6 +110,7 @@ public final class RingBuffer<Element: BitwiseCopyable> {
 
     /// Removes up to `n` of the oldest elements; returns the count removed.
     @discardableResult
+    @inlinable
     public func discard(_ n: Int) -> Int {
         let m = min(max(0, n), countStored)
         head += m

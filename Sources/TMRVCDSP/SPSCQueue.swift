@@ -15,12 +15,18 @@ import Synchronization
 public final class SPSCQueue<Element: BitwiseCopyable>: @unchecked Sendable {
     /// Maximum number of elements queued (the requested capacity rounded up to a power of two).
     public let capacity: Int
-    private let mask: Int
-    private let storage: UnsafeMutablePointer<Element>
-    private let writeIndex = Atomic<Int>(0)
-    private let padding0: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
-    private let readIndex = Atomic<Int>(0)
-    private let padding1: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    @usableFromInline
+    let mask: Int
+    @usableFromInline
+    let storage: UnsafeMutablePointer<Element>
+    @usableFromInline
+    let writeIndex = Atomic<Int>(0)
+    @usableFromInline
+    let padding0: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    @usableFromInline
+    let readIndex = Atomic<Int>(0)
+    @usableFromInline
+    let padding1: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 
     /// Creates an empty queue holding at least `minimumCapacity` elements (rounded up to a power
     /// of two); storage is filled with `fill`.
@@ -39,12 +45,14 @@ public final class SPSCQueue<Element: BitwiseCopyable>: @unchecked Sendable {
     // MARK: producer side
 
     /// Free slots as seen by the producer (a lower bound while the consumer runs).
+    @inlinable
     public var availableToWrite: Int {
         capacity - (writeIndex.load(ordering: .relaxed) - readIndex.load(ordering: .acquiring))
     }
 
     /// Enqueues one element; returns `false` when the queue is full. Producer only.
     @discardableResult
+    @inlinable
     public func push(_ value: Element) -> Bool {
         let w = writeIndex.load(ordering: .relaxed)
         let r = readIndex.load(ordering: .acquiring)
@@ -56,6 +64,7 @@ public final class SPSCQueue<Element: BitwiseCopyable>: @unchecked Sendable {
 
     /// Enqueues up to `n` elements from `source`; returns how many were written. Producer only.
     @discardableResult
+    @inlinable
     public func write(_ source: UnsafePointer<Element>, count n: Int) -> Int {
         let w = writeIndex.load(ordering: .relaxed)
         let r = readIndex.load(ordering: .acquiring)
@@ -72,11 +81,13 @@ public final class SPSCQueue<Element: BitwiseCopyable>: @unchecked Sendable {
     // MARK: consumer side
 
     /// Elements ready for the consumer (a lower bound while the producer runs).
+    @inlinable
     public var availableToRead: Int {
         writeIndex.load(ordering: .acquiring) - readIndex.load(ordering: .relaxed)
     }
 
     /// Dequeues one element, or `nil` when empty. Consumer only.
+    @inlinable
     public func pop() -> Element? {
         let r = readIndex.load(ordering: .relaxed)
         let w = writeIndex.load(ordering: .acquiring)
@@ -88,6 +99,7 @@ public final class SPSCQueue<Element: BitwiseCopyable>: @unchecked Sendable {
 
     /// Dequeues up to `n` elements into `destination`; returns how many were read. Consumer only.
     @discardableResult
+    @inlinable
     public func read(into destination: UnsafeMutablePointer<Element>, count n: Int) -> Int {
         let r = readIndex.load(ordering: .relaxed)
         let w = writeIndex.load(ordering: .acquiring)
