@@ -34,6 +34,8 @@ let package = Package(
                        providers: [.apt(["libsndfile1-dev"])]),
         .target(name: "CTMRVCSupport"),
         .target(name: "TMRVCConstants", swiftSettings: cpuFlags),
+        .target(name: "TMRVCDSP", dependencies: ["TMRVCConstants", "CFFTW"], swiftSettings: cpuFlags,
+                linkerSettings: [.linkedLibrary("fftw3")]),   // double-precision FFTW (same libfftw3-dev)
         .target(name: "ONNXFormat", swiftSettings: cpuFlags),
         .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "CBLAS", "CTMRVCSupport"], swiftSettings: cpuFlags),
         .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants"], swiftSettings: cpuFlags),
@@ -44,6 +46,8 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "DSPTests", dependencies: ["TMRVCDSP", "TMRVCConstants"],
+                    exclude: ["Resources"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO"], swiftSettings: cpuFlags),

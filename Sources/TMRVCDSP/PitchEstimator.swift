@@ -1,0 +1,259 @@
+import TMRVCConstants
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One pitch estimate (one per hop).
+public struct PitchEstimate: Sendable, Equatable {
+    /// Fundamental frequency in Hz; 0 for unvoiced frames.
+    public var f0Hz: Float
+    /// Voicing confidence in 0...1 (`1 - d'_min` of YIN for voiced frames, 0 otherwise).
+    public var voicing: Float
+
+    /// Creates an estimate.
+    public init(f0Hz: Float, voicing: Float) {
+        self.f0Hz = f0Hz
+        self.voicing = voicing
+    }
+
+    /// An unvoiced frame.
+    public static let unvoiced = PitchEstimate(f0Hz: 0, voicing: 0)
+
+    /// The converter's first pitch channel: `log2(f0 / pitch.f0_ref_hz)` when voiced, else 0.
+    public var logF0Feature: Float {
+        f0Hz > 0 ? Float(log2(Double(f0Hz) / TMRVCConstants.Pitch.f0RefHz)) : 0
+    }
+}
+
+/// Causal YIN F0 estimator producing the converter's `pitch` input (`dims.pitch` = 2 channels:
+/// `[log2(f0 / f0_ref) or 0, voicing]`), following `tmrvc.pitch` (the Python reference).
+///
+/// Frame `t` uses the `windowLength` newest 24 kHz samples `x[(t+1)*240 - windowLength ..< (t+1)*240]`
+/// (zeros before the stream start), so with the default window (= `frontend.win_length`, 960) it
+/// sees exactly the samples of log-mel frame `t` and adds no latency. Per frame:
+///
+/// * difference function over `W = windowLength / 2` samples, `d(tau) = sum_{j<W} (x[j] - x[j+tau])^2`
+///   (SIMD, `Float`), for `tau = 1 ... tauMax`;
+/// * cumulative-mean-normalised `d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k)` (`Double`);
+/// * search `tau` in `[floor(sr / f0_max), tauMax]`, `tauMax = min(W, ceil(sr / f0_min))`: the first
+///   `tau` with `d' < threshold`, walked down to the local minimum, else the global minimum;
+///   parabolic interpolation on `d'(tau - 1 ... tau + 1)`; `f0 = sr / tau`. Unlike the Python
+///   reference, the refinement also applies at the edges of the search range (using `d'` one lag
+///   outside it when the window allows), so F0 near `f0_max` is not quantised to the lag grid
+///   (e.g. 990 Hz is estimated as ~990 Hz, not 1000 Hz); the result is clamped to
+///   `[pitch.f0_min_hz, pitch.f0_max_hz]`;
+/// * voiced when `d'_min < threshold` and the frame RMS ≥ `silenceRMS`; voicing = `clamp(1 - d'_min, 0, 1)`.
+///
+/// Quality knob: the window length. 960 samples (40 ms) covers `pitch.f0_min_hz` = 50 Hz; shorter
+/// windows cost less (O(W * tauMax) per hop) and react faster but raise the lowest detectable F0 to
+/// `2 * sr / windowLength` (480 samples -> 100 Hz).
+///
+/// Real-time safety: buffers sized in `init`; ``process(_:count:estimates:capacity:)`` and
+/// ``estimate(window:)`` neither allocate nor lock. Not thread safe.
+public final class PitchEstimator {
+    /// Samples per hop / per estimate (`audio.hop_length`).
+    public static let hopLength = TMRVCConstants.Audio.hopLength
+    /// Analysis sample rate (`audio.sample_rate`).
+    public static let sampleRate = TMRVCConstants.Audio.sampleRate
+
+    /// Analysis window length in samples (the newest samples of each frame).
+    public let windowLength: Int
+    /// Integration length of the difference function (`windowLength / 2`).
+    public let integrationLength: Int
+    /// Smallest lag searched: `floor(sr / pitch.f0_max_hz)`.
+    public let minLag: Int
+    /// Largest lag searched: `min(windowLength / 2, ceil(sr / pitch.f0_min_hz))`.
+    public let maxLag: Int
+    /// YIN absolute threshold on `d'`.
+    public let threshold: Double
+    /// Frames whose RMS is below this are unvoiced.
+    public let silenceRMS: Double
+
+    private let hop = PitchEstimator.hopLength
+    private let f0Ref = TMRVCConstants.Pitch.f0RefHz
+    private let sampleRate = Double(PitchEstimator.sampleRate)
+    private let minLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MaxHz
+    private let maxLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MinHz
+    private let buffer: UnsafeMutablePointer<Float>   // windowLength samples, newest last
+    private var fill = 0                               // samples of the hop in progress
+    private let diff: UnsafeMutablePointer<Double>     // d'(tau), tau = 0 ... computedLags
+    private let computedLags: Int                      // maxLag + 1 when the window allows it
+
+    /// Creates an estimator.
+    ///
+    /// - Parameters:
+    ///   - windowLength: samples per analysis window; at least `2 * (floor(sr / f0_max) + 2)` and a
+    ///     multiple of 2. Default `frontend.win_length` (960).
+    ///   - threshold: YIN threshold (default 0.15, as the reference).
+    ///   - silenceRMS: RMS below which a frame is unvoiced (default 1e-3, as the reference).
+    public init(windowLength: Int = TMRVCConstants.Frontend.winLength, threshold: Double = 0.15,
+                silenceRMS: Double = 1e-3) {
+        let sr = Double(PitchEstimator.sampleRate)
+        let tauMin = Int(floor(sr / TMRVCConstants.Pitch.f0MaxHz))
+        precondition(windowLength % 2 == 0 && windowLength / 2 >= tauMin + 2,
+                     "PitchEstimator: windowLength must be even and cover the F0 search range")
+        self.windowLength = windowLength
+        integrationLength = windowLength / 2
+        minLag = tauMin
+        maxLag = min(windowLength / 2, Int(ceil(sr / TMRVCConstants.Pitch.f0MinHz)))
+        self.threshold = threshold
+        self.silenceRMS = silenceRMS
+        buffer = .allocate(capacity: windowLength)
+        buffer.initialize(repeating: 0, count: windowLength)
+        computedLags = min(windowLength / 2, maxLag + 1)
+        diff = .allocate(capacity: computedLags + 1)
+        diff.initialize(repeating: 0, count: computedLags + 1)
+    }
+
+    deinit {
+        buffer.deallocate()
+        diff.deallocate()
+    }
+
+    /// Returns to the start of a stream (history = zeros). Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    public func reset() {
+        rtFill(buffer, 0, windowLength)
+        fill = 0
+    }
+
+    /// How many estimates pushing `count` samples will produce from the current state.
+    public func estimateCount(afterPushing count: Int) -> Int { (fill + count) / hop }
+
+    /// Pushes `count` 24 kHz samples; writes one estimate per completed hop to `estimates`.
+    ///
+    /// `capacity` must be at least ``estimateCount(afterPushing:)``. Returns the number written.
+    /// Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    @discardableResult
+    public func process(_ samples: UnsafePointer<Float>, count: Int,
+                        estimates: UnsafeMutablePointer<PitchEstimate>, capacity: Int) -> Int {
+        let needed = (fill + count) / hop
+        precondition(needed <= capacity, "PitchEstimator: estimate buffer too small")
+        let history = windowLength - hop
+        var produced = 0
+        var i = 0
+        while i < count {
+            let n = min(hop - fill, count - i)
+            rtMove(buffer + history + fill, samples + i, n)
+            fill += n
+            i += n
+            if fill == hop {
+                estimates[produced] = estimate(window: buffer)
+                produced += 1
+                rtMove(buffer, buffer + hop, history)
+                fill = 0
+            }
+        }
+        return produced
+    }
+
+    /// Pushes `count` samples and writes the converter's pitch features, frame-major
+    /// (`features[2 * f] = log2(f0 / f0_ref)` or 0, `features[2 * f + 1] = voicing`).
+    /// `capacity` is in frames. Returns the number of frames written. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    @discardableResult
+    public func processFeatures(_ samples: UnsafePointer<Float>, count: Int,
+                                features: UnsafeMutablePointer<Float>, capacity: Int) -> Int {
+        let needed = (fill + count) / hop
+        precondition(needed <= capacity, "PitchEstimator: feature buffer too small")
+        let history = windowLength - hop
+        var produced = 0
+        var i = 0
+        while i < count {
+            let n = min(hop - fill, count - i)
+            rtMove(buffer + history + fill, samples + i, n)
+            fill += n
+            i += n
+            if fill == hop {
+                let e = estimate(window: buffer)
+                let f0 = Double(e.f0Hz), ref = f0Ref
+                features[2 * produced] = f0 > 0 ? Float(_unsafePerformance { log2(f0 / ref) }) : 0
+                features[2 * produced + 1] = e.voicing
+                produced += 1
+                rtMove(buffer, buffer + hop, history)
+                fill = 0
+            }
+        }
+        return produced
+    }
+
+    /// Estimates F0 of one window of ``windowLength`` samples (oldest first) without touching the
+    /// streaming state. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    public func estimate(window x: UnsafePointer<Float>) -> PitchEstimate {
+        let w = integrationLength
+        let diff = self.diff, minLag = self.minLag, maxLag = self.maxLag, computedLags = self.computedLags
+        let threshold = self.threshold, silenceRMS = self.silenceRMS
+        var energy = 0.0
+        for j in 0..<windowLength { energy += Double(x[j]) * Double(x[j]) }
+        let meanSquare = energy / Double(windowLength)
+        let rms = _unsafePerformance { meanSquare.squareRoot() }
+        // Difference function and cumulative-mean normalisation.
+        diff[0] = 1
+        var cum = 0.0
+        for tau in 1...computedLags {
+            let d = Double(squaredDistance(x, x + tau, w))
+            cum += d
+            diff[tau] = cum > 0 ? d * Double(tau) / cum : 1
+        }
+        var tau = -1
+        var t = minLag
+        while t <= maxLag {
+            if diff[t] < threshold { tau = t; break }
+            t += 1
+        }
+        if tau >= 0 {
+            while tau + 1 <= maxLag && diff[tau + 1] < diff[tau] { tau += 1 }
+        } else {
+            tau = minLag
+            for t in minLag...maxLag where diff[t] < diff[tau] { tau = t }
+        }
+        let dmin = diff[tau]
+        if dmin >= threshold || rms < silenceRMS { return .unvoiced }
+        var lag = Double(tau)
+        if tau > 1 && tau < computedLags {
+            let a = diff[tau - 1], b = diff[tau], c = diff[tau + 1]
+            let den = a - 2 * b + c
+            if den > 0 { lag += 0.5 * (a - c) / den }
+        }
+        lag = min(maxLagSamples, max(minLagSamples, lag))   // keep f0 in [f0_min, f0_max]
+        return PitchEstimate(f0Hz: Float(sampleRate / lag),
+                             voicing: Float(min(1, max(0, 1 - dmin))))
+    }
+}
+
+/// `sum_{j<n} (a[j] - b[j])^2` with SIMD8 accumulation (fixed summation order).
+@inline(__always)
+func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
+    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+    let s = MemoryLayout<Float>.stride
+    var i = 0
+    while i + 16 <= n {
+        let d0 = ra.loadUnaligned(fromByteOffset: i * s, as: SIMD8<Float>.self)
+            - rb.loadUnaligned(fromByteOffset: i * s, as: SIMD8<Float>.self)
+        let d1 = ra.loadUnaligned(fromByteOffset: (i + 8) * s, as: SIMD8<Float>.self)
+            - rb.loadUnaligned(fromByteOffset: (i + 8) * s, as: SIMD8<Float>.self)
+        acc0.addProduct(d0, d0)
+        acc1.addProduct(d1, d1)
+        i += 16
+    }
+    var total = (acc0 + acc1).sum()
+    while i < n {
+        let d = a[i] - b[i]
+        total += d * d
+        i += 1
+    }
+    return total
+}
