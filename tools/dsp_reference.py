@@ -31,6 +31,16 @@ from pathlib import Path
 import numpy as np
 
 
+def _lfilter(b: list[float], a: list[float], x: np.ndarray) -> np.ndarray:
+    """Direct-form IIR filter (scipy.signal.lfilter for a[0] == 1), numpy only."""
+    y = np.zeros(len(x))
+    for n in range(len(x)):
+        acc = sum(b[k] * x[n - k] for k in range(len(b)) if n - k >= 0)
+        acc -= sum(a[k] * y[n - k] for k in range(1, len(a)) if n - k >= 0)
+        y[n] = acc
+    return y
+
+
 def make_signal(sr: int) -> np.ndarray:
     rng = np.random.default_rng(1234)
     parts = []
@@ -42,21 +52,20 @@ def make_signal(sr: int) -> np.ndarray:
     phase = 2 * np.pi * f0 * (k ** t - 1.0) / np.log(k)
     parts.append(0.3 * np.sin(phase))
     # 0.7 s speech-like: glottal pulse train (F0 110 -> 180 Hz) through three formant resonators
-    from scipy.signal import lfilter
     n = int(0.7 * sr)
     f0_track = np.linspace(110.0, 180.0, n)
     ph = np.cumsum(2 * np.pi * f0_track / sr)
     src = np.zeros(n)
     src[1:] = np.diff(np.floor(ph / (2 * np.pi))) > 0           # one pulse per period
-    src = lfilter([1.0], [1.0, -0.95], src)                         # glottal tilt
+    src = _lfilter([1.0], [1.0, -0.95], src)                         # glottal tilt
     y = np.zeros(n)
     for fc, bw, g in ((700.0, 90.0, 1.0), (1200.0, 110.0, 0.6), (2600.0, 160.0, 0.3)):
         r = np.exp(-np.pi * bw / sr)
         a = [1.0, -2 * r * np.cos(2 * np.pi * fc / sr), r * r]
-        y += g * lfilter([1.0 - r], a, src)
+        y += g * _lfilter([1.0 - r], a, src)
     y *= 0.4 / np.max(np.abs(y))
     burst = rng.standard_normal(int(0.12 * sr)) * 0.05
-    burst = lfilter([1.0, -1.0], [1.0], burst)                      # high-passed fricative
+    burst = _lfilter([1.0, -1.0], [1.0], burst)                      # high-passed fricative
     y[-len(burst):] += burst
     parts.append(y)
     # 0.1 s digital silence, 0.2 s low-level noise (-60 dBFS-ish)
