@@ -38,7 +38,7 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("fftw3")]),   // double-precision FFTW (same libfftw3-dev)
         .target(name: "ONNXFormat", swiftSettings: cpuFlags),
         .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "CBLAS", "CTMRVCSupport"], swiftSettings: cpuFlags),
-        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants"], swiftSettings: cpuFlags),
+        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCDSP", "CFFTW"], swiftSettings: cpuFlags),
         .target(name: "TMRVCAudioIO", dependencies: ["CSndFile"], swiftSettings: cpuFlags),
         .target(name: "TMRVCTooling", dependencies: ["TMRVCRuntime", "TMRVCEngine", "ONNXFormat"], swiftSettings: cpuFlags),
         .executableTarget(name: "tmrvc",
@@ -50,7 +50,7 @@ let package = Package(
                     exclude: ["Resources"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP"], swiftSettings: cpuFlags),
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "AllocationCounter", "TestSupport", "ONNXFormat"],
                     swiftSettings: cpuFlags),

@@ -1,0 +1,154 @@
+import TMRVCConstants
+import TMRVCDSP
+import TMRVCRuntime
+
+/// One conversion path of the engine: converter + vocoder + overlap-add synthesis for one target
+/// speaker at one lookahead. The engine keeps two and crossfades between them when the speaker or
+/// the quality knob changes. All buffers are allocated at init; `process` is real-time safe.
+final class ConversionPath {
+    let converter: StreamingModel
+    let vocoder: StreamingModel
+    let synthesizer: OverlapAddSynthesizer
+
+    /// Lookahead of this path in hops: frame t is converted at hop t + lookahead.
+    var lookaheadHops = 0
+    /// Index of the pitch estimator (window length) this path uses.
+    var pitchWindow = 0
+    /// Voice-source preset of the path's speaker (zeros when the profile has none).
+    let preset: UnsafeMutablePointer<Float>
+    var hasPreset = false
+    /// 240 output samples of the last processed hop.
+    let block: UnsafeMutablePointer<Float>
+
+    // Converter and vocoder bindings, resolved at init.
+    private let contentIn: TensorBuffer
+    private let pitchIn: TensorBuffer
+    private let speakerIn: TensorBuffer
+    private let loraIn: TensorBuffer
+    private let acousticIn: TensorBuffer
+    private let featuresOut: TensorBuffer
+    private let featuresIn: TensorBuffer
+    private let magnitudeOut: TensorBuffer
+    private let phaseOut: TensorBuffer
+
+    static let hop = TMRVCConstants.Audio.hopLength
+
+    init(modelsDirectory dir: String) throws(EngineError) {
+        func load(_ name: String, slow: Set<String> = []) throws(EngineError) -> StreamingModel {
+            let path = dir + "/" + name + ".onnx"
+            do { return try StreamingModel(path: path, frames: 1, slowInputs: slow) } catch {
+                throw EngineError(path: path, reason: error.message)
+            }
+        }
+        converter = try load("converter", slow: ["spk_embed", "lora_delta", "acoustic_params"])
+        vocoder = try load("vocoder")
+        synthesizer = OverlapAddSynthesizer()
+        func bind(_ m: StreamingModel, _ name: String, _ count: Int, output: Bool = false, file: String) throws(EngineError) -> TensorBuffer {
+            guard let b = output ? m.output(name) : m.input(name) else {
+                throw EngineError(path: dir + "/" + file, reason: "the model has no \(output ? "output" : "input") '\(name)' (see docs/design/onnx-contract.md)")
+            }
+            guard b.dataType == .float, b.count == count else {
+                throw EngineError(path: dir + "/" + file, reason: "'\(name)' is \(b.dataType) \(b.shape), the engine needs \(count) float32 values per frame")
+            }
+            return b
+        }
+        let c = "converter.onnx", v = "vocoder.onnx"
+        contentIn = try bind(converter, "content", TMRVCConstants.Dims.content, file: c)
+        pitchIn = try bind(converter, "pitch", TMRVCConstants.Dims.pitch, file: c)
+        speakerIn = try bind(converter, "spk_embed", TMRVCConstants.Dims.speaker, file: c)
+        loraIn = try bind(converter, "lora_delta", TMRVCConstants.Lora.deltaSize, file: c)
+        acousticIn = try bind(converter, "acoustic_params", TMRVCConstants.Dims.acousticParams, file: c)
+        featuresOut = try bind(converter, "features", TMRVCConstants.Dims.mel, output: true, file: c)
+        featuresIn = try bind(vocoder, "features", TMRVCConstants.Dims.mel, file: v)
+        let bins = TMRVCConstants.Vocoder.nFft / 2 + 1
+        magnitudeOut = try bind(vocoder, "magnitude", bins, output: true, file: v)
+        phaseOut = try bind(vocoder, "phase", bins, output: true, file: v)
+        preset = .allocate(capacity: TMRVCConstants.Dims.voiceSource)
+        preset.initialize(repeating: 0, count: TMRVCConstants.Dims.voiceSource)
+        block = .allocate(capacity: Self.hop)
+        block.initialize(repeating: 0, count: Self.hop)
+    }
+
+    deinit {
+        preset.deallocate()
+        block.deallocate()
+    }
+
+    /// Sets the target speaker (embedding, LoRA delta, optional preset). Real-time safe.
+    func setSpeaker(embedding: UnsafePointer<Float>, lora: UnsafePointer<Float>, preset newPreset: UnsafePointer<Float>?) {
+        speakerIn.floats.update(from: embedding, count: speakerIn.count)
+        loraIn.floats.update(from: lora, count: loraIn.count)
+        if let newPreset {
+            preset.update(from: newPreset, count: TMRVCConstants.Dims.voiceSource)
+            hasPreset = true
+        } else {
+            preset.update(repeating: 0, count: TMRVCConstants.Dims.voiceSource)
+            hasPreset = false
+        }
+        converter.session.invalidateSlowInputs()
+    }
+
+    /// Copies speaker, preset and model states from `other` (the start of a crossfade). Real-time safe.
+    func copyState(from other: ConversionPath) {
+        setSpeaker(embedding: other.speakerIn.floats, lora: other.loraIn.floats, preset: other.hasPreset ? other.preset : nil)
+        Self.copyStates(converter, from: other.converter)
+        Self.copyStates(vocoder, from: other.vocoder)
+        synthesizer.reset()   // the overlap belongs to the other path's time alignment
+    }
+
+    private static func copyStates(_ mine: StreamingModel, from theirs: StreamingModel) {
+        for k in 0..<mine.statePairs.count {
+            let dst = mine.session.inputs[mine.statePairs[k].input]
+            let src = theirs.session.inputs[theirs.statePairs[k].input]
+            dst.data.copyMemory(from: src.data, byteCount: dst.byteCount)
+        }
+    }
+
+    /// Writes the acoustic parameters (ir params + blended voice source). Real-time safe.
+    func setAcoustic(ir: UnsafePointer<Float>, voiceSourceAlpha alpha: Float) {
+        let p = acousticIn.floats
+        let nIR = TMRVCConstants.Dims.irParams
+        p.update(from: ir, count: nIR)
+        // Estimated voice source: no estimator is trained yet, so the neutral vector (zeros);
+        // the preset is blended in with `alpha`.
+        for i in 0..<TMRVCConstants.Dims.voiceSource { p[nIR + i] = alpha * preset[i] }
+        converter.session.invalidateSlowInputs()
+    }
+
+    /// Converts one frame into `block` (240 samples). Real-time safe.
+    func process(content: UnsafePointer<Float>, logF0: Float, voicing: Float) {
+        contentIn.floats.update(from: content, count: contentIn.count)
+        pitchIn.floats[0] = logF0
+        pitchIn.floats[1] = voicing
+        converter.step()
+        featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
+        vocoder.step()
+        synthesizer.synthesize(magnitude: magnitudeOut.floats, phase: phaseOut.floats, output: block)
+    }
+
+    /// Synthesizes from a given spectrum (diagnostic resynthesis mode). Real-time safe.
+    func process(magnitude: UnsafePointer<Float>, phase: UnsafePointer<Float>) {
+        synthesizer.synthesize(magnitude: magnitude, phase: phase, output: block)
+    }
+
+    /// Start of a stream: zero states and overlap. Real-time safe.
+    func reset() {
+        converter.resetState()
+        vocoder.resetState()
+        synthesizer.reset()
+        block.update(repeating: 0, count: Self.hop)
+    }
+}
+
+/// A problem loading or configuring the engine, naming the file or setting.
+public struct EngineError: Error, CustomStringConvertible, Sendable {
+    /// The file or setting concerned.
+    public let path: String
+    /// What is wrong.
+    public let reason: String
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+    public var description: String { reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
+}

@@ -1,0 +1,616 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CFFTW
+import TMRVCConstants
+import TMRVCDSP
+import TMRVCRuntime
+
+/// The real-time voice changer: host audio in arbitrary blocks at 44.1/48 kHz (or 24 kHz) in,
+/// converted audio out, with a fixed latency that is reported exactly.
+///
+/// Signal flow (docs/design/streaming-design.md): host rate -> polyphase resampler -> 24 kHz ->
+/// noise gate -> per 240-sample hop: causal log-mel -> content_encoder -> (ir_estimator every N
+/// hops, cached) -> voice-source blend -> converter -> vocoder -> iSTFT overlap-add -> 24 kHz
+/// FIFO -> resampler -> host rate -> dry/wet + gain.
+///
+/// Threading: `prepare`, `reset`, `setSpeaker` and `init` are not real-time; `process` is (no
+/// allocation, no locks, no throwing) and must be called from one thread at a time. `parameters`
+/// may be changed from any thread; `loadSpeaker(path:)` may run on any non-audio thread while
+/// audio is processed — the new speaker is picked up at the next hop and crossfaded in.
+public final class StreamingEngine: @unchecked Sendable {
+    /// Controls, settable from any thread.
+    public let parameters = EngineParameters()
+    /// Directory the models were loaded from.
+    public let modelsDirectory: String
+
+    /// Diagnostic signal paths (for tests and measurements).
+    public enum Mode: Sendable {
+        /// The models convert the voice.
+        case convert
+        /// The models are bypassed: each frame's spectrum is analysed from the input with the
+        /// synthesis window and resynthesised, so the output reproduces the input through exactly
+        /// the same timing (latency measurement).
+        case resynthesis
+    }
+
+    /// Signal path; set before `prepare`.
+    public var mode: Mode = .convert
+
+    static let hop = TMRVCConstants.Audio.hopLength
+    static let internalRate = TMRVCConstants.Audio.sampleRate
+    static let maxLookahead = TMRVCConstants.Streaming.maxLookaheadHops
+    static let melCount = TMRVCConstants.Dims.mel
+    static let contentCount = TMRVCConstants.Dims.content
+    static let irWindow = TMRVCConstants.Streaming.irWindowFrames
+    static let synthesisFFT = TMRVCConstants.Vocoder.nFft
+    static let bins = TMRVCConstants.Vocoder.nFft / 2 + 1
+    /// Host-rate FIFO headroom absorbing the resamplers' sample-count jitter (host samples).
+    static let hostHeadroom = 4
+    /// Extra 24 kHz FIFO headroom so a hop can be emitted before its last sample is output.
+    static let internalHeadroom = hop
+
+    // Models and DSP shared by both paths.
+    private let content: StreamingModel
+    private let contentIn: TensorBuffer
+    private let contentOut: TensorBuffer
+    private let irSession: InferenceSession
+    private let irIn: TensorBuffer
+    private let irOut: TensorBuffer
+    private let mel = CausalLogMel()
+    private let pitch: [PitchEstimator]
+    private let paths: [ConversionPath]
+    private var active = 0
+    private var fadingTo = -1
+    private var fadePosition = 0
+    private let fadeLength: Int
+    private let fadeIn: UnsafeMutablePointer<Float>
+    private let speakers = SpeakerMailbox()
+
+    // 24 kHz working buffers.
+    private let history: UnsafeMutablePointer<Float>
+    private let historyLength: Int
+    private let melFrame: UnsafeMutablePointer<Float>
+    private let melHistory: UnsafeMutablePointer<Float>   // [irWindow][mel], newest last
+    private let contentRing: UnsafeMutablePointer<Float>  // [(maxLookahead + 1)][content]
+    private let irParams: UnsafeMutablePointer<Float>
+    private let hopIn: UnsafeMutablePointer<Float>
+    private var hopFill = 0
+    private var hopIndex = 0
+    private let hopOut: UnsafeMutablePointer<Float>
+    private var gate: NoiseGate
+    private var gateEnabled = false
+    // Diagnostic analysis (resynthesis mode).
+    private let analysisPlan: OpaquePointer?
+    private let analysisIn: UnsafeMutablePointer<Float>
+    private let analysisOut: UnsafeMutablePointer<Float>
+    private let analysisWindow: UnsafeMutablePointer<Float>
+    private let diagMagnitude: UnsafeMutablePointer<Float>
+    private let diagPhase: UnsafeMutablePointer<Float>
+
+    // Host side, sized by `prepare`.
+    public private(set) var sampleRate = 0
+    public private(set) var maxBlockSize = 0
+    private var down: PolyphaseResampler?
+    private var up: PolyphaseResampler?
+    private var in24: UnsafeMutablePointer<Float>?
+    private var out24: UnsafeMutablePointer<Float>?
+    private var hostWet: UnsafeMutablePointer<Float>?
+    private var fifo24: RingBuffer<Float>?
+    private var hostFifo: RingBuffer<Float>?
+    private var dryLine: UnsafeMutablePointer<Float>?
+    private var dryLineLength = 0
+    private var dryWrite = 0
+    private var dryTapOld = 0
+    private var dryTap = 0
+    private var dryFadeLeft = 0
+    private var dryFadeLength = 1
+
+    // Quality control.
+    private var userQuality: Float = -1
+    private var qualityCap: Float = 1
+    private var profile = QualityProfile(quality: 0)
+    private var calmHops = 0
+    private var overloadCooldown = 0
+    private var lastWet: Float = 1
+    private var lastGain: Float = 1
+    private var lastAlpha: Float = 0
+    /// Busy-waits this long per hop (tests of the overload control only).
+    public var simulatedExtraHopCostMicroseconds: Double = 0
+
+    /// Statistics the audio thread updates (read them from the same thread or after processing).
+    public struct Statistics: Sendable {
+        /// Hops processed.
+        public var hops = 0
+        /// Most recent hop's processing time in microseconds.
+        public var lastHopMicroseconds = 0.0
+        /// Largest hop processing time in microseconds.
+        public var maxHopMicroseconds = 0.0
+        /// Times the overload control lowered the quality.
+        public var overloadReductions = 0
+        /// Host-FIFO underruns (must stay 0: the design never starves).
+        public var underruns = 0
+        /// Crossfades performed (speaker or quality changes).
+        public var crossfades = 0
+    }
+    /// Live statistics.
+    public private(set) var statistics = Statistics()
+
+    /// Loads the models from `modelsDirectory` (default: the shipped `weights/`), compiles them
+    /// for one frame per call and plans the FFTs. Not real-time.
+    public init(modelsDirectory: String) throws(EngineError) {
+        self.modelsDirectory = modelsDirectory
+        let contentPath = modelsDirectory + "/content_encoder.onnx"
+        do { content = try StreamingModel(path: contentPath, frames: 1) } catch {
+            throw EngineError(path: contentPath, reason: error.message)
+        }
+        guard let ci = content.input("mel"), ci.count == Self.melCount, let co = content.output("content"), co.count == Self.contentCount else {
+            throw EngineError(path: contentPath, reason: "expected input 'mel' [1,80,T] and output 'content' [1,256,T]")
+        }
+        contentIn = ci
+        contentOut = co
+        let irPath = modelsDirectory + "/ir_estimator.onnx"
+        do { irSession = try InferenceSession(path: irPath) } catch { throw EngineError(path: irPath, reason: error.message) }
+        guard let ii = irSession.inputIndex("mel_window"), irSession.inputs[ii].count == Self.melCount * Self.irWindow,
+              let io = irSession.outputIndex("ir_params"), irSession.outputs[io].count == TMRVCConstants.Dims.irParams else {
+            throw EngineError(path: irPath, reason: "expected input 'mel_window' [1,80,\(Self.irWindow)] and output 'ir_params' [1,24]")
+        }
+        irIn = irSession.inputs[ii]
+        irOut = irSession.outputs[io]
+        paths = [try ConversionPath(modelsDirectory: modelsDirectory), try ConversionPath(modelsDirectory: modelsDirectory)]
+        pitch = (0...Self.maxLookahead).map { l in PitchEstimator(windowLength: QualityProfile.pitchWindow(lookahead: l)) }
+        historyLength = QualityProfile.pitchWindow(lookahead: Self.maxLookahead) + 2 * Self.hop * (Self.maxLookahead + 2)
+        history = .allocate(capacity: historyLength)
+        history.initialize(repeating: 0, count: historyLength)
+        melFrame = .allocate(capacity: Self.melCount)
+        melFrame.initialize(repeating: 0, count: Self.melCount)
+        melHistory = .allocate(capacity: Self.melCount * Self.irWindow)
+        melHistory.initialize(repeating: Float(logf(Float(TMRVCConstants.Frontend.logFloor))), count: Self.melCount * Self.irWindow)
+        contentRing = .allocate(capacity: Self.contentCount * (Self.maxLookahead + 1))
+        contentRing.initialize(repeating: 0, count: Self.contentCount * (Self.maxLookahead + 1))
+        irParams = .allocate(capacity: TMRVCConstants.Dims.irParams)
+        irParams.initialize(repeating: 0, count: TMRVCConstants.Dims.irParams)
+        hopIn = .allocate(capacity: Self.hop)
+        hopIn.initialize(repeating: 0, count: Self.hop)
+        hopOut = .allocate(capacity: Self.hop)
+        hopOut.initialize(repeating: 0, count: Self.hop)
+        fadeLength = Int(TMRVCConstants.Streaming.crossfadeMs * Double(Self.internalRate) / 1000)
+        fadeIn = .allocate(capacity: fadeLength)
+        // Linear: the two paths carry the same (time-shifted or re-voiced) speech, so their sum
+        // keeps the level, and the step size never exceeds the signal's own.
+        for i in 0..<fadeLength { fadeIn[i] = Float(i + 1) / Float(fadeLength) }
+        gate = NoiseGate(thresholdDBFS: -120)
+        // Diagnostic analysis FFT (planned here, never on the audio thread).
+        let n = Self.synthesisFFT
+        analysisIn = fftwf_alloc_real(n)!
+        analysisIn.initialize(repeating: 0, count: n)
+        let complex = fftwf_alloc_complex(n / 2 + 1)!
+        analysisOut = UnsafeMutableRawPointer(complex).bindMemory(to: Float.self, capacity: n + 2)
+        analysisOut.initialize(repeating: 0, count: n + 2)
+        analysisWindow = .allocate(capacity: n)
+        for i in 0..<n { analysisWindow[i] = sqrtf(0.5 - 0.5 * cosf(2 * Float.pi * Float(i) / Float(n))) }
+        let inPtr = analysisIn
+        analysisPlan = FFTWPlannerLock.shared.withLock { fftwf_plan_dft_r2c_1d(Int32(n), inPtr, complex, UInt32(FFTW_ESTIMATE)) }
+        diagMagnitude = .allocate(capacity: Self.bins)
+        diagMagnitude.initialize(repeating: 0, count: Self.bins)
+        diagPhase = .allocate(capacity: Self.bins)
+        diagPhase.initialize(repeating: 0, count: Self.bins)
+    }
+
+    deinit {
+        history.deallocate(); melFrame.deallocate(); melHistory.deallocate(); contentRing.deallocate()
+        irParams.deallocate(); hopIn.deallocate(); hopOut.deallocate(); fadeIn.deallocate()
+        analysisWindow.deallocate(); diagMagnitude.deallocate(); diagPhase.deallocate()
+        let plan = analysisPlan
+        FFTWPlannerLock.shared.withLock { if let plan { fftwf_destroy_plan(plan) } }
+        fftwf_free(analysisIn)
+        fftwf_free(analysisOut)
+        releaseHostBuffers()
+    }
+
+    /// Supported host sample rates (plus the internal rate, which needs no resampling).
+    public static var supportedSampleRates: [Int] { [internalRate] + TMRVCConstants.Audio.hostSampleRates }
+
+    /// Sizes every buffer for `sampleRate` and blocks of up to `maxBlockSize` frames, and resets
+    /// the stream. Not real-time. Throws for an unsupported rate or block size.
+    public func prepare(sampleRate: Int, maxBlockSize: Int) throws(EngineError) {
+        guard Self.supportedSampleRates.contains(sampleRate) else {
+            throw EngineError(path: "sample rate", reason: "\(sampleRate) Hz is not supported (supported: \(Self.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz)")
+        }
+        guard maxBlockSize >= 1, maxBlockSize <= 1 << 16 else {
+            throw EngineError(path: "block size", reason: "\(maxBlockSize) frames is outside 1...65536")
+        }
+        releaseHostBuffers()
+        self.sampleRate = sampleRate
+        self.maxBlockSize = maxBlockSize
+        if sampleRate != Self.internalRate {
+            down = PolyphaseResampler(inputRate: sampleRate, outputRate: Self.internalRate)
+            up = PolyphaseResampler(inputRate: Self.internalRate, outputRate: sampleRate)
+        } else {
+            down = nil
+            up = nil
+        }
+        let max24 = (down?.maxOutputCount(forInputCount: maxBlockSize) ?? maxBlockSize) + 2
+        in24 = .allocate(capacity: max24)
+        in24!.initialize(repeating: 0, count: max24)
+        out24 = .allocate(capacity: max24)
+        out24!.initialize(repeating: 0, count: max24)
+        let maxHost = (up?.maxOutputCount(forInputCount: max24) ?? max24) + 2
+        hostWet = .allocate(capacity: max(maxHost, maxBlockSize))
+        hostWet!.initialize(repeating: 0, count: max(maxHost, maxBlockSize))
+        fifo24 = RingBuffer<Float>(capacity: max24 + Self.internalHeadroom + Self.hop * (Self.maxLookahead + 4), fill: 0)
+        hostFifo = RingBuffer<Float>(capacity: maxHost + maxBlockSize + Self.hostHeadroom + 8, fill: 0)
+        let maxLatency = Self.latency(sampleRate: sampleRate, lookahead: Self.maxLookahead, down: down, up: up)
+        dryLineLength = maxLatency + maxBlockSize + 8
+        dryLine = .allocate(capacity: dryLineLength)
+        dryLine!.initialize(repeating: 0, count: dryLineLength)
+        reset()
+    }
+
+    private func releaseHostBuffers() {
+        in24?.deallocate(); out24?.deallocate(); hostWet?.deallocate(); dryLine?.deallocate()
+        in24 = nil; out24 = nil; hostWet = nil; dryLine = nil
+    }
+
+    /// Returns to the start of a stream: zero states and histories, FIFOs refilled to the
+    /// latency. Keeps the speaker and parameters. Not real-time (it may rebuild the noise gate).
+    public func reset() {
+        for p in paths { p.reset() }
+        content.resetState()
+        mel.reset()
+        for p in pitch { p.reset() }
+        history.update(repeating: 0, count: historyLength)
+        melHistory.update(repeating: logf(Float(TMRVCConstants.Frontend.logFloor)), count: Self.melCount * Self.irWindow)
+        contentRing.update(repeating: 0, count: Self.contentCount * (Self.maxLookahead + 1))
+        irParams.update(repeating: 0, count: TMRVCConstants.Dims.irParams)
+        hopFill = 0
+        hopIndex = 0
+        fadingTo = -1
+        down?.reset()
+        up?.reset()
+        gateEnabled = parameters.gateThresholdDB > -120
+        gate = NoiseGate(thresholdDBFS: parameters.gateThresholdDB)
+        userQuality = parameters.quality
+        qualityCap = 1
+        applyProfile(QualityProfile(quality: userQuality), to: paths[active])
+        profile = QualityProfile(quality: userQuality)
+        lastAlpha = parameters.voiceSourceAlpha
+        for p in paths { p.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }
+        lastWet = parameters.wet
+        lastGain = powf(10, parameters.outputGainDB / 20)
+        refillFifos()
+        statistics = Statistics()
+    }
+
+    private func refillFifos() {
+        guard let fifo24, let hostFifo else { return }
+        fifo24.removeAll()
+        hostFifo.removeAll()
+        for _ in 0..<Self.internalHeadroom { _ = fifo24.append(0) }
+        for _ in 0..<Self.hostHeadroom { _ = hostFifo.append(0) }
+        dryLine?.update(repeating: 0, count: dryLineLength)
+        dryWrite = 0
+        dryTap = latencySamples
+        dryTapOld = dryTap
+        dryFadeLeft = 0
+    }
+
+    /// Total latency from input to output, in host samples at the prepared rate: the 20 ms of
+    /// hop accumulation and synthesis overlap, the lookahead, both resamplers' group delays and
+    /// the host FIFO headroom. Measured by the engine tests to within one sample.
+    public var latencySamples: Int {
+        Self.latency(sampleRate: sampleRate, lookahead: profile.lookaheadHops, down: down, up: up)
+    }
+
+    /// Current quality profile (after the overload control's cap).
+    public var currentProfile: QualityProfile { profile }
+
+    /// The quality actually in use: the user's q, possibly lowered by the overload control.
+    public var effectiveQuality: Float { min(userQuality, qualityCap) }
+
+    static func latency(sampleRate: Int, lookahead: Int, down: PolyphaseResampler?, up: PolyphaseResampler?) -> Int {
+        guard sampleRate > 0 else { return 0 }
+        let core = Double(Self.internalHeadroom + Self.hop + Self.hop * lookahead)   // 24 kHz samples
+        let ratio = Double(sampleRate) / Double(Self.internalRate)
+        let resampling = (down?.groupDelayInputSamples ?? 0) + (up?.groupDelayOutputSamples ?? 0)
+        let headroom = sampleRate == Self.internalRate ? 0.0 : Double(Self.hostHeadroom)
+        return Int((core * ratio + resampling + headroom).rounded())
+    }
+
+    // MARK: speakers
+
+    /// Sets the speaker immediately (before streaming starts; not real-time, no crossfade).
+    public func setSpeaker(_ profile: SpeakerProfile) {
+        profile.embedding.withUnsafeBufferPointer { e in
+            profile.loraDelta.withUnsafeBufferPointer { l in
+                if let p = profile.voiceSourcePreset {
+                    p.withUnsafeBufferPointer { paths[active].setSpeaker(embedding: e.baseAddress!, lora: l.baseAddress!, preset: $0.baseAddress!) }
+                } else {
+                    paths[active].setSpeaker(embedding: e.baseAddress!, lora: l.baseAddress!, preset: nil)
+                }
+            }
+        }
+        paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+    }
+
+    /// Reads and validates a `.tmrvc_speaker` file and hands it to the audio thread, which
+    /// crossfades to it over 100 ms. Call from a worker thread; the audio thread never waits.
+    public func loadSpeaker(path: String) throws(SpeakerFileError) {
+        let profile = try SpeakerProfile(contentsOf: path)
+        if !speakers.post(profile) {
+            throw SpeakerFileError(path: path, reason: "the audio thread did not take the previous speaker within 2 s (is the engine processing?)")
+        }
+    }
+
+    /// Posts an already validated profile to the audio thread (crossfaded in). Any thread but the audio thread.
+    @discardableResult
+    public func post(_ profile: SpeakerProfile) -> Bool { speakers.post(profile) }
+
+    /// Number of speaker changes the audio thread has picked up.
+    public var speakerGeneration: Int { speakers.generation }
+
+    // MARK: processing
+
+    /// Converts `frames` host samples from `input` into `output` (which may alias `input`).
+    /// Real-time safe. Blocks larger than `maxBlockSize` are split internally.
+    public func process(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, frames: Int) {
+        guard maxBlockSize > 0 else {
+            output.update(repeating: 0, count: frames)
+            return
+        }
+        var done = 0
+        while done < frames {
+            let n = min(maxBlockSize, frames - done)
+            processBlock(input: input + done, output: output + done, frames: n)
+            done += n
+        }
+    }
+
+    private func processBlock(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, frames: Int) {
+        guard let in24, let out24, let hostWet, let fifo24, let hostFifo, let dryLine else { return }
+        // Dry path: a delay line read at the current latency.
+        for i in 0..<frames {
+            dryLine[dryWrite] = input[i]
+            dryWrite += 1
+            if dryWrite == dryLineLength { dryWrite = 0 }
+        }
+        // Host rate -> 24 kHz.
+        let n24: Int
+        if let down {
+            n24 = down.process(input, count: frames, output: in24, outputCapacity: down.maxOutputCount(forInputCount: frames) + 2)
+        } else {
+            in24.update(from: input, count: frames)
+            n24 = frames
+        }
+        // Hops.
+        var i = 0
+        while i < n24 {
+            let take = min(Self.hop - hopFill, n24 - i)
+            (hopIn + hopFill).update(from: in24 + i, count: take)
+            hopFill += take
+            i += take
+            if hopFill == Self.hop {
+                processHop()
+                _ = fifo24.write(hopOut, count: Self.hop)
+                hopFill = 0
+            }
+        }
+        // One 24 kHz output sample per 24 kHz input sample: a constant delay.
+        let got24 = fifo24.read(into: out24, count: n24)
+        if got24 < n24 { (out24 + got24).update(repeating: 0, count: n24 - got24); statistics.underruns += 1 }
+        // 24 kHz -> host rate.
+        let nHost: Int
+        if let up {
+            nHost = up.process(out24, count: n24, output: hostWet, outputCapacity: up.maxOutputCount(forInputCount: n24) + 2)
+        } else {
+            hostWet.update(from: out24, count: n24)
+            nHost = n24
+        }
+        _ = hostFifo.write(hostWet, count: nHost)
+        let got = hostFifo.read(into: hostWet, count: frames)
+        if got < frames { (hostWet + got).update(repeating: 0, count: frames - got); statistics.underruns += 1 }
+        // Dry/wet mix and gain, with per-block linear ramps (no zipper noise).
+        let wet = parameters.wet
+        let gain = powf(10, parameters.outputGainDB / 20)
+        let w0 = lastWet, g0 = lastGain
+        let step = 1 / Float(frames)
+        for k in 0..<frames {
+            let t = Float(k + 1) * step
+            let w = w0 + (wet - w0) * t
+            let g = g0 + (gain - g0) * t
+            var readAt = dryWrite - frames + k - dryTap
+            while readAt < 0 { readAt += dryLineLength }
+            var dry = dryLine[readAt]
+            if dryFadeLeft > 0 {
+                // The latency changed: fade the dry path from the old tap to the new one.
+                var oldAt = dryWrite - frames + k - dryTapOld
+                while oldAt < 0 { oldAt += dryLineLength }
+                let a = Float(dryFadeLeft) / Float(dryFadeLength)
+                dry = a * dryLine[oldAt] + (1 - a) * dry
+                dryFadeLeft -= 1
+            }
+            output[k] = g * (w * hostWet[k] + (1 - w) * dry)
+        }
+        lastWet = wet
+        lastGain = gain
+    }
+
+    private func processHop() {
+        let start = Self.now()
+        // Controls, read once per hop.
+        pickUpChanges()
+        if gateEnabled { gate.process(hopIn, count: Self.hop) }
+        // History of the gated 24 kHz input (newest last).
+        memmove(history, history + Self.hop, (historyLength - Self.hop) * MemoryLayout<Float>.stride)
+        (history + historyLength - Self.hop).update(from: hopIn, count: Self.hop)
+        // Analysis: log-mel, content.
+        _ = mel.process(hopIn, count: Self.hop, frames: melFrame, frameCapacity: 1)
+        memmove(melHistory, melHistory + Self.melCount, Self.melCount * (Self.irWindow - 1) * MemoryLayout<Float>.stride)
+        (melHistory + Self.melCount * (Self.irWindow - 1)).update(from: melFrame, count: Self.melCount)
+        let slot = hopIndex % (Self.maxLookahead + 1)
+        if mode == .convert {
+            contentIn.floats.update(from: melFrame, count: Self.melCount)
+            content.step()
+            (contentRing + slot * Self.contentCount).update(from: contentOut.floats, count: Self.contentCount)
+            if hopIndex % profile.irUpdateInterval == 0 { updateRoomEstimate() }
+        }
+        // Conversion on the active path (and the incoming one during a crossfade).
+        run(paths[active])
+        if fadingTo >= 0 {
+            run(paths[fadingTo])
+            let from = paths[active].block, to = paths[fadingTo].block
+            for k in 0..<Self.hop {
+                let g = fadeIn[min(fadePosition + k, fadeLength - 1)]
+                hopOut[k] = (1 - g) * from[k] + g * to[k]
+            }
+            fadePosition += Self.hop
+            if fadePosition >= fadeLength {
+                active = fadingTo
+                fadingTo = -1
+            }
+        } else {
+            hopOut.update(from: paths[active].block, count: Self.hop)
+        }
+        hopIndex += 1
+        // Overload control on the measured cost of this hop.
+        if simulatedExtraHopCostMicroseconds > 0 {
+            let until = start + simulatedExtraHopCostMicroseconds
+            while Self.now() < until {}
+        }
+        let micros = Self.now() - start
+        statistics.hops += 1
+        statistics.lastHopMicroseconds = micros
+        statistics.maxHopMicroseconds = max(statistics.maxHopMicroseconds, micros)
+        controlOverload(hopMicroseconds: micros)
+    }
+
+    private func run(_ path: ConversionPath) {
+        let t = hopIndex - path.lookaheadHops
+        guard t >= 0 else {
+            path.block.update(repeating: 0, count: Self.hop)
+            return
+        }
+        switch mode {
+        case .convert:
+            let estimator = pitch[path.pitchWindow]
+            let window = estimator.windowLength
+            let e = estimator.estimate(window: history + historyLength - window)
+            var logF0: Float = 0
+            if e.f0Hz > 0 && e.voicing > 0 {
+                logF0 = log2f(e.f0Hz / Float(TMRVCConstants.Pitch.f0RefHz)) + parameters.pitchShiftSemitones / 12
+            }
+            path.process(content: contentRing + (t % (Self.maxLookahead + 1)) * Self.contentCount, logF0: logF0, voicing: e.voicing)
+        case .resynthesis:
+            // Frame t's synthesis segment spans input samples [t*hop - hop, t*hop + hop): the 480
+            // samples ending (lookahead) hops before the newest one.
+            let n = Self.synthesisFFT
+            let end = historyLength - Self.hop * path.lookaheadHops
+            for k in 0..<n { analysisIn[k] = history[end - n + k] * analysisWindow[k] }
+            fftwf_execute(analysisPlan)
+            for k in 0..<Self.bins {
+                let re = analysisOut[2 * k], im = analysisOut[2 * k + 1]
+                diagMagnitude[k] = sqrtf(re * re + im * im)
+                diagPhase[k] = atan2f(im, re)
+            }
+            path.process(magnitude: diagMagnitude, phase: diagPhase)
+        }
+    }
+
+    private func updateRoomEstimate() {
+        // melHistory is frame-major [50][80]; the model wants channel-major [1,80,50].
+        let dst = irIn.floats
+        for f in 0..<Self.irWindow {
+            for c in 0..<Self.melCount { dst[c * Self.irWindow + f] = melHistory[f * Self.melCount + c] }
+        }
+        irSession.run()
+        irParams.update(from: irOut.floats, count: TMRVCConstants.Dims.irParams)
+        paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+        if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }
+    }
+
+    private func applyProfile(_ p: QualityProfile, to path: ConversionPath) {
+        path.lookaheadHops = p.lookaheadHops
+        path.pitchWindow = p.lookaheadHops
+    }
+
+    /// Starts a crossfade to the idle path, configured by `configure`. Real-time safe.
+    private func beginCrossfade() -> ConversionPath {
+        let next = 1 - active
+        paths[next].copyState(from: paths[active])
+        fadingTo = next
+        fadePosition = 0
+        statistics.crossfades += 1
+        return paths[next]
+    }
+
+    private func pickUpChanges() {
+        let alpha = parameters.voiceSourceAlpha
+        if alpha != lastAlpha {
+            lastAlpha = alpha
+            paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: alpha)
+            if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: alpha) }
+        }
+        guard fadingTo < 0 else { return }   // one transition at a time
+        // Speaker change.
+        if speakers.take({ e, l, p in
+            let next = beginCrossfade()
+            next.setSpeaker(embedding: e, lora: l, preset: p)
+            next.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+        }) {
+            return
+        }
+        // Quality change (user or overload control).
+        userQuality = parameters.quality
+        let wanted = QualityProfile(quality: min(userQuality, qualityCap))
+        if wanted != profile {
+            let oldLatency = latencySamples
+            let next = beginCrossfade()
+            applyProfile(wanted, to: next)
+            next.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+            // The incoming path converts frame t at hop t + its lookahead, so its output already
+            // lands at its own latency; only the dry path's tap moves (crossfaded too).
+            profile = wanted
+            dryTapOld = oldLatency
+            dryTap = latencySamples
+            dryFadeLength = max(1, fadeLength * sampleRate / Self.internalRate)
+            dryFadeLeft = dryFadeLength
+        }
+    }
+
+    private func controlOverload(hopMicroseconds micros: Double) {
+        let budget = 1e6 * Double(Self.hop) / Double(Self.internalRate)   // 10 ms
+        if overloadCooldown > 0 { overloadCooldown -= 1 }
+        if micros > 0.6 * budget {
+            calmHops = 0
+            if overloadCooldown == 0 && effectiveQuality > 0 {
+                qualityCap = max(0, effectiveQuality - 0.25)
+                overloadCooldown = 50
+                statistics.overloadReductions += 1
+            }
+        } else if micros < 0.2 * budget {
+            calmHops += 1
+            if calmHops >= 300 && qualityCap < 1 {   // 3 s calm: raise again (hysteresis)
+                qualityCap = min(1, qualityCap + 0.25)
+                calmHops = 0
+            }
+        } else {
+            calmHops = 0
+        }
+    }
+
+    @inline(__always)
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) / 1e3
+    }
+}
+
+extension QualityProfile {
+    /// F0 window (24 kHz samples) used at a given lookahead.
+    static func pitchWindow(lookahead: Int) -> Int {
+        4 * TMRVCConstants.Audio.hopLength + 2 * TMRVCConstants.Audio.hopLength * lookahead
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import XCTest
+import TMRVCConstants
+@testable import TMRVCEngine
+
+final class StreamingEngineTests: XCTestCase {
+    static let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("weights").path
+
+    func engine(_ mode: StreamingEngine.Mode, rate: Int, q: Float = 0, block: Int = 512) throws -> StreamingEngine {
+        let e = try StreamingEngine(modelsDirectory: Self.weights)
+        e.mode = mode
+        e.parameters.quality = q
+        e.parameters.gateThresholdDB = -120
+        try e.prepare(sampleRate: rate, maxBlockSize: block)
+        return e
+    }
+
+    /// A band-limited chirp with a noise-like envelope, so the cross-correlation has one clear peak.
+    func probe(rate: Int, seconds: Double) -> [Float] {
+        let n = Int(Double(rate) * seconds)
+        var rng = SystemRandomNumberGenerator()
+        _ = rng
+        return (0..<n).map { i in
+            let t = Double(i) / Double(rate)
+            let f = 150 + 6000 * t / seconds
+            let env = 0.5 + 0.4 * sin(2 * .pi * 3.1 * t) * sin(2 * .pi * 0.7 * t)
+            return Float(0.4 * env * sin(2 * .pi * f * t * 0.5))
+        }
+    }
+
+    func run(_ e: StreamingEngine, _ x: [Float], blocks: [Int]) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        var pos = 0, b = 0
+        while pos < x.count {
+            let n = min(blocks[b % blocks.count], x.count - pos)
+            x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
+                e.process(input: xi.baseAddress! + pos, output: yo.baseAddress! + pos, frames: n)
+            } }
+            pos += n
+            b += 1
+        }
+        return y
+    }
+
+    /// Lag maximising the cross-correlation of y against x, searched in 0..<maxLag.
+    func measuredDelay(_ x: [Float], _ y: [Float], maxLag: Int) -> (lag: Int, correlation: Double) {
+        var best = (0, -Double.infinity)
+        let n = x.count - maxLag
+        for lag in 0..<maxLag {
+            var s = 0.0, ex = 0.0, ey = 0.0
+            for i in stride(from: 0, to: n, by: 1) {
+                let a = Double(x[i]), b = Double(y[i + lag])
+                s += a * b; ex += a * a; ey += b * b
+            }
+            let c = s / max(1e-12, sqrt(ex * ey))
+            if c > best.1 { best = (lag, c) }
+        }
+        return best
+    }
+
+    func testMeasuredLatencyEqualsReportedAtEveryRateAndQuality() throws {
+        for rate in [48000, 44100, 24000] {
+            for q: Float in [0, 0.5, 1] {
+                let e = try engine(.resynthesis, rate: rate, q: q)
+                let x = probe(rate: rate, seconds: 0.6)
+                let y = run(e, x, blocks: [512])
+                let reported = e.latencySamples
+                let (lag, c) = measuredDelay(x, y, maxLag: reported + 200)
+                let expectedMs = 20 + 10 * Double(e.currentProfile.lookaheadHops)
+                print("rate \(rate) q \(q): reported \(reported) samples (\(String(format: "%.3f", 1000 * Double(reported) / Double(rate))) ms, algorithmic \(expectedMs) ms), measured \(lag), correlation \(String(format: "%.5f", c))")
+                XCTAssertLessThanOrEqual(abs(lag - reported), 1, "rate \(rate) q \(q)")
+                XCTAssertGreaterThan(c, 0.99, "resynthesis must reproduce the input (rate \(rate) q \(q))")
+            }
+        }
+    }
+
+    func testOutputIsIdenticalWhateverTheBlockPartition() throws {
+        let x = probe(rate: 48000, seconds: 0.5)
+        let a = run(try engine(.convert, rate: 48000, block: 4096), x, blocks: [512])
+        let b = run(try engine(.convert, rate: 48000, block: 4096), x, blocks: [1, 7, 4096, 33, 240, 1000, 2, 481])
+        XCTAssertEqual(a.count, b.count)
+        XCTAssertTrue(a == b, "outputs differ between block partitions")
+        XCTAssertGreaterThan(a.map { abs($0) }.max()!, 0, "the converted output must not be silent")
+        XCTAssertTrue(a.allSatisfy(\.isFinite))
+    }
+
+    func testQualityChangeCrossfadesWithoutClicks() throws {
+        let rate = 48000
+        let e = try engine(.resynthesis, rate: rate, q: 0)
+        let x = (0..<(rate * 2 / 3)).map { Float(0.5 * sin(2 * Double.pi * 220 * Double($0) / Double(rate))) }
+        var y: [Float] = []
+        let half = x.count / 2
+        y += run(e, Array(x[..<half]), blocks: [256])
+        let before = e.latencySamples
+        e.parameters.quality = 1
+        y += run(e, Array(x[half...]), blocks: [256])
+        XCTAssertEqual(e.statistics.crossfades, 1)
+        XCTAssertGreaterThan(e.latencySamples, before)
+        let signalStep = zip(x.dropFirst(), x).map { abs($0 - $1) }.max()!
+        let settled = Array(y[before...])
+        let outputStep = zip(settled.dropFirst(), settled).map { abs($0 - $1) }.max()!
+        print("max step: input \(signalStep), output \(outputStep)")
+        XCTAssertLessThanOrEqual(outputStep, signalStep * 1.05 + 1e-3, "click at the quality switch")
+    }
+
+    func testSpeakerHotSwapFromAnotherThread() throws {
+        let e = try engine(.convert, rate: 48000)
+        let dir = NSTemporaryDirectory() + "tmrvc-engine-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/a.tmrvc_speaker"
+        try SpeakerProfile(embedding: (0..<192).map { Float($0 % 5) / 10 }, loraDelta: [Float](repeating: 0.01, count: 4096),
+                           voiceSourcePreset: [Float](repeating: 0.2, count: 8)).write(to: path)
+        let x = probe(rate: 48000, seconds: 0.5)
+        let loaded = expectation(description: "speaker loaded")
+        let thread = Thread {
+            do { try e.loadSpeaker(path: path) } catch { XCTFail("\(error)") }
+            loaded.fulfill()
+        }
+        thread.start()
+        var y: [Float] = []
+        while e.speakerGeneration == 0 { y += run(e, Array(x[0..<480]), blocks: [480]) ; if y.count > 48000 * 3 { break } }
+        wait(for: [loaded], timeout: 5)
+        y += run(e, x, blocks: [480])
+        XCTAssertEqual(e.speakerGeneration, 1)
+        XCTAssertEqual(e.statistics.crossfades, 1)
+        XCTAssertTrue(y.allSatisfy(\.isFinite))
+        XCTAssertThrowsError(try e.loadSpeaker(path: dir + "/missing.tmrvc_speaker"))
+    }
+
+    func testOverloadLowersQualityWithoutDrift() throws {
+        let rate = 48000
+        let e = try engine(.resynthesis, rate: rate, q: 1)
+        e.simulatedExtraHopCostMicroseconds = 7000
+        let x = probe(rate: rate, seconds: 0.5)
+        let first = run(e, x, blocks: [480])
+        XCTAssertEqual(first.count, x.count)
+        XCTAssertGreaterThan(e.statistics.overloadReductions, 0)
+        XCTAssertLessThan(e.effectiveQuality, 1)
+        e.simulatedExtraHopCostMicroseconds = 0
+        // After the transition the delay matches the (new) reported latency: nothing accumulated.
+        let y = run(e, x, blocks: [480])
+        let (lag, c) = measuredDelay(x, y, maxLag: e.latencySamples + 200)
+        XCTAssertLessThanOrEqual(abs(lag - e.latencySamples), 1)
+        XCTAssertGreaterThan(c, 0.95)
+        XCTAssertEqual(e.statistics.underruns, 0)
+    }
+
+    func testUnsupportedRateAndBlockSizeAreRejected() throws {
+        let e = try StreamingEngine(modelsDirectory: Self.weights)
+        XCTAssertThrowsError(try e.prepare(sampleRate: 22050, maxBlockSize: 512)) {
+            XCTAssertTrue("\($0)".contains("22050 Hz is not supported"), "\($0)")
+        }
+        XCTAssertThrowsError(try e.prepare(sampleRate: 48000, maxBlockSize: 0))
+        XCTAssertThrowsError(try StreamingEngine(modelsDirectory: "/nonexistent")) {
+            XCTAssertTrue("\($0)".contains("/nonexistent/"), "\($0)")
+        }
+    }
+}
