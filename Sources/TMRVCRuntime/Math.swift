@@ -33,6 +33,7 @@ protocol MathFloat: BinaryFloatingPoint {
     static func cosh(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
     static func erf(_ x: Self) -> Self
+    static func erfc(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
     static func fmod(_ x: Self, _ y: Self) -> Self
 }
@@ -52,6 +53,7 @@ extension Float: MathFloat {
     @inline(__always) static func cosh(_ x: Float) -> Float { c_coshf(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { c_tanhf(x) }
     @inline(__always) static func erf(_ x: Float) -> Float { c_erff(x) }
+    @inline(__always) static func erfc(_ x: Float) -> Float { c_erfcf(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { c_powf(x, y) }
     @inline(__always) static func fmod(_ x: Float, _ y: Float) -> Float { c_fmodf(x, y) }
 }
@@ -71,6 +73,7 @@ extension Double: MathFloat {
     @inline(__always) static func cosh(_ x: Double) -> Double { c_cosh(x) }
     @inline(__always) static func tanh(_ x: Double) -> Double { c_tanh(x) }
     @inline(__always) static func erf(_ x: Double) -> Double { c_erf(x) }
+    @inline(__always) static func erfc(_ x: Double) -> Double { c_erfc(x) }
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { c_pow(x, y) }
     @inline(__always) static func fmod(_ x: Double, _ y: Double) -> Double { c_fmod(x, y) }
 }
@@ -105,6 +108,8 @@ extension Double: MathFloat {
 @inline(__always) private func c_tanh(_ x: Double) -> Double { tanh(x) }
 @inline(__always) private func c_erff(_ x: Float) -> Float { erff(x) }
 @inline(__always) private func c_erf(_ x: Double) -> Double { erf(x) }
+@inline(__always) private func c_erfcf(_ x: Float) -> Float { erfcf(x) }
+@inline(__always) private func c_erfc(_ x: Double) -> Double { erfc(x) }
 @inline(__always) private func c_sqrtf(_ x: Float) -> Float { sqrtf(x) }
 @inline(__always) private func c_sqrt(_ x: Double) -> Double { sqrt(x) }
 @inline(__always) private func c_powf(_ x: Float, _ y: Float) -> Float { powf(x, y) }

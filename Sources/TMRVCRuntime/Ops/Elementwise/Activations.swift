@@ -7,7 +7,7 @@ import ONNXFormat
 //
 // Float types only (Relu also integers), computed with libm in the compute type so results
 // match the reference to a few ulps: Sigmoid and Softplus use forms that do not overflow, Elu,
-// Selu and Celu use expm1.
+// Selu and Celu use expm1, Gelu avoids the cancellation of 1 + erf / 1 + tanh.
 
 enum Activation: Sendable {
     case relu, leakyRelu, sigmoid, hardSigmoid, hardSwish, softplus, softsign
@@ -29,14 +29,18 @@ enum ActivationMath {
         x > 0 ? x + T.log1p(T.exp(-x)) : T.log1p(T.exp(x))
     }
 
+    /// 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2): the same value without
+    /// the cancellation of 1 + erf for negative x.
     @inline(__always)
     static func gelu<T: MathFloat>(_ x: T) -> T {
-        T(0.5) * x * (1 + T.erf(x * T(0.70710678118654752440)))
+        T(0.5) * x * T.erfc(x * T(-0.70710678118654752440))
     }
 
+    /// 0.5 x (1 + tanh(u)), u = sqrt(2 / pi) (x + 0.044715 x^3), computed as x sigmoid(2u): the
+    /// same value without the cancellation of 1 + tanh for negative x.
     @inline(__always)
     static func geluTanh<T: MathFloat>(_ x: T) -> T {
-        T(0.5) * x * (1 + T.tanh(T(0.79788456080286535588) * (x + T(0.044715) * x * x * x)))
+        x * sigmoid(T(1.5957691216057307118) * (x + T(0.044715) * x * x * x))
     }
 }
 
