@@ -19,6 +19,10 @@ enum Foundationless {
 /// entry points, `Double` to the plain ones. Generic kernels call `T.exp(x)` and are specialized
 /// per type, so each call is a direct libm call.
 protocol MathFloat: BinaryFloatingPoint {
+    /// The value as a Double (exact; a concrete conversion, unlike the generic initializer).
+    var doubleValue: Double { get }
+    /// `d` rounded to this type (a concrete conversion).
+    init(fromDouble d: Double)
     static func exp(_ x: Self) -> Self
     static func expm1(_ x: Self) -> Self
     static func log(_ x: Self) -> Self
@@ -39,6 +43,8 @@ protocol MathFloat: BinaryFloatingPoint {
 }
 
 extension Float: MathFloat {
+    @inline(__always) var doubleValue: Double { Double(self) }
+    @inline(__always) init(fromDouble d: Double) { self.init(d) }
     @inline(__always) static func exp(_ x: Float) -> Float { c_expf(x) }
     @inline(__always) static func expm1(_ x: Float) -> Float { c_expm1f(x) }
     @inline(__always) static func log(_ x: Float) -> Float { c_logf(x) }
@@ -59,6 +65,8 @@ extension Float: MathFloat {
 }
 
 extension Double: MathFloat {
+    @inline(__always) var doubleValue: Double { self }
+    @inline(__always) init(fromDouble d: Double) { self = d }
     @inline(__always) static func exp(_ x: Double) -> Double { c_exp(x) }
     @inline(__always) static func expm1(_ x: Double) -> Double { c_expm1(x) }
     @inline(__always) static func log(_ x: Double) -> Double { c_log(x) }

@@ -338,6 +338,15 @@ final class ElementwiseOpsTests: XCTestCase {
         }
     }
 
+    func testPowFastPathEdgeCasesAndIntegerExponent() throws {
+        let x = Tensor(shape: [4], floats: [-0.0, -.infinity, 4, 2.5])
+        let half = try Self.run("Pow", [.input(x), .constant(Tensor(shape: [], floats: [0.5]))]).floats
+        XCTAssertEqual(half[0].sign, .plus)
+        XCTAssertEqual(Array(half[1...]), [.infinity, 2, Float(2.5).squareRoot()])
+        let cube = try Self.run("Pow", [.input(x), .constant(Tensor(shape: [], int64s: [3]))]).floats
+        XCTAssertEqual(cube, [-0.0, -.infinity, 64, 15.625])
+    }
+
     func testIntegerPowAndMixedTypes() throws {
         let base = Self.typed(.int64, [5], [Int64(2), -2, 1, -1, 3])
         let exps = Self.typed(.int64, [5], [Int64(10), 3, -4, -3, 40])

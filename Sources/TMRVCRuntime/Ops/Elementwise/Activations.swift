@@ -61,7 +61,7 @@ final class ActivationKernel: Kernel, ElementVisitor, @unchecked Sendable {
         typealias M = S.Math
         let n = out.count
         let px = UnsafePointer(elementPointer(x, S.self)), po = elementPointer(out, S.self)
-        let alpha = M(self.alpha), beta = M(self.beta), gamma = M(self.gamma)
+        let alpha = M(fromDouble: self.alpha), beta = M(fromDouble: self.beta), gamma = M(fromDouble: self.gamma)
         switch activation {
         case .relu: mapElements(n, px, po) { v in let x = v.math; return S(math: x < 0 ? 0 : x) }
         case .leakyRelu: mapElements(n, px, po) { v in let x = v.math; return S(math: x < 0 ? alpha * x : x) }

@@ -26,18 +26,26 @@ final class CastKernel: Kernel, ElementVisitor, @unchecked Sendable {
     @inline(__always)
     func visitFloat<S: FloatStorage>(_: S.Type) {
         switch target {
-        case .float: convert(S.self, Float.self) { Float($0.math) }
-        case .double: convert(S.self, Double.self) { Double($0.math) }
-        case .float16: convert(S.self, Float16.self) { Float16($0.math) }
-        case .bfloat16: convert(S.self, BFloat16.self) { BFloat16(math: Float($0.math)) }
-        case .int8: convert(S.self, Int8.self) { .clamping(truncating: $0.math) }
-        case .int16: convert(S.self, Int16.self) { .clamping(truncating: $0.math) }
-        case .int32: convert(S.self, Int32.self) { .clamping(truncating: $0.math) }
-        case .int64: convert(S.self, Int64.self) { .clamping(truncating: $0.math) }
-        case .uint8: convert(S.self, UInt8.self) { .clamping(truncating: $0.math) }
-        case .uint16: convert(S.self, UInt16.self) { .clamping(truncating: $0.math) }
-        case .uint32: convert(S.self, UInt32.self) { .clamping(truncating: $0.math) }
-        case .uint64: convert(S.self, UInt64.self) { .clamping(truncating: $0.math) }
+        case .float: convert(S.self, Float.self) { Float($0.math.doubleValue) }
+        case .double: convert(S.self, Double.self) { $0.math.doubleValue }
+        case .float16: convert(S.self, Float16.self) { Float16($0.math.doubleValue) }
+        case .bfloat16: convert(S.self, BFloat16.self) { BFloat16(math: Float($0.math.doubleValue)) }
+        case .int8: let (lo, hi) = Int8.doubleBounds
+            convert(S.self, Int8.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .int16: let (lo, hi) = Int16.doubleBounds
+            convert(S.self, Int16.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .int32: let (lo, hi) = Int32.doubleBounds
+            convert(S.self, Int32.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .int64: let (lo, hi) = Int64.doubleBounds
+            convert(S.self, Int64.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .uint8: let (lo, hi) = UInt8.doubleBounds
+            convert(S.self, UInt8.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .uint16: let (lo, hi) = UInt16.doubleBounds
+            convert(S.self, UInt16.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .uint32: let (lo, hi) = UInt32.doubleBounds
+            convert(S.self, UInt32.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
+        case .uint64: let (lo, hi) = UInt64.doubleBounds
+            convert(S.self, UInt64.self) { .clamping(truncating: $0.math.doubleValue, low: lo, high: hi) }
         case .bool: convert(S.self, UInt8.self) { $0.math != 0 ? 1 : 0 }
         }
     }
@@ -45,10 +53,10 @@ final class CastKernel: Kernel, ElementVisitor, @unchecked Sendable {
     @inline(__always)
     func visitInteger<T: FixedWidthInteger>(_: T.Type) {
         switch target {
-        case .float: convert(T.self, Float.self) { Float($0) }
-        case .double: convert(T.self, Double.self) { Double($0) }
-        case .float16: convert(T.self, Float16.self) { Float16(Float($0)) }
-        case .bfloat16: convert(T.self, BFloat16.self) { BFloat16(math: Float($0)) }
+        case .float: convert(T.self, Float.self) { $0.floatValue }
+        case .double: convert(T.self, Double.self) { $0.doubleValue }
+        case .float16: convert(T.self, Float16.self) { Float16($0.floatValue) }
+        case .bfloat16: convert(T.self, BFloat16.self) { BFloat16(math: $0.floatValue) }
         case .int8: convert(T.self, Int8.self) { Int8(truncatingIfNeeded: $0) }
         case .int16: convert(T.self, Int16.self) { Int16(truncatingIfNeeded: $0) }
         case .int32: convert(T.self, Int32.self) { Int32(truncatingIfNeeded: $0) }

@@ -18,8 +18,8 @@ final class ClipKernel: Kernel, ElementVisitor, @unchecked Sendable {
 
     @inline(__always)
     func visitFloat<S: FloatStorage>(_: S.Type) {
-        let lo = low.map { elementPointer($0, S.self)[0].math } ?? S.Math(lowAttribute)
-        let hi = high.map { elementPointer($0, S.self)[0].math } ?? S.Math(highAttribute)
+        let lo = low.map { elementPointer($0, S.self)[0].math } ?? S.Math(fromDouble: lowAttribute)
+        let hi = high.map { elementPointer($0, S.self)[0].math } ?? S.Math(fromDouble: highAttribute)
         mapElements(out.count, UnsafePointer(elementPointer(x, S.self)), elementPointer(out, S.self)) { v in
             let a = v.math
             let b = a < lo ? lo : a

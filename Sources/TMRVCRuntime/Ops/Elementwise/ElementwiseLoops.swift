@@ -30,23 +30,28 @@ func binaryRows<A, B, R>(_ plan: BroadcastPlan, _ a: UnsafePointer<A>, _ b: Unsa
     }
 }
 
-/// Runs `body` over every broadcast row of a ternary operation (Where). All-contiguous rows get
-/// a flat loop; other rows index each operand with its 0/1 stride.
+/// Runs `body` over every broadcast row of a ternary operation (Where). Every combination of
+/// contiguous and broadcast-scalar operands gets its own flat loop (scalars loaded once per row).
 @inline(__always)
 func ternaryRows<A, B, C, R>(_ plan: BroadcastPlan, _ a: UnsafePointer<A>, _ b: UnsafePointer<B>,
                              _ c: UnsafePointer<C>, _ out: UnsafeMutablePointer<R>, _ body: (A, B, C) -> R) {
     let n = plan.rowLength
-    let sa = plan.rowStrides[0], sb = plan.rowStrides[1], sc = plan.rowStrides[2]
+    let pattern = plan.rowStrides[0] << 2 | plan.rowStrides[1] << 1 | plan.rowStrides[2]
     plan.rowOffsets[0].withUnsafeBufferPointer { oa in
         plan.rowOffsets[1].withUnsafeBufferPointer { ob in
             plan.rowOffsets[2].withUnsafeBufferPointer { oc in
                 var o = out
                 for r in 0..<plan.rowCount {
                     let pa = a + oa[r], pb = b + ob[r], pc = c + oc[r]
-                    if sa == 1 && sb == 1 && sc == 1 {
-                        for i in 0..<n { o[i] = body(pa[i], pb[i], pc[i]) }
-                    } else {
-                        for i in 0..<n { o[i] = body(pa[i &* sa], pb[i &* sb], pc[i &* sc]) }
+                    switch pattern {
+                    case 0b111: for i in 0..<n { o[i] = body(pa[i], pb[i], pc[i]) }
+                    case 0b110: let z = pc[0]; for i in 0..<n { o[i] = body(pa[i], pb[i], z) }
+                    case 0b101: let y = pb[0]; for i in 0..<n { o[i] = body(pa[i], y, pc[i]) }
+                    case 0b100: let y = pb[0], z = pc[0]; for i in 0..<n { o[i] = body(pa[i], y, z) }
+                    case 0b011: let x = pa[0]; for i in 0..<n { o[i] = body(x, pb[i], pc[i]) }
+                    case 0b010: let x = pa[0], z = pc[0]; for i in 0..<n { o[i] = body(x, pb[i], z) }
+                    case 0b001: let x = pa[0], y = pb[0]; for i in 0..<n { o[i] = body(x, y, pc[i]) }
+                    default: let v = body(pa[0], pb[0], pc[0]); for i in 0..<n { o[i] = v }
                     }
                     o += n
                 }
@@ -207,15 +212,30 @@ struct BFloat16: FloatStorage, Equatable, Sendable {
 // MARK: conversions
 
 extension FixedWidthInteger {
-    /// `x` truncated toward zero and clamped to the type's range; NaN becomes 0. (ONNX leaves
-    /// out-of-range conversions undefined; this never traps.)
+    /// The value as Double/Float through Int64 or UInt64 (concrete conversions: the generic
+    /// integer-to-float initializer is several times slower). Correctly rounded.
+    @inline(__always) var doubleValue: Double {
+        Self.isSigned ? Double(Int64(truncatingIfNeeded: self)) : Double(UInt64(truncatingIfNeeded: self))
+    }
+    @inline(__always) var floatValue: Float {
+        Self.isSigned ? Float(Int64(truncatingIfNeeded: self)) : Float(UInt64(truncatingIfNeeded: self))
+    }
+
+    /// The range bounds as doubles, for `clamping(truncating:low:high:)` (hoist out of loops:
+    /// the generic integer-to-float conversion is slow).
+    static var doubleBounds: (low: Double, high: Double) { (Double(Self.min), Double(Self.max)) }
+
+    /// `d` truncated toward zero and clamped to the type's range (`low`/`high` from
+    /// `doubleBounds`); NaN becomes 0. ONNX leaves out-of-range conversions undefined; this never
+    /// traps. Converts through Int64/UInt64, whose conversions from Double are single
+    /// instructions (the generic `Self(d)` is several times slower).
     @inline(__always)
-    static func clamping<F: BinaryFloatingPoint>(truncating x: F) -> Self {
-        if x.isNaN { return 0 }
-        if x <= F(Self.min) { return Self.min }
-        // F(Self.max) rounds up to a power of two for wide types, so `>=` catches every value
+    static func clamping(truncating d: Double, low: Double, high: Double) -> Self {
+        if d.isNaN { return 0 }
+        if d <= low { return Self.min }
+        // Double(Self.max) rounds up to 2^63 / 2^64 for 64-bit types, so `>=` catches every value
         // that does not fit.
-        if x >= F(Self.max) { return Self.max }
-        return Self(x)
+        if d >= high { return Self.max }
+        return Self.isSigned || Self.bitWidth < 64 ? Self(truncatingIfNeeded: Int64(d)) : Self(truncatingIfNeeded: UInt64(d))
     }
 }

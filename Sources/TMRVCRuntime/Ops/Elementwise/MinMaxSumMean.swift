@@ -44,7 +44,7 @@ final class VariadicKernel: Kernel, ElementVisitor, @unchecked Sendable {
         case .sum: fold(S.self) { S(math: $0.math + $1.math) }
         case .mean:
             fold(S.self) { S(math: $0.math + $1.math) }
-            let n = S.Math(inputs.count)
+            let n = S.Math(fromDouble: Double(inputs.count))
             let po = elementPointer(out, S.self)
             mapElements(out.count, UnsafePointer(po), po) { S(math: $0.math / n) }
         }

@@ -2,7 +2,8 @@ import ONNXFormat
 
 // ONNX Pow: X ^ Y with numpy broadcasting; the output has X's type.
 // - Float base (float32/64/16, bfloat16) with an exponent of the same type: libm pow in the
-//   compute type; a constant scalar exponent 1, 2, 3, 0.5 or -1 becomes a multiply/sqrt/divide.
+//   compute type. A constant scalar exponent 1, 2, 3, 0.5 or -1 (of any type) becomes a
+//   multiply/sqrt/divide.
 // - Float base with an exponent of another type (integer or float): pow in double, rounded.
 // - Integer base: integer exponents are exact (repeated squaring, wrapping); float exponents use
 //   double pow truncated toward zero.
@@ -48,17 +49,21 @@ final class PowKernel: Kernel, ElementVisitor, @unchecked Sendable {
     @inline(__always)
     func visitFloat<S: FloatStorage>(_: S.Type) {
         let px = UnsafePointer(elementPointer(x, S.self)), po = elementPointer(out, S.self)
-        if let e = exponents {
-            binaryRows(plan, px, UnsafePointer(e), po) { S(math: S.Math(Double.pow(Double($0.math), $1))) }
-            return
-        }
-        let py = UnsafePointer(elementPointer(y, S.self))
         switch special {
-        case .none: binaryRows(plan, px, py, po) { S(math: S.Math.pow($0.math, $1.math)) }
+        case .none:
+            if let e = exponents {
+                binaryRows(plan, px, UnsafePointer(e), po) { S(math: S.Math(fromDouble: Double.pow($0.math.doubleValue, $1))) }
+            } else {
+                binaryRows(plan, px, UnsafePointer(elementPointer(y, S.self)), po) { S(math: S.Math.pow($0.math, $1.math)) }
+            }
         case .identity: mapElements(out.count, px, po) { $0 }
         case .square: mapElements(out.count, px, po) { let v = $0.math; return S(math: v * v) }
         case .cube: mapElements(out.count, px, po) { let v = $0.math; return S(math: v * v * v) }
-        case .sqrt: mapElements(out.count, px, po) { S(math: $0.math.squareRoot()) }
+        case .sqrt: mapElements(out.count, px, po) { v in
+            // pow(-0, 0.5) = +0 and pow(-inf, 0.5) = +inf, unlike sqrt.
+            let m = v.math
+            return S(math: m == -S.Math.infinity ? S.Math.infinity : (m + 0).squareRoot())
+        }
         case .reciprocal: mapElements(out.count, px, po) { S(math: 1 / $0.math) }
         }
     }
@@ -68,7 +73,8 @@ final class PowKernel: Kernel, ElementVisitor, @unchecked Sendable {
         guard let e = exponents else { return }
         let px = UnsafePointer(elementPointer(x, T.self)), po = elementPointer(out, T.self)
         if yKind.isFloatingPoint {
-            binaryRows(plan, px, UnsafePointer(e), po) { T.clamping(truncating: Double.pow(Double($0), $1)) }
+            let (lo, hi) = T.doubleBounds
+            binaryRows(plan, px, UnsafePointer(e), po) { T.clamping(truncating: Double.pow($0.doubleValue, $1), low: lo, high: hi) }
         } else {
             binaryRows(plan, px, UnsafePointer(e), po) { integerPower($0, $1) }
         }
@@ -91,7 +97,7 @@ func integerPower<T: FixedWidthInteger>(_ base: T, _ exponent: Double) -> T {
         }
         return 0
     }
-    var n = UInt64.clamping(truncating: exponent)
+    var n = UInt64.clamping(truncating: exponent, low: 0, high: 0x1p64)
     var result: T = 1, b = base
     while n > 0 {
         if n & 1 == 1 { result = result &* b }
@@ -99,6 +105,18 @@ func integerPower<T: FixedWidthInteger>(_ base: T, _ exponent: Double) -> T {
         n >>= 1
     }
     return result
+}
+
+/// The fast path for a constant exponent, if any.
+private func powSpecial(_ e: Double) -> PowKernel.Special {
+    switch e {
+    case 1: return .identity
+    case 2: return .square
+    case 3: return .cube
+    case 0.5: return .sqrt
+    case -1: return .reciprocal
+    default: return .none
+    }
 }
 
 extension Operators {
@@ -117,19 +135,18 @@ extension Operators {
             throw ctx.error("shapes \(x.shape) and \(y.shape) cannot be broadcast")
         }
         let out = try ctx.output(0, x.dataType, plan.outputShape)
-        let sameFloat = xKind.isFloatingPoint && x.dataType == y.dataType
+        // A constant scalar exponent of 1, 2, 3, 0.5 or -1 (any type) on a float base: multiply,
+        // sqrt or divide in the compute type (within an ulp of pow).
         var special = PowKernel.Special.none
-        if sameFloat, y.isConstant, y.count == 1, plan.outputShape == x.shape {
-            switch y.readFloats().first ?? .nan {
-            case 1: special = .identity
-            case 2: special = .square
-            case 3: special = .cube
-            case 0.5: special = .sqrt
-            case -1: special = .reciprocal
+        if xKind.isFloatingPoint, y.isConstant, y.count == 1, plan.outputShape == x.shape {
+            switch y.dataType {
+            case .float, .double, .float16: special = powSpecial(Double(y.readFloats()[0]))
+            case .int64, .int32: special = powSpecial(Double(y.readInts()[0]))
             default: break
             }
         }
-        let exponents = sameFloat ? nil : ctx.workspace(bytes: y.count * 8).assumingMemoryBound(to: Double.self)
+        let sameFloat = xKind.isFloatingPoint && x.dataType == y.dataType
+        let exponents = sameFloat || special != .none ? nil : ctx.workspace(bytes: y.count * 8).assumingMemoryBound(to: Double.self)
         return PowKernel(x: x, y: y, out: out, plan: plan, xKind: xKind, yKind: yKind, exponents: exponents, special: special)
     }
 }
