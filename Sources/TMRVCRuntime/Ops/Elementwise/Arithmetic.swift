@@ -1,77 +1,66 @@
 import ONNXFormat
 
-// ONNX Add, Sub, Mul, Div, Pow: binary arithmetic with numpy broadcasting.
+// ONNX Add, Sub, Mul, Div: binary arithmetic with numpy broadcasting, for float32/float64/
+// float16/bfloat16 and every fixed-width integer type. Integer ops wrap; integer Div truncates
+// toward zero (division by zero gives 0 rather than trapping).
 
-enum ArithmeticOp: Sendable { case add, sub, mul, div, pow }
+enum ArithmeticOp: Sendable { case add, sub, mul, div }
 
-final class ArithmeticKernel: Kernel, @unchecked Sendable {
+final class ArithmeticKernel: Kernel, ElementVisitor, @unchecked Sendable {
     let op: ArithmeticOp
     let a: TensorBuffer, b: TensorBuffer, out: TensorBuffer
     let plan: BroadcastPlan
-    let kind: NumericKind
+    let kind: ElementKind
 
-    init(op: ArithmeticOp, a: TensorBuffer, b: TensorBuffer, out: TensorBuffer, plan: BroadcastPlan, kind: NumericKind) {
+    init(op: ArithmeticOp, a: TensorBuffer, b: TensorBuffer, out: TensorBuffer, plan: BroadcastPlan, kind: ElementKind) {
         self.op = op; self.a = a; self.b = b; self.out = out; self.plan = plan; self.kind = kind
     }
 
     @inline(__always)
-    func floating<T: BinaryFloatingPoint>(_: T.Type, pow powFn: (T, T) -> T) {
-        let pa = UnsafePointer(a.data.assumingMemoryBound(to: T.self))
-        let pb = UnsafePointer(b.data.assumingMemoryBound(to: T.self))
-        let po = out.data.assumingMemoryBound(to: T.self)
+    func visitFloat<S: FloatStorage>(_: S.Type) {
+        let pa = UnsafePointer(elementPointer(a, S.self)), pb = UnsafePointer(elementPointer(b, S.self))
+        let po = elementPointer(out, S.self)
         switch op {
-        case .add: binaryRows(plan, pa, pb, po) { $0 + $1 }
-        case .sub: binaryRows(plan, pa, pb, po) { $0 - $1 }
-        case .mul: binaryRows(plan, pa, pb, po) { $0 * $1 }
-        case .div: binaryRows(plan, pa, pb, po) { $0 / $1 }
-        case .pow: binaryRows(plan, pa, pb, po, powFn)
+        case .add: binaryRows(plan, pa, pb, po) { S(math: $0.math + $1.math) }
+        case .sub: binaryRows(plan, pa, pb, po) { S(math: $0.math - $1.math) }
+        case .mul: binaryRows(plan, pa, pb, po) { S(math: $0.math * $1.math) }
+        case .div: binaryRows(plan, pa, pb, po) { S(math: $0.math / $1.math) }
         }
     }
 
     @inline(__always)
-    func integer<T: FixedWidthInteger>(_: T.Type) {
-        let pa = UnsafePointer(a.data.assumingMemoryBound(to: T.self))
-        let pb = UnsafePointer(b.data.assumingMemoryBound(to: T.self))
-        let po = out.data.assumingMemoryBound(to: T.self)
+    func visitInteger<T: FixedWidthInteger>(_: T.Type) {
+        let pa = UnsafePointer(elementPointer(a, T.self)), pb = UnsafePointer(elementPointer(b, T.self))
+        let po = elementPointer(out, T.self)
         switch op {
         case .add: binaryRows(plan, pa, pb, po) { $0 &+ $1 }
         case .sub: binaryRows(plan, pa, pb, po) { $0 &- $1 }
         case .mul: binaryRows(plan, pa, pb, po) { $0 &* $1 }
-        case .div: binaryRows(plan, pa, pb, po) { $1 == 0 ? 0 : ($0 == T.min && $1 == -1 ? T.min : $0 / $1) }
-        case .pow: binaryRows(plan, pa, pb, po) { x, y in
-            T(truncatingIfNeeded: Int64(Foundationless.pow(Double(x), Double(y)))) }
+        case .div: binaryRows(plan, pa, pb, po) { x, y in
+            let (q, overflow) = x.dividedReportingOverflow(by: y)
+            return overflow && y == 0 ? 0 : q
+        }
         }
     }
 
-    override func run() {
-        switch kind {
-        case .float: floating(Float.self) { Foundationless.powf($0, $1) }
-        case .double: floating(Double.self) { Foundationless.pow($0, $1) }
-        case .int64: integer(Int64.self)
-        case .int32: integer(Int32.self)
-        case .int16: integer(Int16.self)
-        case .int8: integer(Int8.self)
-        case .uint8: integer(UInt8.self)
-        case .uint16: integer(UInt16.self)
-        case .uint32: integer(UInt32.self)
-        case .uint64: integer(UInt64.self)
-        case .float16: break
-        }
+    override func run() { kind.visit(self) }
+}
+
+/// Checks that two inputs have one element type and broadcast together; returns the plan.
+func sameTypeBroadcast(_ ctx: NodeContext, _ a: TensorBuffer, _ b: TensorBuffer) throws(RuntimeError) -> BroadcastPlan {
+    guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
+    guard let plan = BroadcastPlan([a.shape, b.shape]) else {
+        throw ctx.error("shapes \(a.shape) and \(b.shape) cannot be broadcast")
     }
+    return plan
 }
 
 func makeArithmetic(_ op: ArithmeticOp) -> @Sendable (inout NodeContext) throws(RuntimeError) -> Kernel? {
     return { (ctx: inout NodeContext) throws(RuntimeError) -> Kernel? in
         let a = try ctx.input(0), b = try ctx.input(1)
-        guard a.dataType == b.dataType else { throw ctx.error("input types differ: \(a.dataType) and \(b.dataType)") }
-        guard let kind = NumericKind(a.dataType), kind != .float16 else {
+        let plan = try sameTypeBroadcast(ctx, a, b)
+        guard let kind = ElementKind(a.dataType), kind != .bool else {
             throw ctx.unsupported("element type \(a.dataType) is not supported")
-        }
-        if op == .pow && !(kind == .float || kind == .double) && b.dataType != a.dataType {
-            throw ctx.unsupported("Pow with mixed types")
-        }
-        guard let plan = BroadcastPlan([a.shape, b.shape]) else {
-            throw ctx.error("shapes \(a.shape) and \(b.shape) cannot be broadcast")
         }
         let out = try ctx.output(0, a.dataType, plan.outputShape)
         return ArithmeticKernel(op: op, a: a, b: b, out: out, plan: plan, kind: kind)

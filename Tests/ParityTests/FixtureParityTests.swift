@@ -1,0 +1,21 @@
+import Foundation
+import XCTest
+import TMRVCTooling
+
+/// Streams every model fixture (hundreds of frames with state feedback, chunk and call cases)
+/// through the Swift runtime and compares with ONNX Runtime's outputs: max abs error per output
+/// must stay within the manifest's tolerance (1e-4 for fp32).
+final class FixtureParityTests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    func testAllModelsMatchONNXRuntime() throws {
+        let rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root)
+        print(FixtureParity.table(rows))
+        XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")
+        XCTAssertTrue(rows.contains { $0.frames >= 300 }, "streamed cases must cover hundreds of frames")
+        for r in rows where !r.passed {
+            XCTFail("\(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
+        }
+    }
+}
