@@ -36,6 +36,9 @@ protocol MathFloat: BinaryFloatingPoint {
     static func sinh(_ x: Self) -> Self
     static func cosh(_ x: Self) -> Self
     static func tanh(_ x: Self) -> Self
+    static func asinh(_ x: Self) -> Self
+    static func acosh(_ x: Self) -> Self
+    static func atanh(_ x: Self) -> Self
     static func erf(_ x: Self) -> Self
     static func erfc(_ x: Self) -> Self
     static func pow(_ x: Self, _ y: Self) -> Self
@@ -58,6 +61,9 @@ extension Float: MathFloat {
     @inline(__always) static func sinh(_ x: Float) -> Float { c_sinhf(x) }
     @inline(__always) static func cosh(_ x: Float) -> Float { c_coshf(x) }
     @inline(__always) static func tanh(_ x: Float) -> Float { c_tanhf(x) }
+    @inline(__always) static func asinh(_ x: Float) -> Float { c_asinhf(x) }
+    @inline(__always) static func acosh(_ x: Float) -> Float { c_acoshf(x) }
+    @inline(__always) static func atanh(_ x: Float) -> Float { c_atanhf(x) }
     @inline(__always) static func erf(_ x: Float) -> Float { c_erff(x) }
     @inline(__always) static func erfc(_ x: Float) -> Float { c_erfcf(x) }
     @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { c_powf(x, y) }
@@ -80,6 +86,9 @@ extension Double: MathFloat {
     @inline(__always) static func sinh(_ x: Double) -> Double { c_sinh(x) }
     @inline(__always) static func cosh(_ x: Double) -> Double { c_cosh(x) }
     @inline(__always) static func tanh(_ x: Double) -> Double { c_tanh(x) }
+    @inline(__always) static func asinh(_ x: Double) -> Double { c_asinh(x) }
+    @inline(__always) static func acosh(_ x: Double) -> Double { c_acosh(x) }
+    @inline(__always) static func atanh(_ x: Double) -> Double { c_atanh(x) }
     @inline(__always) static func erf(_ x: Double) -> Double { c_erf(x) }
     @inline(__always) static func erfc(_ x: Double) -> Double { c_erfc(x) }
     @inline(__always) static func pow(_ x: Double, _ y: Double) -> Double { c_pow(x, y) }
@@ -114,6 +123,12 @@ extension Double: MathFloat {
 @inline(__always) private func c_cosh(_ x: Double) -> Double { cosh(x) }
 @inline(__always) private func c_tanhf(_ x: Float) -> Float { tanhf(x) }
 @inline(__always) private func c_tanh(_ x: Double) -> Double { tanh(x) }
+@inline(__always) private func c_asinhf(_ x: Float) -> Float { asinhf(x) }
+@inline(__always) private func c_asinh(_ x: Double) -> Double { asinh(x) }
+@inline(__always) private func c_acoshf(_ x: Float) -> Float { acoshf(x) }
+@inline(__always) private func c_acosh(_ x: Double) -> Double { acosh(x) }
+@inline(__always) private func c_atanhf(_ x: Float) -> Float { atanhf(x) }
+@inline(__always) private func c_atanh(_ x: Double) -> Double { atanh(x) }
 @inline(__always) private func c_erff(_ x: Float) -> Float { erff(x) }
 @inline(__always) private func c_erf(_ x: Double) -> Double { erf(x) }
 @inline(__always) private func c_erfcf(_ x: Float) -> Float { erfcf(x) }

@@ -354,6 +354,11 @@ final class ElementwiseOpsTests: XCTestCase {
         XCTAssertEqual(Self.values(y, as: Int64.self), [1024, -8, 1, -1, 3 &** 40])
         let f = try Self.run("Pow", [.input(Tensor(shape: [3], floats: [2, 0.5, -3])), .input(Self.typed(.int32, [3], [Int32(3), -2, 2]))])
         XCTAssertEqual(f.floats, [8, 4, 9])
+        // Constant exponent of another type: widened once at load.
+        let fc = try Self.run("Pow", [.input(Tensor(shape: [3], floats: [2, 0.5, -3])), .constant(Tensor(shape: [3], int64s: [3, -2, 2]))])
+        XCTAssertEqual(fc.floats, [8, 4, 9])
+        let ic = try Self.run("Pow", [.input(base), .constant(exps)])
+        XCTAssertEqual(Self.values(ic, as: Int64.self), Self.values(y, as: Int64.self))
         let i = try Self.run("Pow", [.input(Self.typed(.int32, [2], [Int32(9), 10])), .input(Tensor(shape: [2], floats: [0.5, -1]))])
         XCTAssertEqual(Self.values(i, as: Int32.self), [3, 0])
     }

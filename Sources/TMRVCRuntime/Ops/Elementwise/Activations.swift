@@ -29,6 +29,16 @@ enum ActivationMath {
         x > 0 ? x + T.log1p(T.exp(-x)) : T.log1p(T.exp(x))
     }
 
+    /// x tanh(softplus(x)) with one exp: tanh(log(1 + n)) = n (n + 2) / (n (n + 2) + 2), n = e^x
+    /// (the factor is 1 to float precision beyond x = 20, and n^2 would overflow past 44).
+    @inline(__always)
+    static func mish<T: MathFloat>(_ x: T) -> T {
+        if x > 20 { return x }
+        let n = T.exp(x)
+        let p = n * (n + 2)
+        return x * (p / (p + 2))
+    }
+
     /// 0.5 x (1 + erf(x / sqrt 2)), computed as 0.5 x erfc(-x / sqrt 2): the same value without
     /// the cancellation of 1 + erf for negative x.
     @inline(__always)
@@ -85,7 +95,7 @@ final class ActivationKernel: Kernel, ElementVisitor, @unchecked Sendable {
         case .celu: mapElements(n, px, po) { v in let x = v.math; return S(math: x < 0 ? alpha * M.expm1(x / alpha) : x) }
         case .gelu: mapElements(n, px, po) { S(math: ActivationMath.gelu($0.math)) }
         case .geluTanh: mapElements(n, px, po) { S(math: ActivationMath.geluTanh($0.math)) }
-        case .mish: mapElements(n, px, po) { v in let x = v.math; return S(math: x * M.tanh(ActivationMath.softplus(x))) }
+        case .mish: mapElements(n, px, po) { S(math: ActivationMath.mish($0.math)) }
         case .thresholdedRelu: mapElements(n, px, po) { v in let x = v.math; return S(math: x > alpha ? x : 0) }
         case .swish: mapElements(n, px, po) { v in let x = v.math; return S(math: x * ActivationMath.sigmoid(alpha * x)) }
         case .shrink: mapElements(n, px, po) { v in

@@ -16,7 +16,8 @@ extension OperatorRegistry {
             Operators.sqrtOp, Operators.expOp, Operators.logOp, Operators.absOp, Operators.negOp, Operators.reciprocalOp,
             Operators.floorOp, Operators.ceilOp, Operators.roundOp, Operators.signOp,
             Operators.cosOp, Operators.sinOp, Operators.tanOp, Operators.acosOp, Operators.asinOp, Operators.atanOp,
-            Operators.coshOp, Operators.sinhOp, Operators.tanhOp, Operators.erfOp,
+            Operators.coshOp, Operators.sinhOp, Operators.tanhOp, Operators.acoshOp, Operators.asinhOp, Operators.atanhOp,
+            Operators.erfOp,
             // IsNaNIsInf.swift
             Operators.isNaNOp, Operators.isInfOp,
             // Activations.swift, PRelu.swift

@@ -22,7 +22,13 @@ final class PowKernel: Kernel, ElementVisitor, @unchecked Sendable {
          yKind: ElementKind, exponents: UnsafeMutablePointer<Double>?, special: Special) {
         self.x = x; self.y = y; self.out = out; self.plan = plan; self.xKind = xKind; self.yKind = yKind
         self.exponents = exponents; self.special = special
+        self.constantExponent = y.isConstant
+        super.init()
+        if constantExponent { widenExponent() }
     }
+
+    /// The exponent is known at load: widened once, in `init`.
+    let constantExponent: Bool
 
     /// Widens the exponent to doubles (run-time, into the workspace).
     @inline(__always)
@@ -81,7 +87,7 @@ final class PowKernel: Kernel, ElementVisitor, @unchecked Sendable {
     }
 
     override func run() {
-        widenExponent()
+        if !constantExponent { widenExponent() }
         xKind.visit(self)
     }
 }

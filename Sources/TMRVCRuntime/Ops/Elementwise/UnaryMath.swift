@@ -1,13 +1,13 @@
 import ONNXFormat
 
 // ONNX unary math: Sqrt, Exp, Log, Abs, Neg, Reciprocal, Floor, Ceil, Round, Sign, Cos, Sin,
-// Tan, Acos, Asin, Atan, Cosh, Sinh, Tanh, Erf. Float types through libm in the compute type
+// Tan, Acos, Asin, Atan, Cosh, Sinh, Tanh, Acosh, Asinh, Atanh, Erf. Float types through libm in the compute type
 // (float16/bfloat16 widen to float); Abs, Neg and Sign also take integers (wrapping: the
 // negation of the most negative value is itself). Round rounds half to even.
 
 enum MathFunction: Sendable {
     case sqrt, exp, log, abs, neg, reciprocal, floor, ceil, round, sign
-    case cos, sin, tan, acos, asin, atan, cosh, sinh, tanh, erf
+    case cos, sin, tan, acos, asin, atan, cosh, sinh, tanh, acosh, asinh, atanh, erf
 
     var acceptsIntegers: Bool { self == .abs || self == .neg || self == .sign }
 }
@@ -49,6 +49,9 @@ final class UnaryMathKernel: Kernel, ElementVisitor, @unchecked Sendable {
         case .cosh: mapElements(n, px, po) { S(math: M.cosh($0.math)) }
         case .sinh: mapElements(n, px, po) { S(math: M.sinh($0.math)) }
         case .tanh: mapElements(n, px, po) { S(math: M.tanh($0.math)) }
+        case .acosh: mapElements(n, px, po) { S(math: M.acosh($0.math)) }
+        case .asinh: mapElements(n, px, po) { S(math: M.asinh($0.math)) }
+        case .atanh: mapElements(n, px, po) { S(math: M.atanh($0.math)) }
         case .erf: mapElements(n, px, po) { S(math: M.erf($0.math)) }
         }
     }
@@ -100,5 +103,8 @@ extension Operators {
     static let coshOp = OperatorDefinition("Cosh", since: 9, makeUnaryMath(.cosh))
     static let sinhOp = OperatorDefinition("Sinh", since: 9, makeUnaryMath(.sinh))
     static let tanhOp = OperatorDefinition("Tanh", since: 6, makeUnaryMath(.tanh))
+    static let acoshOp = OperatorDefinition("Acosh", since: 9, makeUnaryMath(.acosh))
+    static let asinhOp = OperatorDefinition("Asinh", since: 9, makeUnaryMath(.asinh))
+    static let atanhOp = OperatorDefinition("Atanh", since: 9, makeUnaryMath(.atanh))
     static let erfOp = OperatorDefinition("Erf", since: 9, makeUnaryMath(.erf))
 }
