@@ -289,7 +289,7 @@ public final class StreamingEngine: @unchecked Sendable {
         fifo24.removeAll()
         hostFifo.removeAll()
         for _ in 0..<Self.internalHeadroom { _ = fifo24.append(0) }
-        for _ in 0..<Self.hostHeadroom { _ = hostFifo.append(0) }
+        if down != nil { for _ in 0..<Self.hostHeadroom { _ = hostFifo.append(0) } }
         dryLine?.update(repeating: 0, count: dryLineLength)
         dryWrite = 0
         dryTap = latencySamples

@@ -31,7 +31,9 @@ public final class StreamingModel: @unchecked Sendable {
             }
             if symbolic { shapes[input.name] = concrete }
         }
-        self.session = try InferenceSession(model: model, options: SessionOptions(inputShapes: shapes, slowInputs: slowInputs))
+        // Slow inputs the model does not have are simply not applicable to it.
+        let present = Set(model.graph.inputs.map(\.name)).subtracting(initNames)
+        self.session = try InferenceSession(model: model, options: SessionOptions(inputShapes: shapes, slowInputs: slowInputs.intersection(present)))
         self.frames = frames
         var pairs: [(Int, Int)] = []
         var k = 0

@@ -70,7 +70,9 @@ final class StreamingEngineTests: XCTestCase {
                 let expectedMs = 20 + 10 * Double(e.currentProfile.lookaheadHops)
                 print("rate \(rate) q \(q): reported \(reported) samples (\(String(format: "%.3f", 1000 * Double(reported) / Double(rate))) ms, algorithmic \(expectedMs) ms), measured \(lag), correlation \(String(format: "%.5f", c))")
                 XCTAssertLessThanOrEqual(abs(lag - reported), 1, "rate \(rate) q \(q)")
-                XCTAssertGreaterThan(c, 0.99, "resynthesis must reproduce the input (rate \(rate) q \(q))")
+                // At 44.1 kHz the true delay is fractional (x.625 samples), which caps the
+                // correlation at an integer lag below 1 for the chirp's high end.
+                XCTAssertGreaterThan(c, rate == 44100 ? 0.975 : 0.999, "resynthesis must reproduce the input (rate \(rate) q \(q))")
             }
         }
     }
