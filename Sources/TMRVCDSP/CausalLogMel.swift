@@ -171,9 +171,7 @@ public final class CausalLogMel {
     /// valid only during the call). Returns the number of frames produced.
     ///
     /// Real-time safe as long as `onFrame` is (the closure is non-escaping and is not stored).
-    #if !DEBUG
-    @_noAllocation
-    #endif
+    /// Not annotated `@_noAllocation`: the check would extend to every caller's closure.
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         onFrame: (UnsafeBufferPointer<Float>) -> Void) -> Int {

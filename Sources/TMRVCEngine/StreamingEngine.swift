@@ -117,6 +117,8 @@ public final class StreamingEngine: @unchecked Sendable {
     private var lastWet: Float = 1
     private var lastGain: Float = 1
     private var lastAlpha: Float = 0
+    /// Whether the engine lowers the quality itself when hops take too long (default on).
+    public var overloadControlEnabled = true
     /// Busy-waits this long per hop (tests of the overload control only).
     public var simulatedExtraHopCostMicroseconds: Double = 0
 
@@ -580,6 +582,7 @@ public final class StreamingEngine: @unchecked Sendable {
     }
 
     private func controlOverload(hopMicroseconds micros: Double) {
+        guard overloadControlEnabled else { return }
         let budget = 1e6 * Double(Self.hop) / Double(Self.internalRate)   // 10 ms
         if overloadCooldown > 0 { overloadCooldown -= 1 }
         if micros > 0.6 * budget {

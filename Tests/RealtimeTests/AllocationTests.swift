@@ -1,8 +1,10 @@
+import Foundation
 import XCTest
 import AllocationCounter
 import ONNXFormat
 import TestSupport
 import TMRVCRuntime
+import TMRVCEngine
 
 /// Counts heap allocations around `run()`. Meaningful in release builds (debug builds allocate
 /// far more), so `tools/test.sh` also runs this target with `-c release`.
@@ -34,5 +36,49 @@ final class AllocationTests: XCTestCase {
         for _ in 0..<10_000 { s.run() }
         let n = tmrvc_allocation_counting_end()
         XCTAssertEqual(n, 0, "InferenceSession.run() allocated \(n) times in 10,000 runs")
+    }
+}
+
+/// Zero heap allocations on the audio path of the real models and the whole engine.
+final class PipelineAllocationTests: XCTestCase {
+    static let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("weights").path
+
+    func testEachPerFrameModelRunsTenThousandFramesWithoutAllocating() throws {
+        try AllocationTests.requireRelease()
+        for name in ["content_encoder", "converter", "vocoder"] {
+            let m = try StreamingModel(path: Self.weights + "/\(name).onnx", frames: 1,
+                                       slowInputs: ["spk_embed", "lora_delta", "acoustic_params"])
+            for b in m.session.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 } }
+            m.step()
+            tmrvc_allocation_counting_begin()
+            for k in 0..<10_000 {
+                if k % 10 == 0 { m.session.invalidateSlowInputs() }   // acoustic params change every 10 frames
+                m.step()
+            }
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "\(name): \(n) allocations in 10,000 frames")
+        }
+    }
+
+    func testWholeEnginePipelineDoesNotAllocate() throws {
+        try AllocationTests.requireRelease()
+        let e = try StreamingEngine(modelsDirectory: Self.weights)
+        e.parameters.quality = 0.5
+        e.overloadControlEnabled = false   // a loaded CI machine must not change the path under test
+        try e.prepare(sampleRate: 48000, maxBlockSize: 480)
+        let x = (0..<480).map { Float(sin(Double($0) * 0.07)) * 0.3 }
+        var y = [Float](repeating: 0, count: 480)
+        x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
+            for _ in 0..<20 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }
+            e.parameters.quality = 1   // includes a crossfade and both paths running
+            e.parameters.pitchShiftSemitones = 3
+            tmrvc_allocation_counting_begin()
+            for _ in 0..<10_000 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }   // one hop per call
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "engine: \(n) allocations in 10,000 hops")
+        } }
+        XCTAssertEqual(e.statistics.crossfades, 1)
+        XCTAssertGreaterThanOrEqual(e.statistics.hops, 10_000)
     }
 }

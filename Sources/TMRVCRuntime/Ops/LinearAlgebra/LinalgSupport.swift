@@ -31,6 +31,13 @@ func linalgSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         }
         return
     }
+    if m * n * k <= smallGemmMACs && n > 1 && m > 1 {
+        // Tiny products (e.g. the LoRA terms [8,256]x[256,4]): OpenBLAS's sgemm allocates a
+        // buffer for some of these shapes on every call, and its call overhead dominates anyway.
+        smallSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+        return
+    }
     if n == 1 {
         // y (M) = op(A) (M x K) * x (K); x is column 0 of op(B): stride ldb unless transposed.
         let incx = transB ? 1 : ldb
@@ -217,4 +224,35 @@ func linalgHalfAdapter(_ ctx: inout NodeContext,
         back.append(LinalgHalfConversion(half: h, single: o, bfloat: halfType == .bfloat16))
     }
     return LinalgHalfAdapterKernel(inputs: conversions, outputs: back, inner: inner)
+}
+
+/// Products up to this many multiply-adds use `smallSgemm` instead of OpenBLAS.
+let smallGemmMACs = 65_536
+
+/// Plain-loop GEMM for tiny shapes: C = alpha * op(A) op(B) + beta * C. No allocation.
+@inline(__always)
+func smallSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    for i in 0..<m {
+        let row = c + i * ldc
+        if beta == 0 { for j in 0..<n { row[j] = 0 } } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
+        if transB {
+            // C[i, j] += alpha * dot(op(A)[i, :], B[j, :])
+            for j in 0..<n {
+                let bj = b + j * ldb
+                var acc: Float = 0
+                if transA { for p in 0..<k { acc += a[p * lda + i] * bj[p] } }
+                else { let ai = a + i * lda; for p in 0..<k { acc += ai[p] * bj[p] } }
+                row[j] += alpha * acc
+            }
+        } else {
+            // C[i, :] += alpha * op(A)[i, p] * B[p, :]
+            for p in 0..<k {
+                let s = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
+                let bp = b + p * ldb
+                for j in 0..<n { row[j] += s * bp[j] }
+            }
+        }
+    }
 }

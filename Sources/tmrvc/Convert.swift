@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import TMRVCAudioIO
+import TMRVCEngine
+
+/// `tmrvc convert in.wav -o out.wav --speaker voice.tmrvc_speaker`: runs the streaming engine over a file.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Convert a recording to the target voice with the streaming engine.",
+        discussion: """
+        The file is processed by exactly the engine a plugin runs (same blocks, same latency), then
+        shifted by the engine's latency so the output lines up with the input and has the same length.
+        Any format libsndfile reads is accepted; several channels are mixed down to mono (average).
+        Sample rates: 24000, 44100 or 48000 Hz. The output is a mono WAV at the input's rate,
+        written atomically (a temporary file renamed into place). Negative values need '=':
+        --pitch=-3.
+        """)
+
+    @Argument(help: "Input audio file.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output WAV file.")
+    var output: String
+
+    @Option(help: "Target speaker (.tmrvc_speaker).")
+    var speaker: String
+
+    @Option(name: .customLong("q"), help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
+    var quality: Float = 0.5
+
+    @Option(help: "Pitch shift in semitones.")
+    var pitch: Float = 0
+
+    @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
+    var wet: Float = 1
+
+    @Option(help: "Output gain in dB.")
+    var gain: Float = 0
+
+    @Option(name: .customLong("voice-source"), help: "Blend of the speaker's voice-source preset, 0...1.")
+    var voiceSource: Float = 0
+
+    @Option(help: "Input noise gate threshold in dBFS (-120 disables it).")
+    var gate: Float = -60
+
+    @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
+    var models: String?
+
+    @Flag(help: "Write 32-bit float samples instead of 16-bit PCM.")
+    var float = false
+
+    func validate() throws {
+        guard (0...1).contains(quality) else { throw ValidationError("--q must be within 0...1") }
+        guard (-24...24).contains(pitch) else { throw ValidationError("--pitch must be within -24...24 semitones") }
+        guard (0...1).contains(wet) else { throw ValidationError("--wet must be within 0...1") }
+        guard (0...1).contains(voiceSource) else { throw ValidationError("--voice-source must be within 0...1") }
+    }
+
+    func run() throws {
+        do {
+            try convert()
+        } catch let e as CLIError {
+            FileHandle.standardError.write("error: \(e)\n".data(using: .utf8)!)
+            throw ExitCode.failure
+        }
+    }
+
+    func convert() throws {
+        let outDir = (output as NSString).deletingLastPathComponent
+        var isDir: ObjCBool = false
+        if !outDir.isEmpty, !(FileManager.default.fileExists(atPath: outDir, isDirectory: &isDir) && isDir.boolValue) {
+            throw CLIError("\(output): the output directory '\(outDir)' does not exist")
+        }
+        let audio: AudioBuffer
+        do { audio = try AudioFile.read(path: input) } catch { throw CLIError(error.description) }
+        guard StreamingEngine.supportedSampleRates.contains(audio.sampleRate) else {
+            throw CLIError("\(input): sample rate \(audio.sampleRate) Hz is not supported (supported: \(StreamingEngine.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz); resample it first, e.g. sox in.wav -r 48000 out.wav")
+        }
+        let profile: SpeakerProfile
+        do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
+        let engine: StreamingEngine
+        do { engine = try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models)) } catch let e as EngineError {
+            throw CLIError(e.description)
+        }
+        engine.parameters.quality = quality
+        engine.parameters.pitchShiftSemitones = pitch
+        engine.parameters.wet = wet
+        engine.parameters.outputGainDB = gain
+        engine.parameters.voiceSourceAlpha = voiceSource
+        engine.parameters.gateThresholdDB = gate
+        let block = 4096
+        do { try engine.prepare(sampleRate: audio.sampleRate, maxBlockSize: block) } catch { throw CLIError("\(input): \(error)") }
+        engine.setSpeaker(profile)
+        let latency = engine.latencySamples
+        let total = audio.samples.count + latency
+        var padded = audio.samples + [Float](repeating: 0, count: latency)
+        var converted = [Float](repeating: 0, count: total)
+        var bar = ProgressBar(total: total, label: "converting")
+        let start = Date()
+        var pos = 0
+        while pos < total {
+            let n = min(block, total - pos)
+            padded.withUnsafeMutableBufferPointer { x in
+                converted.withUnsafeMutableBufferPointer { y in
+                    engine.process(input: x.baseAddress! + pos, output: y.baseAddress! + pos, frames: n)
+                }
+            }
+            pos += n
+            bar.update(pos)
+        }
+        bar.finish()
+        let elapsed = Date().timeIntervalSince(start)
+        padded = []
+        let aligned = Array(converted[latency...])
+        do {
+            try AudioFile.write(aligned, sampleRate: audio.sampleRate, to: output, format: float ? .float32 : .pcm16)
+        } catch { throw CLIError(error.description) }
+        let profileInUse = engine.currentProfile
+        print("""
+        wrote \(output): \(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz\(audio.sourceChannels > 1 ? " (mixed down from \(audio.sourceChannels) channels)" : "")
+        latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(audio.sampleRate))) ms; q \(quality): lookahead \(profileInUse.lookaheadHops) hops)
+        real-time factor \(String(format: "%.3f", elapsed / audio.duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", audio.duration)) s of audio)
+        """)
+    }
+}

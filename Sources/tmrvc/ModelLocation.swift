@@ -1,0 +1,60 @@
+import Foundation
+
+/// Finds the shipped `weights/` directory when `--models` is not given: `./weights`, then the
+/// repository the executable was built in (`.build/<config>/tmrvc` -> `../../weights`).
+enum ModelLocation {
+    static func resolve(_ given: String?) throws -> String {
+        let fm = FileManager.default
+        if let given {
+            var isDir: ObjCBool = false
+            guard fm.fileExists(atPath: given, isDirectory: &isDir), isDir.boolValue else {
+                throw CLIError("\(given): models directory not found")
+            }
+            return given
+        }
+        let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var candidates = [fm.currentDirectoryPath + "/weights"]
+        var dir = exe.deletingLastPathComponent()
+        for _ in 0..<4 {
+            candidates.append(dir.appendingPathComponent("weights").path)
+            dir = dir.deletingLastPathComponent()
+        }
+        for c in candidates where fm.fileExists(atPath: c + "/converter.onnx") { return c }
+        throw CLIError("no models found (looked in \(candidates.joined(separator: ", "))); pass --models DIR")
+    }
+}
+
+/// A command-line failure with a message for the user (exit status 1).
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}
+
+/// A progress bar on standard error, drawn only when it is a terminal.
+struct ProgressBar {
+    let total: Int
+    let label: String
+    let enabled = isatty(2) != 0
+    private var lastPercent = -1
+
+    init(total: Int, label: String) {
+        self.total = max(1, total)
+        self.label = label
+    }
+
+    mutating func update(_ done: Int) {
+        guard enabled else { return }
+        let percent = min(100, done * 100 / total)
+        guard percent != lastPercent else { return }
+        lastPercent = percent
+        let width = 30
+        let filled = width * percent / 100
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        FileHandle.standardError.write("\r\(label) [\(bar)] \(percent)%".data(using: .utf8)!)
+    }
+
+    func finish() {
+        guard enabled else { return }
+        FileHandle.standardError.write("\n".data(using: .utf8)!)
+    }
+}
