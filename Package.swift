@@ -39,6 +39,8 @@ let package = Package(
                           dependencies: ["TMRVCRuntime", "TMRVCConstants",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
+        // libFuzzer target (tools/fuzz.sh); a plain build makes a no-op executable.
+        .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants"],
