@@ -11,7 +11,7 @@ import TMRVCRuntime
 let symbolicDimension = 2
 
 /// Decodes `data` as an ONNX model and, if that succeeds, compiles it (with constant folding)
-/// and runs it once on zero inputs. Errors are expected; crashes, sanitizer reports, hangs and
+/// and runs it once on inputs filled from the same bytes. Errors are expected; crashes, sanitizer reports, hangs and
 /// runaway memory are bugs.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -31,6 +31,18 @@ public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     // ask for terabytes; the limits themselves are part of what is tested.
     let options = SessionOptions(inputShapes: shapes, maxTensorElements: 1 << 24, maxMemoryBytes: 1 << 30)
     guard let session = try? InferenceSession(model: model, options: options) else { return 0 }
+    // Fill the inputs with the file's own bytes (cycled) rather than zeros, so that run-time
+    // values such as gather indices or NaNs reach the kernels too.
+    if size > 0, let data {
+        var k = 0
+        for input in session.inputs {
+            let p = input.data.assumingMemoryBound(to: UInt8.self)
+            for i in 0..<input.byteCount {
+                p[i] = data[k]
+                k = k + 1 == size ? 0 : k + 1
+            }
+        }
+    }
     session.run()
     return 0
 }

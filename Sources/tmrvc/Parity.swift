@@ -190,6 +190,12 @@ extension Duration {
 }
 
 // MARK: - Comparison and report (shared by every parity mode)
+//
+// Another mode (e.g. the fixture-based `tmrvc parity [fixtures dir]` for the shipped models) makes
+// one `OutputComparison(dataSet:output:got:expected:atol:rtol:)` per output and frame/fixture,
+// prints them with `ParityReport.printTable`, appends them (and any `DataSetError`) to a
+// `ParityReport`, and ends with `Parity.finish(_:)`, which prints the summary, writes `--json` and
+// sets the exit status. Dispatch on which options/arguments were given in `Parity.run()`.
 
 /// How one output compares with its reference.
 struct OutputComparison: Codable {
