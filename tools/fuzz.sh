@@ -18,11 +18,15 @@ WORK=.build/fuzz-run
 echo "== building ONNXFuzz with -sanitize=fuzzer,address (scratch path $SCRATCH)"
 # SwiftPM applies -sanitize=fuzzer (and so coverage) only to some compile jobs; ask for the
 # coverage libFuzzer needs explicitly so that the reader and the runtime are instrumented.
-swift build --scratch-path "$SCRATCH" --sanitize fuzzer --sanitize address --product ONNXFuzz \
-  -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp 2>&1 \
-  | grep -v "Cannot export local symbol" || true
+mkdir -p "$SCRATCH"
+if ! swift build --scratch-path "$SCRATCH" --sanitize fuzzer --sanitize address --product ONNXFuzz \
+     -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp > "$SCRATCH/fuzz-build.log" 2>&1; then
+  grep -v "Cannot export local symbol" "$SCRATCH/fuzz-build.log" >&2
+  echo "fuzz build failed" >&2
+  exit 2
+fi
+grep -v "Cannot export local symbol" "$SCRATCH/fuzz-build.log" | tail -3
 BIN="$SCRATCH/debug/ONNXFuzz"
-[ -x "$BIN" ] || { echo "fuzz build failed" >&2; exit 2; }
 mkdir -p "$WORK/corpus" "$WORK/artifacts"
 echo "== fuzzing for ${SECONDS_TO_RUN}s"
 # SWIFT_BACKTRACE=enable=no: let libFuzzer report crashes at once (the Swift backtracer would
