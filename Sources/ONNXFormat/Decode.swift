@@ -50,46 +50,130 @@ extension ONNXModel {
         return model
     }
 
-    /// Maps external data files (`data_location = EXTERNAL`) relative to the model's directory.
+    /// Maps external data files (`data_location = EXTERNAL`) relative to the model's directory:
+    /// initializers and attribute tensors, in the main graph and in sub-graphs.
     mutating func resolveExternalData() throws(ONNXFormatError) {
-        var cache: [String: MappedFile] = [:]
-        let dir = Self.directory(of: file.path)
-        for i in graph.initializers.indices {
-            guard case .external(let location, let offset, let length) = graph.initializers[i].storage else { continue }
-            let t = graph.initializers[i]
-            let field = "ModelProto.graph.initializer[\(i)](\(t.name)).external_data"
-            if location.hasPrefix("/") || location.split(separator: "/").contains("..") {
-                throw ONNXFormatError(file: file.path, field: field, offset: 0,
-                                      reason: "external data location '\(location)' must be a relative path inside the model's directory")
-            }
-            let path = dir + location
-            let ext: MappedFile
-            if let cached = cache[path] { ext = cached } else {
-                do { ext = try MappedFile(path: path) } catch {
-                    throw ONNXFormatError(file: file.path, field: field, offset: 0, reason: "cannot open external data file '\(path)': \(error.reason)")
-                }
-                cache[path] = ext
-            }
-            guard let size = t.dataType.byteSize else {
-                throw ONNXFormatError(file: file.path, field: field, offset: 0, reason: "external data of type \(t.dataType) is not supported")
-            }
-            let want = t.elementCount * size
-            let count = length ?? want
-            guard count == want else {
-                throw ONNXFormatError(file: file.path, field: field, offset: 0,
-                                      reason: "external length \(count) does not match shape \(t.dims) of \(t.dataType) (\(want) bytes)")
-            }
-            guard offset >= 0, offset <= ext.count, count <= ext.count - offset else {
-                throw ONNXFormatError(file: file.path, field: field, offset: 0,
-                                      reason: "external range \(offset)..<\(offset + count) lies outside '\(path)' (\(ext.count) bytes)")
-            }
-            graph.initializers[i].storage = .mapped(file: ext, offset: offset, count: count)
-        }
+        var resolver = ExternalDataResolver(modelPath: file.path)
+        try resolver.resolve(&graph, field: "ModelProto.graph")
     }
 
     static func directory(of path: String) -> String {
         guard let slash = path.lastIndex(of: "/") else { return "" }
         return String(path[...slash])
+    }
+}
+
+/// Resolves external tensor data against the model's directory, mapping each data file once.
+struct ExternalDataResolver {
+    let modelPath: String
+    let directory: String
+    var cache: [String: MappedFile] = [:]
+    /// Canonical path of the model's directory (resolved on first use).
+    var canonicalDirectory: String? = nil
+
+    init(modelPath: String) {
+        self.modelPath = modelPath
+        self.directory = ONNXModel.directory(of: modelPath)
+    }
+
+    mutating func resolve(_ graph: inout GraphProto, field: String) throws(ONNXFormatError) {
+        for i in graph.initializers.indices {
+            try resolve(&graph.initializers[i], field: "\(field).initializer[\(i)](\(graph.initializers[i].name))")
+        }
+        for n in graph.nodes.indices {
+            for a in graph.nodes[n].attributes.indices {
+                let attrField = "\(field).node[\(n)].attribute[\(a)]"
+                var attr = graph.nodes[n].attributes[a]
+                var changed = false
+                if var t = attr.t, case .external = t.storage {
+                    try resolve(&t, field: attrField + ".t")
+                    attr.t = t
+                    changed = true
+                }
+                for k in attr.tensors.indices {
+                    guard case .external = attr.tensors[k].storage else { continue }
+                    try resolve(&attr.tensors[k], field: attrField + ".tensors[\(k)]")
+                    changed = true
+                }
+                if let box = attr.g, box.graph.containsExternalData {
+                    var g = box.graph
+                    try resolve(&g, field: attrField + ".g")
+                    attr.g = GraphBox(g)
+                    changed = true
+                }
+                for k in attr.graphs.indices where attr.graphs[k].containsExternalData {
+                    try resolve(&attr.graphs[k], field: attrField + ".graphs[\(k)]")
+                    changed = true
+                }
+                if changed { graph.nodes[n].attributes[a] = attr }
+            }
+        }
+    }
+
+    mutating func resolve(_ t: inout TensorProto, field tensorField: String) throws(ONNXFormatError) {
+        guard case .external(let location, let offset, let length) = t.storage else { return }
+        let field = tensorField + ".external_data"
+        func fail(_ reason: String) -> ONNXFormatError {
+            ONNXFormatError(file: modelPath, field: field, offset: t.sourceOffset, reason: reason)
+        }
+        if location.hasPrefix("/") || location.utf8.contains(0) || location.split(separator: "/").contains("..") {
+            throw fail("external data location '\(location)' must be a relative path inside the model's directory")
+        }
+        let path = directory + location
+        let ext: MappedFile
+        if let cached = cache[path] {
+            ext = cached
+        } else {
+            // The location may still leave the directory through a symbolic link.
+            guard let real = canonicalPath(path) else {
+                throw fail("cannot open external data file '\(path)': \(lastErrorDescription())")
+            }
+            if canonicalDirectory == nil {
+                guard let dir = canonicalPath(directory.isEmpty ? "." : directory) else {
+                    throw fail("cannot resolve the model's directory: \(lastErrorDescription())")
+                }
+                canonicalDirectory = dir.hasSuffix("/") ? dir : dir + "/"
+            }
+            guard real.hasPrefix(canonicalDirectory!) else {
+                throw fail("external data location '\(location)' resolves to '\(real)', outside the model's directory")
+            }
+            do { ext = try MappedFile(path: path) } catch {
+                throw fail("cannot open external data file '\(path)': \(error.reason)")
+            }
+            cache[path] = ext
+        }
+        guard let size = t.dataType.byteSize else {
+            throw fail("external data of type \(t.dataType) is not supported")
+        }
+        let want = t.elementCount * size
+        let count = length ?? want
+        guard count == want else {
+            throw fail("external length \(count) does not match shape \(t.dims) of \(t.dataType) (\(want) bytes)")
+        }
+        guard offset <= ext.count, count <= ext.count - offset else {
+            throw fail("external range of \(count) bytes at offset \(offset) lies outside '\(path)' (\(ext.count) bytes)")
+        }
+        t.storage = .mapped(file: ext, offset: offset, count: count)
+    }
+}
+
+extension GraphProto {
+    /// Whether any tensor of this graph or its sub-graphs refers to external data.
+    var containsExternalData: Bool {
+        func isExternal(_ t: TensorProto) -> Bool {
+            if case .external = t.storage { return true }
+            return false
+        }
+        if initializers.contains(where: isExternal) { return true }
+        for node in nodes {
+            for a in node.attributes {
+                if let t = a.t, isExternal(t) { return true }
+                if a.tensors.contains(where: isExternal) { return true }
+                if let g = a.g, g.graph.containsExternalData { return true }
+                if a.graphs.contains(where: { $0.containsExternalData }) { return true }
+            }
+        }
+        return false
     }
 }
 
@@ -162,7 +246,7 @@ func decodeAttribute(_ r: inout WireReader, file: MappedFile) throws(ONNXFormatE
         case 1: try r.expect(wire, .lengthDelimited); a.name = try r.readString()
         case 20:
             let v = try r.readInt32(wire)
-            guard let t = AttributeType(rawValue: v) else { throw r.error("unknown attribute type \(v)") }
+            guard let t = AttributeType(rawValue: v) else { throw r.error("unknown attribute type \(v)", member: "type") }
             a.type = t
         case 2: a.f = try r.readFloat(wire)
         case 3: a.i = try r.readInt64(wire)
@@ -207,7 +291,7 @@ func decodeValueInfo(_ r: inout WireReader) throws(ONNXFormatError) -> ValueInfo
                         switch n2 {
                         case 1:
                             let raw = try tensor.readInt32(w2)
-                            guard let dt = DataType(rawValue: raw) else { throw tensor.error("unknown elem_type \(raw)") }
+                            guard let dt = DataType(rawValue: raw) else { throw tensor.error("unknown data type \(raw)", member: "elem_type") }
                             v.elementType = dt
                         case 2:
                             var shape = try tensor.readMessage(w2, field: "shape")
@@ -255,13 +339,14 @@ func decodeTensor(_ r: inout WireReader, file: MappedFile) throws(ONNXFormatErro
     var isExternal = false
     var rawDims: [Int64] = []
     let start = r.position
+    t.sourceOffset = r.fileOffset + start
     while !r.isAtEnd {
         let (number, wire) = try r.readTag()
         switch number {
         case 1: try r.readRepeatedVarint(wire, into: &rawDims)
         case 2:
             let raw = try r.readInt32(wire)
-            guard let dt = DataType(rawValue: raw) else { throw r.error("unknown data_type \(raw)") }
+            guard let dt = DataType(rawValue: raw) else { throw r.error("unknown data type \(raw)", member: "data_type") }
             t.dataType = dt
         case 4: try r.readRepeatedFixed32(wire, into: &floats)
         case 5: try r.readRepeatedVarint(wire, into: &ints)
@@ -287,17 +372,23 @@ func decodeTensor(_ r: inout WireReader, file: MappedFile) throws(ONNXFormatErro
         default: try r.skip(wire)
         }
     }
+    func dimsError(_ reason: String) -> ONNXFormatError {
+        ONNXFormatError(file: r.file, field: r.field + "(\(t.name)).dims", offset: r.fileOffset + start, reason: reason)
+    }
+    func externalError(_ reason: String) -> ONNXFormatError {
+        ONNXFormatError(file: r.file, field: r.field + "(\(t.name)).external_data", offset: r.fileOffset + start, reason: reason)
+    }
     var count = 1
     for d in rawDims {
-        guard d >= 0, d <= Int64(Int32.max) else { throw r.error("tensor '\(t.name)' has invalid dimension \(d)", at: start) }
+        guard d >= 0, d <= Int64(Int32.max) else { throw dimsError("invalid dimension \(d) in dims \(rawDims)") }
         let (m, overflow) = count.multipliedReportingOverflow(by: Int(d))
-        guard !overflow, m <= (1 << 40) else { throw r.error("tensor '\(t.name)' dims \(rawDims) are too large", at: start) }
+        guard !overflow, m <= (1 << 40) else { throw dimsError("dims \(rawDims) hold too many elements") }
         count = m
     }
     t.dims = rawDims.map { Int($0) }
     let field = r.field + "(\(t.name))"
     func mismatch(_ what: String, _ got: Int) -> ONNXFormatError {
-        ONNXFormatError(file: r.file, field: field, offset: r.fileOffset + start,
+        ONNXFormatError(file: r.file, field: field + "." + what, offset: r.fileOffset + start,
                         reason: "\(what) holds \(got) elements but dims \(t.dims) need \(count) of \(t.dataType)")
     }
     if isExternal {
@@ -306,15 +397,15 @@ func decodeTensor(_ r: inout WireReader, file: MappedFile) throws(ONNXFormatErro
             switch k {
             case "location": location = v
             case "offset":
-                guard let o = Int(v), o >= 0 else { throw r.error("external_data offset '\(v)' is not a non-negative integer", at: start) }
+                guard let o = Int(v), o >= 0 else { throw externalError("offset '\(v)' is not a non-negative integer") }
                 offset = o
             case "length":
-                guard let l = Int(v), l >= 0 else { throw r.error("external_data length '\(v)' is not a non-negative integer", at: start) }
+                guard let l = Int(v), l >= 0 else { throw externalError("length '\(v)' is not a non-negative integer") }
                 length = l
             default: break
             }
         }
-        guard !location.isEmpty else { throw r.error("external tensor '\(t.name)' has no location", at: start) }
+        guard !location.isEmpty else { throw externalError("external tensor has no location") }
         t.storage = .external(location: location, offset: offset, length: length)
         return t
     }
@@ -323,7 +414,9 @@ func decodeTensor(_ r: inout WireReader, file: MappedFile) throws(ONNXFormatErro
         t.storage = .strings(strings)
         return t
     }
-    guard t.dataType != .undefined else { throw r.error("tensor '\(t.name)' has no data_type", at: start) }
+    guard t.dataType != .undefined else {
+        throw ONNXFormatError(file: r.file, field: field + ".data_type", offset: r.fileOffset + start, reason: "tensor has no data_type")
+    }
     if let range = rawRange {
         let need: Int
         switch t.dataType {

@@ -18,7 +18,8 @@ public final class MappedFile: @unchecked Sendable {
     /// Maps `path` read-only. Throws a `FileError` naming the path when it cannot be opened.
     public init(path: String) throws(FileError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then rejected as not a regular file).
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw FileError(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
@@ -69,3 +70,13 @@ public struct FileError: Error, CustomStringConvertible, Sendable {
     }
     public var description: String { "\(path): \(reason)" }
 }
+
+/// The canonical absolute path of an existing file (symbolic links resolved), or nil.
+func canonicalPath(_ path: String) -> String? {
+    guard let p = realpath(path, nil) else { return nil }
+    defer { free(p) }
+    return String(cString: p)
+}
+
+/// `strerror(errno)`.
+func lastErrorDescription() -> String { String(cString: strerror(errno)) }

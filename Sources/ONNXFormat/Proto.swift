@@ -73,6 +73,8 @@ public struct TensorProto: @unchecked Sendable {
     public var dataType: DataType = .undefined
     /// The element bytes.
     public var storage: TensorStorage = .owned([])
+    /// Byte offset of this `TensorProto` message in the file it was read from (for messages).
+    public var sourceOffset: Int = 0
 
     public init() {}
 

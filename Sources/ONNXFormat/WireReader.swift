@@ -43,6 +43,16 @@ struct WireReader {
     var position: Int
     let end: Int
     var field: String
+    /// Offset of the most recent tag, so that errors about a field's value point at the field.
+    var tagStart: Int
+    /// Field number of the most recent tag.
+    var tagNumber: Int = 0
+    /// Message nesting depth (bounded, so that a crafted file cannot exhaust the stack).
+    var depth: Int = 0
+
+    /// Deepest message nesting accepted (a model, graph, node, attribute, sub-graph chain uses
+    /// three levels per sub-graph; value-info types five).
+    static let maxDepth = 64
 
     init(base: UnsafeRawPointer, fileOffset: Int, start: Int, end: Int, file: String, field: String) {
         self.base = base
@@ -51,12 +61,18 @@ struct WireReader {
         self.end = end
         self.file = file
         self.field = field
+        self.tagStart = start
     }
 
     var isAtEnd: Bool { position >= end }
 
     func error(_ reason: String, at pos: Int? = nil) -> ONNXFormatError {
         ONNXFormatError(file: file, field: field, offset: fileOffset + (pos ?? position), reason: reason)
+    }
+
+    /// An error about member `name` of the current message, at the start of its tag.
+    func error(_ reason: String, member name: String) -> ONNXFormatError {
+        ONNXFormatError(file: file, field: field + "." + name, offset: fileOffset + tagStart, reason: reason)
     }
 
     mutating func readVarint() throws(ONNXFormatError) -> UInt64 {
@@ -78,12 +94,14 @@ struct WireReader {
     /// Reads a tag; returns the field number and wire type.
     mutating func readTag() throws(ONNXFormatError) -> (field: Int, wire: WireType) {
         let start = position
+        tagStart = start
         let tag = try readVarint()
         guard let wire = WireType(rawValue: UInt8(tag & 7)) else {
             throw error("invalid wire type \(tag & 7)", at: start)
         }
         let number = tag >> 3
         guard number > 0, number < (1 << 29) else { throw error("invalid field number \(number)", at: start) }
+        tagNumber = Int(number)
         return (Int(number), wire)
     }
 
@@ -131,8 +149,9 @@ struct WireReader {
 
     mutating func readInt32(_ wire: WireType) throws(ONNXFormatError) -> Int32 {
         try expect(wire, .varint)
+        let start = position
         let v = Int64(bitPattern: try readVarint())
-        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else { throw error("int32 field out of range: \(v)") }
+        guard v >= Int64(Int32.min), v <= Int64(Int32.max) else { throw error("int32 field out of range: \(v)", at: start) }
         return Int32(v)
     }
 
@@ -144,13 +163,19 @@ struct WireReader {
     /// A sub-reader for an embedded message.
     mutating func readMessage(_ wire: WireType, field name: String) throws(ONNXFormatError) -> WireReader {
         try expect(wire, .lengthDelimited)
+        guard depth < WireReader.maxDepth else {
+            throw error("messages nested deeper than \(WireReader.maxDepth) levels", at: tagStart)
+        }
         let range = try readLengthDelimited()
-        return WireReader(base: base, fileOffset: fileOffset, start: range.lowerBound, end: range.upperBound,
-                          file: file, field: field + "." + name)
+        var sub = WireReader(base: base, fileOffset: fileOffset, start: range.lowerBound, end: range.upperBound,
+                             file: file, field: field + "." + name)
+        sub.depth = depth + 1
+        return sub
     }
 
+    /// Checks the wire type of the field just tagged; errors point at the tag.
     func expect(_ got: WireType, _ want: WireType) throws(ONNXFormatError) {
-        guard got == want else { throw error("wrong wire type \(got) (expected \(want))") }
+        guard got == want else { throw error("wrong wire type \(got) for field \(tagNumber) (expected \(want))", at: tagStart) }
     }
 
     /// Appends a repeated scalar that may be packed or unpacked.
@@ -168,7 +193,7 @@ struct WireReader {
     mutating func readRepeatedFixed32(_ wire: WireType, into out: inout [UInt32]) throws(ONNXFormatError) {
         if wire == .lengthDelimited {
             let range = try readLengthDelimited()
-            guard range.count % 4 == 0 else { throw error("packed fixed32 payload of \(range.count) bytes is not a multiple of 4") }
+            guard range.count % 4 == 0 else { throw error("packed fixed32 payload of \(range.count) bytes is not a multiple of 4", at: tagStart) }
             var p = range.lowerBound
             while p < range.upperBound {
                 out.append(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: p, as: UInt32.self)))
@@ -183,7 +208,7 @@ struct WireReader {
     mutating func readRepeatedFixed64(_ wire: WireType, into out: inout [UInt64]) throws(ONNXFormatError) {
         if wire == .lengthDelimited {
             let range = try readLengthDelimited()
-            guard range.count % 8 == 0 else { throw error("packed fixed64 payload of \(range.count) bytes is not a multiple of 8") }
+            guard range.count % 8 == 0 else { throw error("packed fixed64 payload of \(range.count) bytes is not a multiple of 8", at: tagStart) }
             var p = range.lowerBound
             while p < range.upperBound {
                 out.append(UInt64(littleEndian: base.loadUnaligned(fromByteOffset: p, as: UInt64.self)))
@@ -202,7 +227,7 @@ struct WireReader {
         case .fixed64: _ = try readFixed64()
         case .fixed32: _ = try readFixed32()
         case .lengthDelimited: _ = try readLengthDelimited()
-        case .startGroup, .endGroup: throw error("protobuf groups are not supported")
+        case .startGroup, .endGroup: throw error("protobuf groups are not supported", at: tagStart)
         }
     }
 }

@@ -32,6 +32,8 @@ public struct BroadcastPlan: Sendable {
     public init?(_ shapes: [[Int]], target: [Int]? = nil) {
         guard var out = BroadcastPlan.resultShape(shapes + (target.map { [$0] } ?? [])) else { return nil }
         if let target, target.count > out.count { out = target }
+        // Refuse results beyond the compile limit before planning per-row offsets for them.
+        guard CompileLimits.elementCount(out) != nil else { return nil }
         outputShape = out
         let rank = out.count
         // Per-operand strides in the output index space (0 where broadcast).

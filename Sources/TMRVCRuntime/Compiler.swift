@@ -74,6 +74,9 @@ enum Compiler {
                 }
             }
             for d in shape where d < 0 { throw RuntimeError(.binding, "\(file): input '\(name)' shape \(shape) has a negative dimension") }
+            guard CompileLimits.elementCount(shape) != nil else {
+                throw RuntimeError(.shape, "\(file): input '\(name)' shape \(shape) has more than \(options.maxTensorElements) elements")
+            }
             let b = TensorBuffer(name: name, dataType: info.elementType, shape: shape, role: .input)
             b.data = memory.allocate(bytes: b.byteCount)
             buffers[v] = b
@@ -84,6 +87,9 @@ enum Compiler {
         for (v, t) in graph.initializers {
             guard let size = t.dataType.byteSize else {
                 throw RuntimeError(.unsupported, "\(file): initializer '\(t.name)' has unsupported type \(t.dataType)")
+            }
+            guard CompileLimits.elementCount(t.dims) != nil else {
+                throw RuntimeError(.shape, "\(file): initializer '\(t.name)' shape \(t.dims) has more than \(options.maxTensorElements) elements")
             }
             let b = TensorBuffer(name: t.name, dataType: t.dataType, shape: t.dims, role: .constant)
             stats.constantBytes += b.byteCount
@@ -120,7 +126,7 @@ enum Compiler {
         for node in graph.nodes {
             stats.opHistogram[node.opType, default: 0] += 1
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
-                throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' of domain '\(node.domain)' is not supported")
+                throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' of domain '\(node.domain)' (opset \(graph.opset)) is not supported")
             }
             guard let def = OperatorRegistry.definitions[node.opType] else {
                 throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' (opset \(graph.opset)) is not supported")
@@ -134,6 +140,9 @@ enum Compiler {
                                   outputNames: node.outputs.map { $0 >= 0 ? graph.valueNames[$0] : "" },
                                   memory: memory)
             let kernel = try def.factory(&ctx)
+            guard memory.totalBytes <= options.maxMemoryBytes else {
+                throw RuntimeError(.shape, "\(file): node '\(node.name)' (\(node.opType)): the session needs more than \(options.maxMemoryBytes) bytes")
+            }
             for (k, v) in node.outputs.enumerated() where v >= 0 {
                 guard let b = ctx.outputs[k] else {
                     throw RuntimeError(.unsupported, "\(file): node '\(node.name)' (\(node.opType)): output \(k) is not produced by this implementation")
@@ -154,6 +163,9 @@ enum Compiler {
                     stats.constantBytes += b.byteCount
                 }
                 for b in written where b.role == .alias { b.data = b.aliasOf!.data }
+                guard memory.totalBytes <= options.maxMemoryBytes else {
+                    throw RuntimeError(.shape, "\(file): node '\(node.name)' (\(node.opType)): folding needs more than \(options.maxMemoryBytes) bytes")
+                }
                 kernel.run()
                 stats.foldedNodeCount += 1
                 continue
@@ -223,6 +235,9 @@ enum Compiler {
             offsets[id] = offset
             arenaBytes = max(arenaBytes, offset + size)
             stats.unplannedBytes += size
+        }
+        guard memory.totalBytes + arenaBytes <= options.maxMemoryBytes else {
+            throw RuntimeError(.shape, "\(file): the session needs \(memory.totalBytes + arenaBytes) bytes, more than \(options.maxMemoryBytes)")
         }
         let arena = memory.allocate(bytes: arenaBytes)
         for b in planned { b.data = arena + offsets[ObjectIdentifier(b)]! }

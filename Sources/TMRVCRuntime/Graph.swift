@@ -61,6 +61,7 @@ public struct Graph: Sendable {
         for t in g.initializers {
             guard !t.name.isEmpty else { throw RuntimeError(.invalidGraph, "\(file): an initializer has no name") }
             let v = id(t.name)
+            guard initializers[v] == nil else { throw RuntimeError(.invalidGraph, "\(file): initializer '\(t.name)' is declared twice") }
             initializers[v] = t
             defined.insert(v)
         }

@@ -107,6 +107,16 @@ public struct NodeContext {
     /// workspace at run time. Not shared with other kernels.
     public func workspace(bytes: Int) -> UnsafeMutableRawPointer { memory.allocate(bytes: bytes) }
 
+    /// The number of elements of `shape`, checked: throws when a dimension is negative, the
+    /// product overflows or exceeds `SessionOptions.maxTensorElements`. Use it before sizing
+    /// anything from attacker-controlled dimensions.
+    public func elementCount(_ shape: [Int]) throws(RuntimeError) -> Int {
+        guard let n = CompileLimits.elementCount(shape) else {
+            throw error("shape \(shape) is invalid or has more than \(CompileLimits.maxTensorElements) elements")
+        }
+        return n
+    }
+
     // MARK: outputs
 
     /// Declares output `i` with its type and shape; the planner gives it storage.
@@ -115,6 +125,7 @@ public struct NodeContext {
         guard i < outputNames.count else { throw error("the node has no output \(i)") }
         guard dataType.byteSize != nil else { throw unsupported("output type \(dataType) is not supported") }
         for d in shape where d < 0 { throw error("output \(i) would have negative dimension in \(shape)") }
+        _ = try elementCount(shape)
         let b = TensorBuffer(name: outputNames[i], dataType: dataType, shape: shape, role: .intermediate)
         outputs[i] = b
         return b

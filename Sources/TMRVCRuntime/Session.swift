@@ -15,13 +15,41 @@ public struct SessionOptions: Sendable {
     public var slowInputs: Set<String>
     /// Evaluate nodes whose inputs are all known at load time once, at load.
     public var foldConstants: Bool
+    /// Most elements any one tensor may have (inputs, initializers, node outputs, broadcast
+    /// results). Larger shapes are rejected at load with an error instead of overflowing or
+    /// exhausting memory. The default is the BLAS dimension limit, Int32.max.
+    public var maxTensorElements: Int
+    /// Most bytes the session may allocate at load (constants, folded values, workspaces, arena).
+    public var maxMemoryBytes: Int
 
     public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:],
-                slowInputs: Set<String> = [], foldConstants: Bool = true) {
+                slowInputs: Set<String> = [], foldConstants: Bool = true,
+                maxTensorElements: Int = Int(Int32.max), maxMemoryBytes: Int = Int.max) {
         self.inputShapes = inputShapes
         self.constantInputs = constantInputs
         self.slowInputs = slowInputs
         self.foldConstants = foldConstants
+        self.maxTensorElements = maxTensorElements
+        self.maxMemoryBytes = maxMemoryBytes
+    }
+}
+
+/// Limits in force while a model compiles (bound from `SessionOptions` for the duration of
+/// `Compiler.compile`, so that shape helpers deep in op factories can check them).
+enum CompileLimits {
+    @TaskLocal static var maxTensorElements: Int = Int(Int32.max)
+
+    /// The product of `shape`, or nil when a dimension is negative, the product overflows or it
+    /// exceeds the current `maxTensorElements`.
+    static func elementCount(_ shape: [Int]) -> Int? {
+        var n = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (m, overflow) = n.multipliedReportingOverflow(by: d)
+            guard !overflow else { return nil }
+            n = m
+        }
+        return n <= maxTensorElements ? n : nil
     }
 }
 
@@ -86,7 +114,10 @@ public final class InferenceSession: @unchecked Sendable {
         self.model = model
         let graph = try Graph(model: model)
         self.graph = graph
-        let compiled = try Compiler.compile(graph: graph, options: options)
+        let result = CompileLimits.$maxTensorElements.withValue(options.maxTensorElements) {
+            Result { () throws(RuntimeError) -> Compiler.Result in try Compiler.compile(graph: graph, options: options) }
+        }
+        let compiled = try result.get()
         self.inputs = compiled.inputs
         self.outputs = compiled.outputs
         self.inputNames = compiled.inputs.map(\.name)

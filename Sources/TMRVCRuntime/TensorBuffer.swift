@@ -95,8 +95,11 @@ public final class TensorBuffer: @unchecked Sendable {
 /// Compile-time owned memory, 64-byte aligned, freed with the session.
 final class OwnedMemory: @unchecked Sendable {
     private(set) var blocks: [UnsafeMutableRawPointer] = []
+    /// Bytes allocated so far (checked against `SessionOptions.maxMemoryBytes`).
+    private(set) var totalBytes = 0
 
     func allocate(bytes: Int) -> UnsafeMutableRawPointer {
+        totalBytes += max(bytes, 64)
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(bytes, 64), alignment: 64)
         p.initializeMemory(as: UInt8.self, repeating: 0, count: max(bytes, 64))
         blocks.append(p)

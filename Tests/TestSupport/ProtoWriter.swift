@@ -20,6 +20,19 @@ public struct ProtoWriter {
     public mutating func float32(_ field: Int, _ f: Float) {
         tag(field, 5); withUnsafeBytes(of: f.bitPattern.littleEndian) { bytes += $0 }
     }
+    public mutating func double64(_ field: Int, _ d: Double) {
+        tag(field, 1); withUnsafeBytes(of: d.bitPattern.littleEndian) { bytes += $0 }
+    }
+    /// Appends bytes as they are (for deliberately malformed encodings).
+    public mutating func raw(_ payload: [UInt8]) { bytes += payload }
+    /// A packed repeated varint field.
+    public mutating func packedVarints(_ field: Int, _ values: [Int64]) {
+        var sub = ProtoWriter(); for v in values { sub.varint(UInt64(bitPattern: v)) }; bytes(field, sub.bytes)
+    }
+    /// A packed repeated fixed32 field of floats.
+    public mutating func packedFloats(_ field: Int, _ values: [Float]) {
+        bytes(field, values.withUnsafeBytes { Array($0) })
+    }
 }
 
 /// Encodes a float tensor as TensorProto with raw_data.
@@ -67,4 +80,25 @@ public func makeModel(nodes: [(String, [String], [String])], initializers: [(Str
         for output in outputs { g.message(12) { v in valueInfo(&v, name: output.0, dims: output.1) } }
     }
     return m.bytes
+}
+
+/// Encodes a model around a graph built by `graph` (ir_version 8, default opset `opset`).
+public func makeModel(opset: Int64 = 17, graph: (inout ProtoWriter) -> Void) -> [UInt8] {
+    var m = ProtoWriter()
+    m.int(1, 8)
+    m.message(8) { o in o.string(1, ""); o.int(2, opset) }
+    m.message(7, graph)
+    return m.bytes
+}
+
+/// Encodes a NodeProto.
+public func node(_ w: inout ProtoWriter, _ op: String, _ ins: [String], _ outs: [String], name: String = "",
+                 attributes: (inout ProtoWriter) -> Void = { _ in }) {
+    w.message(1) { n in
+        for i in ins { n.string(1, i) }
+        for o in outs { n.string(2, o) }
+        if !name.isEmpty { n.string(3, name) }
+        n.string(4, op)
+        attributes(&n)
+    }
 }

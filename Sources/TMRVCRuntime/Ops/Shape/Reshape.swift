@@ -24,11 +24,11 @@ extension Operators {
             }
         }
         if let i = inferred {
-            let known = shape.reduce(1, *)
+            let known = try ctx.elementCount(shape)
             guard known > 0, x.count % known == 0 else { throw ctx.error("cannot reshape \(x.shape) to \(spec)") }
             shape[i] = x.count / known
         }
-        guard shape.reduce(1, *) == x.count else { throw ctx.error("cannot reshape \(x.shape) (\(x.count) elements) to \(spec)") }
+        guard try ctx.elementCount(shape) == x.count else { throw ctx.error("cannot reshape \(x.shape) (\(x.count) elements) to \(spec)") }
         try ctx.aliasOutput(0, of: x, shape: shape)
         return nil
     }
