@@ -82,6 +82,9 @@ struct Convert: ParsableCommand {
         do { engine = try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models)) } catch let e as EngineError {
             throw CLIError(e.description)
         }
+        // Offline there is no deadline: a slow machine must not lower the quality (and with it the
+        // latency the output is aligned by) halfway through the file.
+        engine.overloadControlEnabled = false
         engine.parameters.quality = quality
         engine.parameters.pitchShiftSemitones = pitch
         engine.parameters.wet = wet

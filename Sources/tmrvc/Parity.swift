@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TMRVCTooling
 import ONNXFormat
 import TMRVCRuntime
 
@@ -22,6 +23,9 @@ struct Parity: ParsableCommand {
             Exit status: 0 within tolerance, 1 tolerance breach, 2 load/compile/run error.
             """)
 
+    @Argument(help: "Fixture folder with manifest.json (default: the shipped Tests/Fixtures) — runs the five models' ONNX Runtime fixtures, streamed frame by frame with state feedback. Ignored with --model/--data.")
+    var fixtures: String?
+
     @Option(help: "Path of the .onnx model.")
     var model: String?
 
@@ -41,12 +45,12 @@ struct Parity: ParsableCommand {
     var noFreezeIntInputs = false
 
     func validate() throws {
-        guard model != nil, data != nil else { throw ValidationError("pass --model FILE.onnx and --data DIR") }
+        guard (model == nil) == (data == nil) else { throw ValidationError("pass both --model FILE.onnx and --data DIR (or neither, for the shipped fixtures)") }
         guard atol >= 0, rtol >= 0 else { throw ValidationError("--atol and --rtol must be non-negative") }
     }
 
     func run() throws {
-        guard let model, let data else { throw ValidationError("pass --model FILE.onnx and --data DIR") }
+        guard let model, let data else { return try runFixtures() }
         var report = ParityReport(model: model, atol: atol, rtol: rtol)
         let sets: [String]
         do { sets = try BackendTestLayout.dataSets(in: data) } catch {
@@ -426,5 +430,42 @@ struct ParityReport: Codable {
         rtol = try c.decode(Double.self, forKey: .rtol)
         comparisons = try c.decode([OutputComparison].self, forKey: .comparisons)
         errors = try c.decode([DataSetError].self, forKey: .errors)
+    }
+}
+
+extension Parity {
+    /// `tmrvc parity [fixtures]`: the shipped models against their ONNX Runtime fixtures.
+    func runFixtures() throws {
+        let fm = FileManager.default
+        let dir: String
+        if let fixtures {
+            dir = fixtures
+        } else {
+            let models = try ModelLocation.resolve(nil)
+            dir = (models as NSString).deletingLastPathComponent + "/Tests/Fixtures"
+        }
+        guard fm.fileExists(atPath: dir + "/manifest.json") else {
+            FileHandle.standardError.write("error: \(dir): no manifest.json (pass the fixture folder)\n".data(using: .utf8)!)
+            throw ExitCode(2)
+        }
+        // model_file entries are relative to the repository root, two levels above the fixtures.
+        let root = ((dir as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+        let rows: [ParityRow]
+        do {
+            rows = try FixtureParity.run(fixturesDir: dir, repositoryRoot: root.isEmpty ? "." : root)
+        } catch {
+            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            throw ExitCode(2)
+        }
+        print("fixtures: \(dir)")
+        print(FixtureParity.table(rows))
+        let failed = rows.filter { !$0.passed }
+        print("\(rows.count - failed.count) passed, \(failed.count) failed")
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(rows).write(to: URL(fileURLWithPath: json))
+        }
+        if !failed.isEmpty { throw ExitCode(1) }
     }
 }
