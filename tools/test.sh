@@ -19,5 +19,7 @@ swift test --skip-build
 echo "== real-time checks in a release build (zero allocations per run())"
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests
+echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
+bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== Python tests"
 (cd tools && ../$PY -m pytest -q)
