@@ -52,7 +52,7 @@ let package = Package(
         .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP"], swiftSettings: cpuFlags),
+        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling"], swiftSettings: cpuFlags),
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "AllocationCounter", "TestSupport", "ONNXFormat"],
                     swiftSettings: cpuFlags),

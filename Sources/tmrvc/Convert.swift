@@ -12,8 +12,7 @@ struct Convert: ParsableCommand {
         shifted by the engine's latency so the output lines up with the input and has the same length.
         Any format libsndfile reads is accepted; several channels are mixed down to mono (average).
         Sample rates: 24000, 44100 or 48000 Hz. The output is a mono WAV at the input's rate,
-        written atomically (a temporary file renamed into place). Negative values need '=':
-        --pitch=-3.
+        written atomically (a temporary file renamed into place).
         """)
 
     @Argument(help: "Input audio file.")
@@ -28,19 +27,19 @@ struct Convert: ParsableCommand {
     @Option(name: .customLong("q"), help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
     var quality: Float = 0.5
 
-    @Option(help: "Pitch shift in semitones.")
+    @Option(parsing: .unconditional, help: "Pitch shift in semitones.")
     var pitch: Float = 0
 
     @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
     var wet: Float = 1
 
-    @Option(help: "Output gain in dB.")
+    @Option(parsing: .unconditional, help: "Output gain in dB.")
     var gain: Float = 0
 
     @Option(name: .customLong("voice-source"), help: "Blend of the speaker's voice-source preset, 0...1.")
     var voiceSource: Float = 0
 
-    @Option(help: "Input noise gate threshold in dBFS (-120 disables it).")
+    @Option(parsing: .unconditional, help: "Input noise gate threshold in dBFS (-120 disables it).")
     var gate: Float = -60
 
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")

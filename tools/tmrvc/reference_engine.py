@@ -1,0 +1,116 @@
+"""Python reference of the Swift streaming engine's conversion path (ONNX Runtime + reference DSP).
+
+It implements the same algorithm as ``StreamingEngine`` in its simplest configuration — 24 kHz
+input (no resampling), q = 0 (no lookahead, 40 ms F0 window, ir_estimator every 20 frames), noise
+gate off, wet = 1, gain 0 dB, voice-source alpha 0 — so that ``tmrvc convert`` can be checked end to
+end against an independent implementation (``Tests/EngineTests/ReferenceEngineTests.swift``)::
+
+    python -m tmrvc.reference_engine            # writes Tests/Fixtures/engine/
+    python -m tmrvc.reference_engine --check    # recomputes and compares with the committed files
+
+Per hop t (frame t = the 240 samples ending at (t+1)*240):
+  log-mel (frontend.log_mel) -> content_encoder (T=1, states fed back)
+  every 20th hop (t % 20 == 0): ir_estimator on mel frames t-49..t (ln(1e-5) before the start)
+  acoustic_params = [ir_params (latest update), 8 zeros]
+  pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame)
+  converter (T=1, slow inputs from the speaker file) -> vocoder (T=1) -> istft_ola.
+The engine emits block t (input-aligned samples [(t-1)*240, t*240)) and reports a latency of 480
+samples; ``tmrvc convert`` drops them, so its output sample n equals istft_ola's sample n + 240.
+The input is padded with 480 zeros, as ``tmrvc convert`` does.
+
+Only numpy + onnxruntime (+ soundfile) are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tmrvc import constants as C
+from tmrvc import frontend, pitch
+from tmrvc.onnx_utils import make_session
+from tmrvc.speaker_file import SpeakerProfile
+
+ROOT = Path(__file__).resolve().parents[2]
+OUT = ROOT / "Tests" / "Fixtures" / "engine"
+INPUT_WAV = ROOT / "Tests" / "Fixtures" / "audio" / "utt0_en-us.wav"
+SPEAKER = ROOT / "weights" / "speakers" / "example_f3.tmrvc_speaker"
+IR_INTERVAL_Q0 = 20
+HOP = C.AUDIO_HOP_LENGTH
+LATENCY_Q0 = 2 * HOP
+
+
+def _stream(session, feeds_per_frame, static_feeds):
+    """Runs a streaming model frame by frame with state feedback; yields output dicts."""
+    states = {i.name: np.zeros([d for d in i.shape], np.float32)
+              for i in session.get_inputs() if i.name.startswith("state_in_")}
+    out_names = [o.name for o in session.get_outputs()]
+    for feeds in feeds_per_frame:
+        result = session.run(None, {**static_feeds, **feeds, **states})
+        named = dict(zip(out_names, result))
+        for k in list(states):
+            states[k] = named["state_out_" + k[len("state_in_"):]]
+        yield named
+
+
+def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights") -> np.ndarray:
+    x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
+    mel = frontend.log_mel(x)                       # [80, T]
+    n = mel.shape[1]
+    pit = pitch.pitch_features(x)                   # [2, T]
+    content_s = make_session(weights / "content_encoder.onnx")
+    ir_s = make_session(weights / "ir_estimator.onnx")
+    conv_s = make_session(weights / "converter.onnx")
+    voc_s = make_session(weights / "vocoder.onnx")
+    content = np.stack([o["content"][0, :, 0] for o in
+                        _stream(content_s, ({"mel": mel[None, :, t:t + 1]} for t in range(n)), {})])
+    floor = np.float32(np.log(C.FRONTEND_LOG_FLOOR))
+    window = C.STREAMING_IR_WINDOW_FRAMES
+    padded_mel = np.concatenate([np.full((80, window - 1), floor, np.float32), mel], axis=1)
+    acoustic = np.zeros((n, C.DIMS_ACOUSTIC_PARAMS), np.float32)
+    ir = np.zeros(C.DIMS_IR_PARAMS, np.float32)
+    for t in range(n):
+        if t % IR_INTERVAL_Q0 == 0:
+            ir = ir_s.run(None, {"mel_window": padded_mel[None, :, t:t + window]})[0][0]
+        acoustic[t, :C.DIMS_IR_PARAMS] = ir
+    static = {"spk_embed": profile.embedding[None, :].astype(np.float32),
+              "lora_delta": profile.lora_delta[None, :].astype(np.float32)}
+    conv_frames = ({"content": content[t][None, :, None], "pitch": pit[None, :, t:t + 1],
+                    "acoustic_params": acoustic[t][None, :]} for t in range(n))
+    features = [o["features"] for o in _stream(conv_s, conv_frames, static)]
+    mags, phases = [], []
+    for o in _stream(voc_s, ({"features": f} for f in features), {}):
+        mags.append(o["magnitude"][0, :, 0])
+        phases.append(o["phase"][0, :, 0])
+    y = frontend.istft_ola(np.stack(mags, axis=1), np.stack(phases, axis=1))
+    return y[HOP:HOP + len(audio)].astype(np.float32)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with the committed fixture")
+    args = parser.parse_args(argv)
+    import soundfile as sf
+
+    audio, sr = sf.read(INPUT_WAV, dtype="float32")
+    if sr != C.AUDIO_SAMPLE_RATE:
+        print(f"error: {INPUT_WAV}: expected {C.AUDIO_SAMPLE_RATE} Hz, got {sr}", file=sys.stderr)
+        return 2
+    y = convert(audio, SpeakerProfile.read(SPEAKER))
+    target = OUT / "utt0_example_f3_q0.npy"
+    if args.check:
+        ref = np.load(target)
+        err = float(np.max(np.abs(ref - y)))
+        print(f"reference engine vs committed {target.relative_to(ROOT)}: max abs error {err:.3g}")
+        return 0 if err <= 1e-5 else 1
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.save(target, y)
+    print(f"wrote {target.relative_to(ROOT)}: {len(y)} samples, peak {np.max(np.abs(y)):.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
