@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "AllocationCounter", "TestSupport", "ONNXFormat"],
                     swiftSettings: cpuFlags),
+        .testTarget(name: "CLITests", swiftSettings: cpuFlags),
         .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TestSupport"],
                     resources: [], swiftSettings: cpuFlags),

@@ -1,0 +1,117 @@
+import Foundation
+import XCTest
+
+/// Runs the built `tmrvc` executable the way a user does and checks exit status, messages and
+/// that failed runs leave no output file behind.
+final class CLITests: XCTestCase {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    /// The tmrvc binary next to this test bundle (swift build --build-tests builds it too).
+    static var binary: String {
+        let bundle = Bundle.allBundles.first { $0.bundlePath.hasSuffix(".xctest") }?.bundlePath
+            ?? CommandLine.arguments[0]
+        return (bundle as NSString).deletingLastPathComponent + "/tmrvc"
+    }
+
+    var dir: String!
+
+    override func setUpWithError() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            XCTFail("\(Self.binary) not built (run swift build --build-tests)")
+            return
+        }
+        dir = NSTemporaryDirectory() + "tmrvc-cli-\(getpid())-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() { if let dir { try? FileManager.default.removeItem(atPath: dir) } }
+
+    @discardableResult
+    func tmrvc(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = URL(fileURLWithPath: Self.root)
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+
+    let input = "Tests/Fixtures/audio/utt2_en-gb-m3.wav"
+    let speaker = "weights/speakers/example_f3.tmrvc_speaker"
+
+    func testEnrollThenConvert() throws {
+        let voice = dir + "/v.tmrvc_speaker", out = dir + "/out.wav"
+        let e = try tmrvc(["enroll", "Tests/Fixtures/audio/utt1_en-us-f3.wav", input, "-o", voice, "--name", "test"])
+        XCTAssertEqual(e.status, 0, e.err)
+        XCTAssertTrue(e.out.contains("2 recording(s)"), e.out)
+        let c = try tmrvc(["convert", input, "-o", out, "--speaker", voice, "--q", "0", "--pitch", "-2"])
+        XCTAssertEqual(c.status, 0, c.err)
+        XCTAssertTrue(c.out.contains("real-time factor"), c.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out))
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir).sorted(), ["out.wav", "v.tmrvc_speaker"])
+    }
+
+    func testBadInputsFailClearlyAndLeaveNothing() throws {
+        let out = dir + "/out.wav"
+        // Unsupported sample rate.
+        let rate22 = dir + "/r22.wav"
+        var header = Data("RIFF".utf8)
+        let samples = [Int16](repeating: 100, count: 22050)
+        func le<T: FixedWidthInteger>(_ v: T) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
+        header += le(UInt32(36 + samples.count * 2)) + Data("WAVEfmt ".utf8) + le(UInt32(16)) + le(UInt16(1)) + le(UInt16(1))
+        header += le(UInt32(22050)) + le(UInt32(44100)) + le(UInt16(2)) + le(UInt16(16)) + Data("data".utf8) + le(UInt32(samples.count * 2))
+        try (header + samples.withUnsafeBytes { Data($0) }).write(to: URL(fileURLWithPath: rate22))
+        var r = try tmrvc(["convert", rate22, "-o", out, "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("22050 Hz is not supported"), r.err)
+        // Truncated wav.
+        let full = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/" + input))
+        try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.wav"))
+        r = try tmrvc(["convert", dir + "/cut.wav", "-o", out, "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("cut.wav") && r.err.contains("truncated"), r.err)
+        // Speaker file of another model version / corrupt.
+        var spk = try Data(contentsOf: URL(fileURLWithPath: Self.root + "/" + speaker))
+        spk[16] = 0; spk[17] = 1
+        try spk.write(to: URL(fileURLWithPath: dir + "/old.tmrvc_speaker"))
+        r = try tmrvc(["convert", input, "-o", out, "--speaker", dir + "/old.tmrvc_speaker"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("old.tmrvc_speaker") && r.err.contains("another model version"), r.err)
+        // Missing model directory and missing model file.
+        r = try tmrvc(["convert", input, "-o", out, "--speaker", speaker, "--models", dir + "/nomodels"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("nomodels"), r.err)
+        try FileManager.default.createDirectory(atPath: dir + "/partial", withIntermediateDirectories: true)
+        r = try tmrvc(["convert", input, "-o", out, "--speaker", speaker, "--models", dir + "/partial"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("content_encoder.onnx"), r.err)
+        // Output in a missing directory.
+        r = try tmrvc(["convert", input, "-o", dir + "/missing/out.wav", "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("does not exist"), r.err)
+        // Nothing written by any failed run.
+        let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out") }
+        XCTAssertEqual(left, [])
+    }
+
+    func testInspectAndParityOnShippedModels() throws {
+        let i = try tmrvc(["inspect", "weights/converter.onnx"])
+        XCTAssertEqual(i.status, 0, i.err)
+        XCTAssertTrue(i.out.contains("kernels per run"), i.out)
+        let p = try tmrvc(["parity", "--json", dir + "/parity.json"])
+        XCTAssertEqual(p.status, 0, p.err)
+        XCTAssertTrue(p.out.contains("converter/stream"), p.out)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/parity.json"))
+        // A corrupt model is reported with its path, never a crash.
+        try Data([0x08, 0x07, 0x3A, 0xFF]).write(to: URL(fileURLWithPath: dir + "/bad.onnx"))
+        let b = try tmrvc(["inspect", dir + "/bad.onnx"])
+        XCTAssertNotEqual(b.status, 0)
+        XCTAssertTrue((b.out + b.err).contains("bad.onnx"), b.out + b.err)
+    }
+}
