@@ -51,9 +51,11 @@ public final class FFTWPlannerLock: @unchecked Sendable {
 }
 
 /// An FFTW-aligned float buffer (`fftwf_malloc`), zero-initialised, freed on deinit.
-final class AlignedFloats {
-    let count: Int
-    let pointer: UnsafeMutablePointer<Float>
+public final class AlignedFloats {
+    /// Number of floats.
+    public let count: Int
+    /// The storage.
+    public let pointer: UnsafeMutablePointer<Float>
 
     init(count: Int) {
         self.count = count
@@ -68,15 +70,19 @@ final class AlignedFloats {
 /// Real-to-complex forward FFT of size `n` (unnormalised), planned once at init.
 ///
 /// `input` holds `n` reals, `output` holds `n/2 + 1` complex bins as interleaved (re, im) floats.
-final class RealFFT {
-    let n: Int
-    let input: AlignedFloats
-    let output: AlignedFloats
+public final class RealFFT {
+    /// Transform size.
+    public let n: Int
+    /// `n` real inputs.
+    public let input: AlignedFloats
+    /// `n/2 + 1` complex outputs, interleaved (re, im).
+    public let output: AlignedFloats
     /// The plan (owned; destroyed on deinit). Exposed so that real-time code can call `fftwf_execute`
     /// without touching this object (no reference counting on the audio thread).
-    let plan: fftwf_plan
+    public let plan: fftwf_plan
 
-    init(n: Int, rigor: FFTPlanningRigor) {
+    /// Plans the transform (takes the process-wide planner lock; never on the audio thread).
+    public init(n: Int, rigor: FFTPlanningRigor = .estimate) {
         self.n = n
         input = AlignedFloats(count: n)
         output = AlignedFloats(count: 2 * (n / 2 + 1))
@@ -92,7 +98,7 @@ final class RealFFT {
 
     /// Transforms `input` into `output`. Real-time safe.
     @inline(__always)
-    func execute() { fftwf_execute(plan) }
+    public func execute() { fftwf_execute(plan) }
 
     deinit {
         FFTWPlannerLock.shared.withLock { fftwf_destroy_plan(plan) }

@@ -83,9 +83,10 @@ public final class StreamingEngine: @unchecked Sendable {
     private var gate: NoiseGate
     private var gateEnabled = false
     // Diagnostic analysis (resynthesis mode).
-    private let analysisPlan: OpaquePointer?
+    private let analysis = RealFFT(n: TMRVCConstants.Vocoder.nFft)
     private let analysisIn: UnsafeMutablePointer<Float>
     private let analysisOut: UnsafeMutablePointer<Float>
+    private let analysisPlan: fftwf_plan
     private let analysisWindow: UnsafeMutablePointer<Float>
     private let diagMagnitude: UnsafeMutablePointer<Float>
     private let diagPhase: UnsafeMutablePointer<Float>
@@ -186,15 +187,11 @@ public final class StreamingEngine: @unchecked Sendable {
         gate = NoiseGate(thresholdDBFS: -120)
         // Diagnostic analysis FFT (planned here, never on the audio thread).
         let n = Self.synthesisFFT
-        analysisIn = fftwf_alloc_real(n)!
-        analysisIn.initialize(repeating: 0, count: n)
-        let complex = fftwf_alloc_complex(n / 2 + 1)!
-        analysisOut = UnsafeMutableRawPointer(complex).bindMemory(to: Float.self, capacity: n + 2)
-        analysisOut.initialize(repeating: 0, count: n + 2)
+        analysisIn = analysis.input.pointer
+        analysisOut = analysis.output.pointer
+        analysisPlan = analysis.plan
         analysisWindow = .allocate(capacity: n)
         for i in 0..<n { analysisWindow[i] = sqrtf(0.5 - 0.5 * cosf(2 * Float.pi * Float(i) / Float(n))) }
-        let inPtr = analysisIn
-        analysisPlan = FFTWPlannerLock.shared.withLock { fftwf_plan_dft_r2c_1d(Int32(n), inPtr, complex, UInt32(FFTW_ESTIMATE)) }
         diagMagnitude = .allocate(capacity: Self.bins)
         diagMagnitude.initialize(repeating: 0, count: Self.bins)
         diagPhase = .allocate(capacity: Self.bins)
@@ -205,10 +202,6 @@ public final class StreamingEngine: @unchecked Sendable {
         history.deallocate(); melFrame.deallocate(); melHistory.deallocate(); contentRing.deallocate()
         irParams.deallocate(); hopIn.deallocate(); hopOut.deallocate(); fadeIn.deallocate()
         analysisWindow.deallocate(); diagMagnitude.deallocate(); diagPhase.deallocate()
-        let plan = analysisPlan
-        FFTWPlannerLock.shared.withLock { if let plan { fftwf_destroy_plan(plan) } }
-        fftwf_free(analysisIn)
-        fftwf_free(analysisOut)
         releaseHostBuffers()
     }
 
