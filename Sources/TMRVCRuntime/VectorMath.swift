@@ -15,7 +15,9 @@ public enum VectorMath {
     @inline(__always)
     public static func exp(_ x: V) -> V {
         let hiLimit: Float = 88.72283, loLimit: Float = -87.33654
-        let v = x.clamped(lowerBound: splat(loLimit), upperBound: splat(hiLimit))
+        var v = x
+        v.replace(with: splat(loLimit), where: v .< splat(loLimit))
+        v.replace(with: splat(hiLimit), where: v .> splat(hiLimit))
         // n = round(v / ln2) with the 1.5 * 2^23 trick (also yields the integer bits).
         let shifter: Float = 12_582_912
         let biased = v * splat(1.44269504088896341) + splat(shifter)
@@ -96,7 +98,9 @@ public enum VectorMath {
         p = splat(1.33314422036e-1).addingProduct(p, z)
         p = splat(-3.33332819422e-1).addingProduct(p, z)
         let small = x.addingProduct(p * z, x)
-        let e = exp(splat(2) * ax.clamped(lowerBound: splat(0), upperBound: splat(44)))
+        var ax44 = ax
+        ax44.replace(with: splat(44), where: ax .> splat(44))
+        let e = exp(splat(2) * ax44)
         var large = splat(1) - splat(2) / (e + splat(1))
         large.replace(with: -large, where: x .< splat(0))
         var y = large

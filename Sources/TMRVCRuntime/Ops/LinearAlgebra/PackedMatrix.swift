@@ -53,7 +53,10 @@ enum Float32Rows: PanelRowLoader {
 enum Float16Rows: PanelRowLoader {
     static var elementBytes: Int { 2 }
     @inline(__always) static func load(_ base: UnsafeRawPointer, row: Int) -> SIMD16<Float> {
-        SIMD16<Float>(base.load(fromByteOffset: row &* 32, as: SIMD16<Float16>.self))
+        // Two 8-lane conversions (each one vcvtph2ps); the 16-lane generic initializer is not inlined.
+        let lo = SIMD8<Float>(base.load(fromByteOffset: row &* 32, as: SIMD8<Float16>.self))
+        let hi = SIMD8<Float>(base.load(fromByteOffset: row &* 32 &+ 16, as: SIMD8<Float16>.self))
+        return SIMD16(lowHalf: lo, highHalf: hi)
     }
 }
 
@@ -207,7 +210,9 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// One column, contiguous x and y: four interleaved accumulators over k hide the FMA latency.
-    @inline(__always)
+    /// (Not inlined into callers: inside a small function the optimizer inlines the vcvtph2ps
+    /// conversions, inside a large one it calls them.)
+    @inline(never)
     func gemv<L: PanelRowLoader>(_: L.Type, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
         let depth = self.depth, rows = self.rows
         let k4 = depth & ~3
@@ -241,7 +246,7 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Up to four columns of x gathered as depth x 4 floats.
-    @inline(__always)
+    @inline(never)
     func block<L: PanelRowLoader, C: ColumnCount>(_: L.Type, _: C.Type, y: UnsafeMutablePointer<Float>, ysN: Int, ysT: Int,
                                                    x: UnsafePointer<Float>) {
         let depth = self.depth, rows = self.rows
