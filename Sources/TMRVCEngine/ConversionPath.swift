@@ -33,10 +33,10 @@ final class ConversionPath {
 
     static let hop = TMRVCConstants.Audio.hopLength
 
-    init(modelsDirectory dir: String) throws(EngineError) {
+    init(modelsDirectory dir: String, weightStorage: WeightStorage = .float32) throws(EngineError) {
         func load(_ name: String, slow: Set<String> = []) throws(EngineError) -> StreamingModel {
             let path = dir + "/" + name + ".onnx"
-            do { return try StreamingModel(path: path, frames: 1, slowInputs: slow) } catch {
+            do { return try StreamingModel(path: path, frames: 1, slowInputs: slow, weightStorage: weightStorage) } catch {
                 throw EngineError(path: path, reason: error.message)
             }
         }

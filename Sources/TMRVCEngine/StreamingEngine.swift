@@ -141,12 +141,17 @@ public final class StreamingEngine: @unchecked Sendable {
     /// Live statistics.
     public private(set) var statistics = Statistics()
 
+    /// Weight storage the models were compiled with.
+    public let weightStorage: WeightStorage
+
     /// Loads the models from `modelsDirectory` (default: the shipped `weights/`), compiles them
-    /// for one frame per call and plans the FFTs. Not real-time.
-    public init(modelsDirectory: String) throws(EngineError) {
+    /// for one frame per call and plans the FFTs. `weightStorage` `.float16` stores the matrix
+    /// weights as half floats (faster, less exact; see docs/performance.md). Not real-time.
+    public init(modelsDirectory: String, weightStorage: WeightStorage = .float32) throws(EngineError) {
+        self.weightStorage = weightStorage
         self.modelsDirectory = modelsDirectory
         let contentPath = modelsDirectory + "/content_encoder.onnx"
-        do { content = try StreamingModel(path: contentPath, frames: 1) } catch {
+        do { content = try StreamingModel(path: contentPath, frames: 1, weightStorage: weightStorage) } catch {
             throw EngineError(path: contentPath, reason: error.message)
         }
         guard let ci = content.input("mel"), ci.count == Self.melCount, let co = content.output("content"), co.count == Self.contentCount else {
@@ -155,14 +160,15 @@ public final class StreamingEngine: @unchecked Sendable {
         contentIn = ci
         contentOut = co
         let irPath = modelsDirectory + "/ir_estimator.onnx"
-        do { irSession = try InferenceSession(path: irPath) } catch { throw EngineError(path: irPath, reason: error.message) }
+        do { irSession = try InferenceSession(path: irPath, options: SessionOptions(weightStorage: weightStorage)) } catch { throw EngineError(path: irPath, reason: error.message) }
         guard let ii = irSession.inputIndex("mel_window"), irSession.inputs[ii].count == Self.melCount * Self.irWindow,
               let io = irSession.outputIndex("ir_params"), irSession.outputs[io].count == TMRVCConstants.Dims.irParams else {
             throw EngineError(path: irPath, reason: "expected input 'mel_window' [1,80,\(Self.irWindow)] and output 'ir_params' [1,24]")
         }
         irIn = irSession.inputs[ii]
         irOut = irSession.outputs[io]
-        paths = [try ConversionPath(modelsDirectory: modelsDirectory), try ConversionPath(modelsDirectory: modelsDirectory)]
+        paths = [try ConversionPath(modelsDirectory: modelsDirectory, weightStorage: weightStorage),
+                 try ConversionPath(modelsDirectory: modelsDirectory, weightStorage: weightStorage)]
         pitch = (0...Self.maxLookahead).map { l in PitchEstimator(windowLength: QualityProfile.pitchWindow(lookahead: l)) }
         historyLength = QualityProfile.pitchWindow(lookahead: Self.maxLookahead) + 2 * Self.hop * (Self.maxLookahead + 2)
         history = .allocate(capacity: historyLength)

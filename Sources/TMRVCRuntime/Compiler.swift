@@ -6,6 +6,8 @@ enum Compiler {
         var inputs: [TensorBuffer]
         var outputs: [TensorBuffer]
         var plan: [Kernel]
+        /// Op type and node name of each plan entry (profiling).
+        var planLabels: [(opType: String, node: String)]
         var slowPlan: [Kernel]
         var memory: OwnedMemory
         var statistics: SessionStatistics
@@ -17,6 +19,8 @@ enum Compiler {
         var kernel: Kernel
         var reads: [TensorBuffer]
         var writes: [TensorBuffer]
+        var opType = ""
+        var node = ""
     }
 
     static func compile(graph: Graph, options: SessionOptions) throws(RuntimeError) -> Result {
@@ -123,8 +127,11 @@ enum Compiler {
         func isSlow(_ b: TensorBuffer) -> Bool {
             slow.contains(ObjectIdentifier(b)) || (b.role == .alias && b.aliasOf.map { slow.contains(ObjectIdentifier($0)) } == true)
         }
-        for node in graph.nodes {
+        let fusion = FusionPlanner(graph: graph)
+        var absorbed = Set<Int>()
+        for (nodeIndex, node) in graph.nodes.enumerated() {
             stats.opHistogram[node.opType, default: 0] += 1
+            if absorbed.contains(nodeIndex) { continue }
             guard node.domain.isEmpty || node.domain == "ai.onnx" else {
                 throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' of domain '\(node.domain)' (opset \(graph.opset)) is not supported")
             }
@@ -135,15 +142,23 @@ enum Compiler {
                 throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' is implemented from opset \(def.sinceVersion), the model uses opset \(graph.opset)")
             }
             let ins = node.inputs.map { $0 >= 0 ? buffers[$0] : nil }
+            // MatMul+Add+Gelu style chains become one kernel writing the chain's last output.
+            let fused = fusion.plan(at: nodeIndex, inputs: ins) { buffers[$0] }
+            let nodeOutputs = fused?.outputs ?? node.outputs
             var ctx = NodeContext(node: node, opset: graph.opset, file: file, inputs: ins,
-                                  outputs: [TensorBuffer?](repeating: nil, count: node.outputs.count),
-                                  outputNames: node.outputs.map { $0 >= 0 ? graph.valueNames[$0] : "" },
+                                  outputs: [TensorBuffer?](repeating: nil, count: nodeOutputs.count),
+                                  outputNames: nodeOutputs.map { $0 >= 0 ? graph.valueNames[$0] : "" },
                                   memory: memory)
+            ctx.weightStorage = options.weightStorage
+            if let fused {
+                ctx.epilogue = fused.epilogue
+                absorbed.formUnion(fused.absorbed)
+            }
             let kernel = try def.factory(&ctx)
             guard memory.totalBytes <= options.maxMemoryBytes else {
                 throw RuntimeError(.shape, "\(file): node '\(node.name)' (\(node.opType)): the session needs more than \(options.maxMemoryBytes) bytes")
             }
-            for (k, v) in node.outputs.enumerated() where v >= 0 {
+            for (k, v) in nodeOutputs.enumerated() where v >= 0 {
                 guard let b = ctx.outputs[k] else {
                     throw RuntimeError(.unsupported, "\(file): node '\(node.name)' (\(node.opType)): output \(k) is not produced by this implementation")
                 }
@@ -181,7 +196,7 @@ enum Compiler {
                 stats.hoistedNodeCount += 1
                 continue
             }
-            steps.append(Step(kernel: kernel, reads: read, writes: written))
+            steps.append(Step(kernel: kernel, reads: read, writes: written, opType: fused?.epilogue.label ?? node.opType, node: node.name))
         }
 
         // Outputs: dedicated storage; copies for outputs that are inputs, constants, aliases or repeated.
@@ -196,7 +211,7 @@ enum Compiler {
             } else {
                 let out = TensorBuffer(name: graph.valueNames[v], dataType: b.dataType, shape: b.shape, role: .output)
                 out.data = memory.allocate(bytes: out.byteCount)
-                steps.append(Step(kernel: CopyKernel(from: b, to: out), reads: [b], writes: [out]))
+                steps.append(Step(kernel: CopyKernel(from: b, to: out), reads: [b], writes: [out], opType: "(output copy)", node: out.name))
                 outputs.append(out)
             }
             seen.insert(ObjectIdentifier(outputs.last!))
@@ -251,7 +266,8 @@ enum Compiler {
             if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
         }
         stats.kernelCount = steps.count
-        return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel }, slowPlan: slowSteps, memory: memory,
+        return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel },
+                      planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, memory: memory,
                       statistics: stats, dependentAliases: dependents)
     }
 }

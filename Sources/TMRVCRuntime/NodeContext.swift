@@ -15,6 +15,11 @@ public struct NodeContext {
     public internal(set) var outputs: [TensorBuffer?]
     let outputNames: [String]
     let memory: OwnedMemory
+    /// Bias and activation of nodes fused into this one by the compiler (MatMul + Add + Gelu,
+    /// Conv + Gelu, Gemm + Gelu); the factory must apply it. Nil for ordinary nodes.
+    var epilogue: FusedEpilogue? = nil
+    /// Storage the session wants for constant weights of MatMul/Gemm/Conv.
+    var weightStorage: WeightStorage = .float32
 
     /// Number of inputs given (including omitted ones in the middle).
     public var inputCount: Int { inputs.count }

@@ -1,6 +1,16 @@
 import CTMRVCSupport
 import ONNXFormat
 
+/// How constant float32 weights of MatMul, Gemm and Conv are stored.
+public enum WeightStorage: Sendable, Equatable {
+    /// As given (float32).
+    case float32
+    /// Rounded to float16 at load (half the bytes, so about half the memory traffic of the
+    /// per-frame matrix-vector products); products still accumulate in float32. Accuracy: see
+    /// docs/performance.md (errors around 1e-3 instead of 1e-6).
+    case float16
+}
+
 /// Options fixed when a session is created.
 public struct SessionOptions: Sendable {
     /// Concrete shapes for inputs whose declared shape has symbolic or unknown dimensions
@@ -21,10 +31,14 @@ public struct SessionOptions: Sendable {
     public var maxTensorElements: Int
     /// Most bytes the session may allocate at load (constants, folded values, workspaces, arena).
     public var maxMemoryBytes: Int
+    /// Storage of the constant weights of MatMul/Gemm/Conv (default float32).
+    public var weightStorage: WeightStorage
 
     public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:],
                 slowInputs: Set<String> = [], foldConstants: Bool = true,
-                maxTensorElements: Int = Int(Int32.max), maxMemoryBytes: Int = Int.max) {
+                maxTensorElements: Int = Int(Int32.max), maxMemoryBytes: Int = Int.max,
+                weightStorage: WeightStorage = .float32) {
+        self.weightStorage = weightStorage
         self.inputShapes = inputShapes
         self.constantInputs = constantInputs
         self.slowInputs = slowInputs
@@ -77,6 +91,18 @@ public struct SessionStatistics: Sendable {
     public var opHistogram: [String: Int] = [:]
 }
 
+/// Time spent in one kernel of the per-run plan while profiling was on.
+public struct KernelProfile: Sendable {
+    /// ONNX op type of the node (or a runtime label such as "(output copy)").
+    public var opType: String
+    /// Node name.
+    public var node: String
+    /// Total nanoseconds over `runs` runs.
+    public var nanoseconds: UInt64
+    /// Profiled runs.
+    public var runs: Int
+}
+
 /// A model compiled for fixed input shapes. After `init`, `run()` performs no heap allocation,
 /// takes no lock and cannot fail: every shape was checked and every buffer placed at load.
 public final class InferenceSession: @unchecked Sendable {
@@ -94,7 +120,14 @@ public final class InferenceSession: @unchecked Sendable {
     public let statistics: SessionStatistics
 
     private let plan: [Kernel]
+    private let planLabels: [(opType: String, node: String)]
     private let slowPlan: [Kernel]
+    /// Per-kernel nanosecond accumulators (profiling mode), parallel to `plan`.
+    private let profileNanoseconds: UnsafeMutablePointer<UInt64>
+    private var profiledRuns = 0
+    /// When true, `run()` times every kernel of the per-run plan (two clock reads per kernel,
+    /// still allocation-free); read the result with `kernelProfile()`. Off by default.
+    public var isProfiling = false
     private var slowPlanIsStale = true
     private let memory: OwnedMemory
     private let model: ONNXModel
@@ -123,6 +156,9 @@ public final class InferenceSession: @unchecked Sendable {
         self.inputNames = compiled.inputs.map(\.name)
         self.outputNames = graph.outputs.map { graph.valueNames[$0] }
         self.plan = compiled.plan
+        self.planLabels = compiled.planLabels
+        self.profileNanoseconds = .allocate(capacity: max(1, compiled.plan.count))
+        self.profileNanoseconds.initialize(repeating: 0, count: max(1, compiled.plan.count))
         self.slowPlan = compiled.slowPlan
         self.memory = compiled.memory
         self.statistics = compiled.statistics
@@ -139,7 +175,32 @@ public final class InferenceSession: @unchecked Sendable {
             for kernel in slowPlan { kernel.run() }
             slowPlanIsStale = false
         }
+        if isProfiling {
+            let acc = profileNanoseconds
+            for (i, kernel) in plan.enumerated() {
+                let t0 = tmrvc_now_ns()
+                kernel.run()
+                acc[i] &+= tmrvc_now_ns() &- t0
+            }
+            profiledRuns += 1
+            return
+        }
         for kernel in plan { kernel.run() }
+    }
+
+    deinit { profileNanoseconds.deallocate() }
+
+    /// Per-kernel times accumulated while `isProfiling` was on, in plan order.
+    public func kernelProfile() -> [KernelProfile] {
+        planLabels.enumerated().map { i, l in
+            KernelProfile(opType: l.opType, node: l.node, nanoseconds: profileNanoseconds[i], runs: profiledRuns)
+        }
+    }
+
+    /// Clears the profiling accumulators.
+    public func resetProfile() {
+        profileNanoseconds.update(repeating: 0, count: max(1, plan.count))
+        profiledRuns = 0
     }
 
     /// Marks the slow inputs (`SessionOptions.slowInputs`) as changed: the next `run()` first

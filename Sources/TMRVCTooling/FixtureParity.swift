@@ -91,7 +91,11 @@ public enum FixtureParity {
 
     /// Runs every model case (stream, chunk, call, calls) of the manifest in `fixturesDir`; model
     /// files are resolved against `repositoryRoot`. Front-end cases are skipped (DSP tests cover them).
+    ///
+    /// `weightStorage` `.float16` runs every model with fp16 weight storage (the manifest's fp32
+    /// tolerance then does not apply; callers compare with their own bar).
     public static func run(fixturesDir: String, repositoryRoot: String, only: Set<String>? = nil,
+                           weightStorage: WeightStorage = .float32,
                            progress: (String) -> Void = { _ in }) throws -> [ParityRow] {
         let manifestPath = fixturesDir + "/manifest.json"
         let data: Data
@@ -111,9 +115,9 @@ public enum FixtureParity {
             let tol = c.tolerance?.max_abs ?? manifest.tolerance.max_abs
             func load(_ item: Item) throws -> Tensor { try NPY.load(path: fixturesDir + "/" + item.file) }
             switch c.kind {
-            case "stream": rows += try runStream(c, path: path, tolerance: tol, load: load)
-            case "chunk": rows += try runChunk(c, path: path, tolerance: tol, load: load)
-            case "call", "calls": rows += try runCalls(c, path: path, tolerance: tol, load: load)
+            case "stream": rows += try runStream(c, path: path, tolerance: tol, storage: weightStorage, load: load)
+            case "chunk": rows += try runChunk(c, path: path, tolerance: tol, storage: weightStorage, load: load)
+            case "call", "calls": rows += try runCalls(c, path: path, tolerance: tol, storage: weightStorage, load: load)
             default: continue
             }
         }
@@ -142,9 +146,10 @@ public enum FixtureParity {
         }
     }
 
-    static func runStream(_ c: Case, path: String, tolerance: Double, load: (Item) throws -> Tensor) throws -> [ParityRow] {
+    static func runStream(_ c: Case, path: String, tolerance: Double, storage: WeightStorage,
+                          load: (Item) throws -> Tensor) throws -> [ParityRow] {
         let n = c.n_frames ?? 0
-        let m = try StreamingModel(path: path, frames: 1, slowInputs: slowInputs)
+        let m = try StreamingModel(path: path, frames: 1, slowInputs: slowInputs, weightStorage: storage)
         let s = m.session
         var inputs: [(TensorBuffer, Tensor, Bool, Bool)] = []  // buffer, data, per-frame, slow
         for item in c.inputs {
@@ -194,8 +199,9 @@ public enum FixtureParity {
             + states.map { $0.2.row(caseName: c.name, output: $0.3, tolerance: tolerance) }
     }
 
-    static func runChunk(_ c: Case, path: String, tolerance: Double, load: (Item) throws -> Tensor) throws -> [ParityRow] {
-        let m = try StreamingModel(path: path, frames: c.T ?? 1)
+    static func runChunk(_ c: Case, path: String, tolerance: Double, storage: WeightStorage,
+                          load: (Item) throws -> Tensor) throws -> [ParityRow] {
+        let m = try StreamingModel(path: path, frames: c.T ?? 1, weightStorage: storage)
         for item in c.inputs {
             guard let b = m.input(item.name) else { throw Failure(description: "\(path): no input '\(item.name)'") }
             try write(try load(item).bytes[...], to: b, what: "\(c.name) \(item.name)")
@@ -211,13 +217,14 @@ public enum FixtureParity {
         return rows
     }
 
-    static func runCalls(_ c: Case, path: String, tolerance: Double, load: (Item) throws -> Tensor) throws -> [ParityRow] {
+    static func runCalls(_ c: Case, path: String, tolerance: Double, storage: WeightStorage,
+                          load: (Item) throws -> Tensor) throws -> [ParityRow] {
         let calls = c.n_calls ?? 1
         let first = try load(c.inputs[0])
         let perCall = c.inputs[0].per_call ?? false
         // Variable-length inputs (speaker encoder): compile for this call's T.
         let frames = perCall ? (first.shape.last ?? 1) : (first.shape.last ?? 1)
-        let m = try StreamingModel(path: path, frames: frames)
+        let m = try StreamingModel(path: path, frames: frames, weightStorage: storage)
         var accs = c.outputs.map { _ in ErrorAccumulator() }
         let inputData = try c.inputs.map(load)
         let outputData = try c.outputs.map(load)

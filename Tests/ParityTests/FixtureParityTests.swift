@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TMRVCRuntime
 import TMRVCTooling
 
 /// Streams every model fixture (hundreds of frames with state feedback, chunk and call cases)
@@ -16,6 +17,23 @@ final class FixtureParityTests: XCTestCase {
         XCTAssertTrue(rows.contains { $0.frames >= 300 }, "streamed cases must cover hundreds of frames")
         for r in rows where !r.passed {
             XCTFail("\(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
+        }
+    }
+
+    /// fp16 weight storage (SessionOptions.weightStorage = .float16): the same fixtures, every
+    /// model, with a looser bar: outputs within 1e-2 absolute of ONNX Runtime's fp32 results
+    /// (docs/performance.md lists the measured errors).
+    static let fp16Tolerance = 1e-2
+
+    func testAllModelsWithFloat16WeightsStayNearONNXRuntime() throws {
+        var rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root,
+                                         weightStorage: .float16)
+        for i in rows.indices { rows[i].tolerance = Self.fp16Tolerance }
+        print("fp16 weight storage:")
+        print(FixtureParity.table(rows))
+        XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")
+        for r in rows where !r.passed {
+            XCTFail("fp16 \(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
         }
     }
 }

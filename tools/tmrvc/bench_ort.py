@@ -2,8 +2,9 @@
 
 Runs each per-frame model at T=1 with state feedback through ONNX Runtime (CPU EP,
 ``intra_op_num_threads=1``, all graph optimisations, IOBinding so no per-call
-allocation or copies of inputs), plus ORT's bare per-call overhead on an identity model,
-and prints JSON on stdout::
+allocation or copies of inputs), the per-frame pipeline (content_encoder, converter,
+vocoder, and ir_estimator every 10th frame), plus ORT's bare per-call overhead on an
+identity model, and prints JSON on stdout::
 
     python -m tmrvc.bench_ort --weights weights/ --frames 20000 [--warmup 500]
 
@@ -43,43 +44,71 @@ def _stats(samples_us: list[float]) -> dict:
             "p999_us": q(0.999), "max_us": float(a[-1]), "mean_us": float(a.mean())}
 
 
+class _Runner:
+    """One model with IOBinding and zero-copy state feedback (OrtValues of each state pair swapped)."""
+
+    def __init__(self, path: Path, seed: int = 0):
+        import onnxruntime as ort
+
+        self.sess = _session(path)
+        rng = np.random.default_rng(seed)
+        self.binding = self.sess.io_binding()
+        self.values = {}
+        for inp in self.sess.get_inputs():
+            shape = [1 if isinstance(d, str) or d is None else d for d in inp.shape]
+            arr = np.zeros(shape, np.float32) if inp.name.startswith("state_in_") else \
+                (rng.standard_normal(shape).astype(np.float32) * 0.5)
+            self.values[inp.name] = ort.OrtValue.ortvalue_from_numpy(arr)
+        self.outs = {}
+        for out in self.sess.get_outputs():
+            shape = [1 if isinstance(d, str) or d is None else d for d in out.shape]
+            self.outs[out.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(shape, np.float32))
+        self.pairs = [(n, "state_out_" + n[len("state_in_"):]) for n in self.values if n.startswith("state_in_")]
+
+    def run(self) -> float:
+        """Binds, runs once (timed: the run call only), swaps states; returns microseconds."""
+        b = self.binding
+        b.clear_binding_inputs()
+        b.clear_binding_outputs()
+        for name, v in self.values.items():
+            b.bind_ortvalue_input(name, v)
+        for name, v in self.outs.items():
+            b.bind_ortvalue_output(name, v)
+        t0 = time.perf_counter_ns()
+        self.sess.run_with_iobinding(b)
+        t1 = time.perf_counter_ns()
+        for sin, sout in self.pairs:
+            self.values[sin], self.outs[sout] = self.outs[sout], self.values[sin]
+        return (t1 - t0) / 1000.0
+
+
 def bench_model(path: Path, frames: int, warmup: int) -> dict:
-    import onnxruntime as ort
-
-    sess = _session(path)
-    rng = np.random.default_rng(0)
-    binding = sess.io_binding()
-    values = {}
-    for inp in sess.get_inputs():
-        shape = [1 if isinstance(d, str) or d is None else d for d in inp.shape]
-        arr = np.zeros(shape, np.float32) if inp.name.startswith("state_in_") else \
-            (rng.standard_normal(shape).astype(np.float32) * 0.5)
-        values[inp.name] = ort.OrtValue.ortvalue_from_numpy(arr)
-    outs = {}
-    for out in sess.get_outputs():
-        shape = [1 if isinstance(d, str) or d is None else d for d in out.shape]
-        outs[out.name] = ort.OrtValue.ortvalue_from_numpy(np.zeros(shape, np.float32))
-    pairs = [(n, "state_out_" + n[len("state_in_"):]) for n in values if n.startswith("state_in_")]
-
-    def bind(flip: bool):
-        binding.clear_binding_inputs()
-        binding.clear_binding_outputs()
-        for name, v in values.items():
-            binding.bind_ortvalue_input(name, v)
-        for name, v in outs.items():
-            binding.bind_ortvalue_output(name, v)
-
-    # State feedback without copies: swap the OrtValues of each state pair between calls.
+    r = _Runner(path)
     times = []
     for i in range(warmup + frames):
-        bind(False)
-        t0 = time.perf_counter_ns()
-        sess.run_with_iobinding(binding)
-        t1 = time.perf_counter_ns()
-        for sin, sout in pairs:
-            values[sin], outs[sout] = outs[sout], values[sin]
+        us = r.run()
         if i >= warmup:
-            times.append((t1 - t0) / 1000.0)
+            times.append(us)
+    return _stats(times)
+
+
+IR_INTERVAL = 10
+
+
+def bench_pipeline(weights: Path, frames: int, warmup: int) -> dict:
+    """Per frame: content_encoder, converter, vocoder, plus ir_estimator every 10th frame; the
+    frame's time is the sum of the timed run calls (Python binding work between calls is not
+    counted, which favours ONNX Runtime slightly)."""
+    runners = {n: _Runner(weights / f"{n}.onnx", seed=k) for k, n in enumerate(MODELS)}
+    times = []
+    for i in range(warmup + frames):
+        us = runners["content_encoder"].run()
+        if i % IR_INTERVAL == 0:
+            us += runners["ir_estimator"].run()
+        us += runners["converter"].run()
+        us += runners["vocoder"].run()
+        if i >= warmup:
+            times.append(us)
     return _stats(times)
 
 
@@ -114,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {path}: model file not found", file=sys.stderr)
             return 2
         result["models"][name] = bench_model(path, args.frames, args.warmup)
+    if set(MODELS) <= set(args.models.split(",")):
+        result["pipeline"] = bench_pipeline(args.weights, args.frames, args.warmup)
     result["identity"] = bench_identity(args.frames, args.warmup)
     json.dump(result, sys.stdout)
     print()

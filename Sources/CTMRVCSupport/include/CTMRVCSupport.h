@@ -2,6 +2,14 @@
 #ifndef CTMRVC_SUPPORT_H
 #define CTMRVC_SUPPORT_H
 #include <stdint.h>
+#include <time.h>
+
+/// Monotonic clock in nanoseconds (vDSO, no system call, no allocation).
+static inline uint64_t tmrvc_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>

@@ -111,7 +111,18 @@ final class ActivationKernel: Kernel, ElementVisitor, @unchecked Sendable {
         mapElements(out.count, UnsafePointer(elementPointer(x, T.self)), elementPointer(out, T.self)) { $0 < 0 ? 0 : $0 }
     }
 
-    override func run() { kind.visit(self) }
+    override func run() {
+        if kind == .float {
+            // float32 GELU and sigmoid: 8-lane vector approximations (VectorMath.swift).
+            switch activation {
+            case .gelu: VectorMath.gelu(UnsafePointer(x.floats), out.floats, count: out.count); return
+            case .geluTanh: VectorMath.geluTanh(UnsafePointer(x.floats), out.floats, count: out.count); return
+            case .sigmoid: VectorMath.sigmoid(UnsafePointer(x.floats), out.floats, count: out.count); return
+            default: break
+            }
+        }
+        kind.visit(self)
+    }
 }
 
 /// Builds an activation; `parameters` reads its attributes (alpha, beta, gamma) from the node.

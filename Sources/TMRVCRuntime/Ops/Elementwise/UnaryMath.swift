@@ -68,7 +68,17 @@ final class UnaryMathKernel: Kernel, ElementVisitor, @unchecked Sendable {
         }
     }
 
-    override func run() { kind.visit(self) }
+    override func run() {
+        if kind == .float {
+            // float32 exp and tanh: 8-lane vector approximations (a few ulp; VectorMath.swift).
+            switch function {
+            case .exp: VectorMath.exp(UnsafePointer(x.floats), out.floats, count: out.count); return
+            case .tanh: VectorMath.tanh(UnsafePointer(x.floats), out.floats, count: out.count); return
+            default: break
+            }
+        }
+        kind.visit(self)
+    }
 }
 
 func makeUnaryMath(_ function: MathFunction) -> @Sendable (inout NodeContext) throws(RuntimeError) -> Kernel? {

@@ -23,20 +23,30 @@ final class ConvKernel: Kernel, @unchecked Sendable {
     let inSize: Int, outSize: Int
     let map: ConvWindowMap
     let col: UnsafeMutablePointer<Float>?
+    /// Constant weights (and bias, activation) repacked for batch-1 products (group 1; chosen at
+    /// load for few output positions or fp16 storage).
+    let packed: PackedMatrix?
+    let scratch: UnsafeMutablePointer<Float>?
+    /// Fused activation (Conv + Gelu), applied after the product when not packed.
+    let activation: FusedActivation
 
     init(x: TensorBuffer, w: TensorBuffer, bias: TensorBuffer?, y: TensorBuffer, strategy: Strategy,
-         group: Int, map: ConvWindowMap, col: UnsafeMutablePointer<Float>?) {
+         group: Int, map: ConvWindowMap, col: UnsafeMutablePointer<Float>?,
+         packed: PackedMatrix? = nil, scratch: UnsafeMutablePointer<Float>? = nil, activation: FusedActivation = .none) {
         self.x = x; self.w = w; self.bias = bias; self.y = y; self.strategy = strategy
         batch = x.shape[0]; channels = x.shape[1]; outChannels = w.shape[0]; self.group = group
         cg = channels / group; mg = outChannels / group; taps = map.taps
         inSize = map.targets; outSize = map.positions
         self.map = map; self.col = col
+        self.packed = packed; self.scratch = scratch; self.activation = activation
     }
 
     override func run() {
+        if let packed { runPacked(packed); return }
         let px = UnsafePointer(x.floats), pw = UnsafePointer(w.floats), py = y.floats
         let pb = bias.map { UnsafePointer($0.floats) }
         let (inSize, outSize, cg, mg, taps) = (self.inSize, self.outSize, self.cg, self.mg, self.taps)
+        defer { activation.apply(py, count: batch * outChannels * outSize) }
         for n in 0..<batch {
             let xn = px + n * channels * inSize, yn = py + n * outChannels * outSize
             switch strategy {
@@ -68,6 +78,28 @@ final class ConvKernel: Kernel, @unchecked Sendable {
                                 a: pw + g * mg * cg * taps, lda: cg * taps, b: UnsafePointer(col), ldb: outSize,
                                 beta: pb == nil ? 0 : 1, c: yn + g * mg * outSize, ldc: outSize)
                 }
+            }
+        }
+    }
+
+    /// Group 1 through the packed kernel: the product's columns are the output positions.
+    @inline(__always)
+    func runPacked(_ packed: PackedMatrix) {
+        let px = UnsafePointer(x.floats), py = y.floats
+        let (inSize, outSize, taps) = (self.inSize, self.outSize, self.taps)
+        for n in 0..<batch {
+            let xn = px + n * channels * inSize, yn = py + n * outChannels * outSize
+            switch strategy {
+            case .pointwise:
+                packed.multiply(x: xn, xsK: inSize, xsT: 1, columns: outSize, y: yn, ysN: outSize, ysT: 1, scratch: scratch)
+            case .wholeWindow:
+                packed.multiply(x: xn, xsK: 1, xsT: 1, columns: 1, y: yn, ysN: 1, ysT: 1, scratch: scratch)
+            case .im2col:
+                let col = self.col!
+                for c in 0..<channels { map.gather(xn + c * inSize, into: col + c * taps * outSize) }
+                packed.multiply(x: col, xsK: outSize, xsT: 1, columns: outSize, y: yn, ysN: outSize, ysT: 1, scratch: scratch)
+            case .depthwise:
+                break
             }
         }
     }
@@ -141,7 +173,21 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     let col = strategy == .im2col
         ? ctx.workspace(bytes: cg * map.taps * outSize * 4).bindMemory(to: Float.self, capacity: cg * map.taps * outSize)
         : nil
-    return ConvKernel(x: x, w: w, bias: b, y: y, strategy: strategy, group: group, map: map, col: col)
+    if ctx.epilogue?.bias != nil { throw ctx.error("internal: fused bias on Conv") }
+    let activation = ctx.epilogue?.activation ?? .none
+    if strategy != .depthwise, group == 1, w.isConstant, b == nil || b!.isConstant, m > 0, cg * map.taps > 0, outSize > 0,
+       linalgUsePacked(columns: outSize, storage: ctx.weightStorage) {
+        let memory = ctx.memory
+        let depth = cg * map.taps
+        let packed = PackedMatrix(rowMajorNK: UnsafePointer(w.floats), rows: m, depth: depth, ld: depth,
+                                  storage: ctx.weightStorage, bias: b.map { UnsafePointer($0.floats) },
+                                  activation: activation, allocate: { memory.allocate(bytes: $0) })
+        let count = PackedMatrix.scratchCount(depth: depth, columns: outSize)
+        let scratch = count == 0 ? nil : ctx.workspace(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
+        return ConvKernel(x: x, w: w, bias: b, y: y, strategy: strategy, group: group, map: map, col: col,
+                          packed: packed, scratch: scratch)
+    }
+    return ConvKernel(x: x, w: w, bias: b, y: y, strategy: strategy, group: group, map: map, col: col, activation: activation)
 }
 
 extension Operators {

@@ -13,11 +13,19 @@ final class GemmKernel: Kernel, @unchecked Sendable {
     /// Element strides of C along Y's rows and columns (0 where broadcast).
     let cRow: Int, cCol: Int
 
+    /// Constant B (and bias beta * C) repacked for batch-1 products, chosen at load.
+    let packed: PackedMatrix?
+    let scratch: UnsafeMutablePointer<Float>?
+    /// Fused activation (Gemm + Gelu), applied after BLAS when not packed.
+    let epilogueActivation: FusedActivation
+
     init(a: TensorBuffer, b: TensorBuffer, c: TensorBuffer?, y: TensorBuffer, element: LinalgElement,
-         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float, cRow: Int, cCol: Int) {
+         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, beta: Float, cRow: Int, cCol: Int,
+         packed: PackedMatrix? = nil, scratch: UnsafeMutablePointer<Float>? = nil, epilogueActivation: FusedActivation = .none) {
         self.a = a; self.b = b; self.c = c; self.y = y; self.element = element
         self.transA = transA; self.transB = transB; self.m = m; self.n = n; self.k = k
         self.alpha = alpha; self.beta = beta; self.cRow = cRow; self.cCol = cCol
+        self.packed = packed; self.scratch = scratch; self.epilogueActivation = epilogueActivation
     }
 
     /// Integers and float64 (alpha and beta are 1 or beta is 0 for integers; checked at load).
@@ -41,6 +49,11 @@ final class GemmKernel: Kernel, @unchecked Sendable {
         switch element {
         case .float:
             let py = y.floats
+            if let packed {
+                packed.multiply(x: UnsafePointer(a.floats), xsK: transA ? m : 1, xsT: transA ? 1 : k, columns: m,
+                                y: py, ysN: 1, ysT: n, scratch: scratch)
+                return
+            }
             var blasBeta: Float = 0
             if let c, beta != 0 {
                 let pc = UnsafePointer(c.floats)
@@ -60,6 +73,7 @@ final class GemmKernel: Kernel, @unchecked Sendable {
                         a: UnsafePointer(a.floats), lda: transA ? m : k,
                         b: UnsafePointer(b.floats), ldb: transB ? k : n,
                         beta: blasBeta, c: py, ldc: n)
+            epilogueActivation.apply(py, count: m * n)
         case .double: naive(Double.self, scale: { $0 * Double($1) }, add: +)
         case .int32: naive(Int32.self, scale: { x, _ in x }, add: &+)
         case .int64: naive(Int64.self, scale: { x, _ in x }, add: &+)
@@ -113,8 +127,40 @@ func makeGemm(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
         }
     }
     let y = try ctx.output(0, a.dataType, [m, n])
+    let activation = ctx.epilogue?.activation ?? .none
+    if ctx.epilogue?.bias != nil { throw ctx.error("internal: fused bias on Gemm") }
+    // Batch-1 products on constant weights: packed SIMD kernel with the bias beta * C folded in
+    // (when C is constant and broadcast over rows) and alpha = 1.
+    if element == .float, b.isConstant, alpha == 1, m > 0, n > 0, k > 0, c == nil || (c!.isConstant && cRow == 0),
+       linalgUsePacked(columns: m, storage: ctx.weightStorage) {
+        var bias: [Float]? = nil
+        if let c, beta != 0 { bias = (0..<n).map { beta * c.floats[$0 * cCol] } }
+        let memory = ctx.memory
+        let packed = bias.withOptionalPointer { pb in
+            transB
+                ? PackedMatrix(rowMajorNK: UnsafePointer(b.floats), rows: n, depth: k, ld: k, storage: ctx.weightStorage,
+                               bias: pb, activation: activation, allocate: { memory.allocate(bytes: $0) })
+                : PackedMatrix(rowMajorKN: UnsafePointer(b.floats), rows: n, depth: k, ld: n, storage: ctx.weightStorage,
+                               bias: pb, activation: activation, allocate: { memory.allocate(bytes: $0) })
+        }
+        let count = PackedMatrix.scratchCount(depth: k, columns: m)
+        let needsScratch = count > 0 || transA
+        let scratch = needsScratch ? ctx.workspace(bytes: max(count, k * 4) * 4).bindMemory(to: Float.self, capacity: max(count, k * 4)) : nil
+        return GemmKernel(a: a, b: b, c: c, y: y, element: element, transA: transA, transB: transB,
+                          m: m, n: n, k: k, alpha: alpha, beta: beta, cRow: cRow, cCol: cCol, packed: packed, scratch: scratch)
+    }
     return GemmKernel(a: a, b: b, c: c, y: y, element: element, transA: transA, transB: transB,
-                      m: m, n: n, k: k, alpha: alpha, beta: beta, cRow: cRow, cCol: cCol)
+                      m: m, n: n, k: k, alpha: alpha, beta: beta, cRow: cRow, cCol: cCol, epilogueActivation: activation)
+}
+
+extension Optional where Wrapped == [Float] {
+    /// Calls `body` with a pointer to the array's elements, or nil.
+    func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
+        switch self {
+        case .none: return body(nil)
+        case .some(let a): return a.withUnsafeBufferPointer { body($0.baseAddress) }
+        }
+    }
 }
 
 extension Operators {

@@ -256,3 +256,28 @@ func smallSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float
         }
     }
 }
+
+// MARK: - batch-1 products and fused epilogues
+
+/// Most columns (T, rows of A) for which a product on constant float32 weights uses the packed
+/// SIMD kernels instead of OpenBLAS. With fp16 storage the packed kernels are used for every T
+/// (the weights exist only in half precision).
+let linalgPackedColumnLimit = 4
+
+/// Whether a product with `columns` columns on constant weights takes the packed path.
+func linalgUsePacked(columns: Int, storage: WeightStorage) -> Bool {
+    storage == .float16 || columns <= linalgPackedColumnLimit
+}
+
+/// Adds `bias[j]` to column j of every row of the row-major rows x columns matrix `y`, then
+/// applies the activation (the epilogue of fused chains on the BLAS path).
+func linalgApplyEpilogue(_ y: UnsafeMutablePointer<Float>, rows: Int, columns: Int, bias: UnsafePointer<Float>?,
+                         activation: FusedActivation) {
+    if let bias {
+        for i in 0..<rows {
+            let row = y + i * columns
+            for j in 0..<columns { row[j] += bias[j] }
+        }
+    }
+    activation.apply(y, count: rows * columns)
+}

@@ -13,11 +13,21 @@ final class MatMulKernel: Kernel, @unchecked Sendable {
     let m: Int, k: Int, n: Int
     /// Element offsets of each product's A and B (Y is contiguous, m * n per product).
     let aOffsets: [Int], bOffsets: [Int]
+    /// Constant B repacked for batch-1 products (chosen at load for few rows or fp16 storage).
+    let packed: PackedMatrix?
+    let scratch: UnsafeMutablePointer<Float>?
+    /// Fused bias (along n) and activation, applied after BLAS when not packed.
+    let epilogueBias: TensorBuffer?
+    let epilogueActivation: FusedActivation
 
     init(a: TensorBuffer, b: TensorBuffer, y: TensorBuffer, element: LinalgElement,
-         m: Int, k: Int, n: Int, aOffsets: [Int], bOffsets: [Int]) {
+         m: Int, k: Int, n: Int, aOffsets: [Int], bOffsets: [Int],
+         packed: PackedMatrix? = nil, scratch: UnsafeMutablePointer<Float>? = nil,
+         epilogueBias: TensorBuffer? = nil, epilogueActivation: FusedActivation = .none) {
         self.a = a; self.b = b; self.y = y; self.element = element
         self.m = m; self.k = k; self.n = n; self.aOffsets = aOffsets; self.bOffsets = bOffsets
+        self.packed = packed; self.scratch = scratch
+        self.epilogueBias = epilogueBias; self.epilogueActivation = epilogueActivation
     }
 
     @inline(__always)
@@ -41,6 +51,11 @@ final class MatMulKernel: Kernel, @unchecked Sendable {
         case .float:
             let pa = UnsafePointer(a.floats), pb = UnsafePointer(b.floats), py = y.floats
             let (m, k, n) = (self.m, self.k, self.n)
+            if let packed {
+                // A rows are the columns of the packed product: x(k, t) = A[t * K + k].
+                packed.multiply(x: pa, xsK: 1, xsT: k, columns: m, y: py, ysN: 1, ysT: n, scratch: scratch)
+                return
+            }
             aOffsets.withUnsafeBufferPointer { ao in
                 bOffsets.withUnsafeBufferPointer { bo in
                     for p in 0..<ao.count {
@@ -49,6 +64,10 @@ final class MatMulKernel: Kernel, @unchecked Sendable {
                                     c: py + p * m * n, ldc: n)
                     }
                 }
+            }
+            if epilogueBias != nil || epilogueActivation != .none {
+                linalgApplyEpilogue(py, rows: aOffsets.count * m, columns: n, bias: epilogueBias.map { UnsafePointer($0.floats) },
+                                    activation: epilogueActivation)
             }
         case .double: naive(Double.self)
         case .int32: naive(Int32.self)
@@ -92,9 +111,23 @@ func makeMatMul(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
         // B is one matrix: A's batches (which equal the output's) fold into the rows.
         let rows = batchCount * m
         if element == .float && rows >= linalgBLASLimit { throw ctx.unsupported("dimensions exceed BLAS limits") }
+        let epilogue = ctx.epilogue
+        if element == .float, b.isConstant, rows > 0, k > 0, n > 0,
+           linalgUsePacked(columns: rows, storage: ctx.weightStorage) {
+            let memory = ctx.memory
+            let packed = PackedMatrix(rowMajorKN: UnsafePointer(b.floats), rows: n, depth: k, ld: n, storage: ctx.weightStorage,
+                                      bias: epilogue?.bias.map { UnsafePointer($0.floats) }, activation: epilogue?.activation ?? .none,
+                                      allocate: { memory.allocate(bytes: $0) })
+            let count = PackedMatrix.scratchCount(depth: k, columns: rows)
+            let scratch = count == 0 ? nil : ctx.workspace(bytes: count * 4).bindMemory(to: Float.self, capacity: count)
+            return MatMulKernel(a: a, b: b, y: y, element: element, m: rows, k: k, n: n, aOffsets: [0], bOffsets: [0],
+                                packed: packed, scratch: scratch)
+        }
         return MatMulKernel(a: a, b: b, y: y, element: element, m: rows, k: k, n: n,
-                            aOffsets: rows == 0 ? [] : [0], bOffsets: rows == 0 ? [] : [0])
+                            aOffsets: rows == 0 ? [] : [0], bOffsets: rows == 0 ? [] : [0],
+                            epilogueBias: epilogue?.bias, epilogueActivation: epilogue?.activation ?? .none)
     }
+    guard ctx.epilogue == nil else { throw ctx.error("internal: fused epilogue on a batched MatMul") }
     // One product per output batch, with broadcast offsets.
     func strides(_ shape: [Int], matrix: Int) -> [Int] {
         let padded = [Int](repeating: 1, count: batch.count - shape.count) + shape

@@ -1,0 +1,164 @@
+import Foundation
+import TMRVCConstants
+import TMRVCEngine
+import TMRVCRuntime
+
+/// Per-frame latency of each streaming model (T = 1), the whole per-frame model pipeline and the
+/// engine hop.
+enum BenchModels {
+    static let slowInputs: Set<String> = ["spk_embed", "lora_delta", "acoustic_params"]
+    /// The IR estimator and the acoustic-parameter update run every this many frames.
+    static let irInterval = 10
+
+    static func load(_ dir: String, _ name: String, frames: Int = 1, storage: WeightStorage) throws -> StreamingModel {
+        let path = dir + "/" + name + ".onnx"
+        do {
+            return try StreamingModel(path: path, frames: frames, slowInputs: slowInputs, weightStorage: storage)
+        } catch { throw CLIError(error.message) }
+    }
+
+    static func loadIR(_ dir: String, storage: WeightStorage) throws -> InferenceSession {
+        let path = dir + "/ir_estimator.onnx"
+        do { return try InferenceSession(path: path, options: SessionOptions(weightStorage: storage)) } catch {
+            throw CLIError(error.message)
+        }
+    }
+
+    /// Fills every non-state input with noise.
+    static func fillInputs(_ s: InferenceSession, seed: UInt64) {
+        var noise = BenchNoise(seed: seed)
+        for (i, b) in s.inputs.enumerated() where b.dataType == .float && !s.inputNames[i].hasPrefix("state_in_") {
+            noise.fill(b.floats, b.count)
+        }
+    }
+
+    static func timeLoop(frames: Int, warmup: Int, _ body: (Int) -> Void) -> LatencyStats {
+        var samples = [Double](repeating: 0, count: frames)
+        for k in 0..<warmup { body(k) }
+        for k in 0..<frames {
+            let t0 = benchNowMicroseconds()
+            body(warmup + k)
+            samples[k] = benchNowMicroseconds() - t0
+        }
+        return LatencyStats(samples)
+    }
+
+    static func run(directory dir: String, frames: Int, warmup: Int, storage: WeightStorage) throws -> [String: LatencyStats] {
+        FileHandle.standardError.write("running Swift side (\(storage.label), \(frames) frames per model)...\n".data(using: .utf8)!)
+        var result: [String: LatencyStats] = [:]
+        let content = try load(dir, "content_encoder", storage: storage)
+        let converter = try load(dir, "converter", storage: storage)
+        let vocoder = try load(dir, "vocoder", storage: storage)
+        let ir = try loadIR(dir, storage: storage)
+        fillInputs(content.session, seed: 1)
+        fillInputs(converter.session, seed: 2)
+        fillInputs(vocoder.session, seed: 3)
+        fillInputs(ir, seed: 4)
+
+        result["content_encoder"] = timeLoop(frames: frames, warmup: warmup) { _ in content.step() }
+        converter.session.invalidateSlowInputs()
+        result["converter"] = timeLoop(frames: frames, warmup: warmup) { k in
+            if k % irInterval == 0 { converter.session.invalidateSlowInputs() }
+            converter.step()
+        }
+        result["vocoder"] = timeLoop(frames: frames, warmup: warmup) { _ in vocoder.step() }
+        let irCalls = max(100, frames / irInterval)
+        let irStats = timeLoop(frames: irCalls, warmup: max(10, warmup / irInterval)) { _ in ir.run() }
+        result["ir_estimator"] = irStats
+        result["ir_estimator_amortised"] = irStats.scaled(Double(irInterval))
+
+        // The per-frame pipeline as the engine runs it (without the DSP front and back end).
+        content.resetState(); converter.resetState(); vocoder.resetState()
+        let melIn = content.input("mel")!, contentOut = content.output("content")!
+        let contentIn = converter.input("content")!, featuresOut = converter.output("features")!
+        let featuresIn = vocoder.input("features")!
+        let acoustic = converter.input("acoustic_params")!
+        let irOut = ir.outputs[0]
+        var noise = BenchNoise(seed: 5)
+        let melFrames = 64
+        let mels = UnsafeMutablePointer<Float>.allocate(capacity: melFrames * melIn.count)
+        defer { mels.deallocate() }
+        noise.fill(mels, melFrames * melIn.count)
+        result["pipeline"] = timeLoop(frames: frames, warmup: warmup) { k in
+            melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
+            content.step()
+            contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
+            if k % irInterval == 0 {
+                ir.run()
+                acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
+                converter.session.invalidateSlowInputs()
+            }
+            converter.step()
+            featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
+            vocoder.step()
+        }
+
+        // One engine hop at 24 kHz (log-mel, pitch, the models, overlap-add; lookahead 0).
+        let engine: StreamingEngine
+        do { engine = try StreamingEngine(modelsDirectory: dir, weightStorage: storage) } catch { throw CLIError(error.description) }
+        engine.parameters.quality = 0
+        engine.overloadControlEnabled = false
+        do { try engine.prepare(sampleRate: TMRVCConstants.Audio.sampleRate, maxBlockSize: TMRVCConstants.Audio.hopLength) } catch {
+            throw CLIError(error.description)
+        }
+        let hop = TMRVCConstants.Audio.hopLength
+        let audio = UnsafeMutablePointer<Float>.allocate(capacity: hop * 100)
+        defer { audio.deallocate() }
+        for i in 0..<(hop * 100) { audio[i] = 0.3 * Float(sin(Double(i) * 0.031)) + 0.05 * noise.normal() }
+        let out = UnsafeMutablePointer<Float>.allocate(capacity: hop)
+        defer { out.deallocate() }
+        result["engine_hop"] = timeLoop(frames: frames, warmup: warmup) { k in
+            engine.process(input: audio + (k % 100) * hop, output: out, frames: hop)
+        }
+        return result
+    }
+
+    static let rows: [(key: String, label: String, ort: String?)] = [
+        ("content_encoder", "content_encoder", "content_encoder"),
+        ("converter", "converter (slow inputs hoisted)", "converter"),
+        ("vocoder", "vocoder", "vocoder"),
+        ("ir_estimator", "ir_estimator (per call)", "ir_estimator"),
+        ("ir_estimator_amortised", "ir_estimator (/10, amortised)", "ir_estimator/10"),
+        ("pipeline", "pipeline per frame (models)", "pipeline"),
+        ("engine_hop", "engine hop (DSP + models)", nil),
+    ]
+
+    static func table(swift: [String: [String: LatencyStats]], order: [String], ort: ORTResult?) -> String {
+        var lines: [String] = []
+        lines.append("")
+        lines.append("Per-frame latency, µs (T=1, single thread; min / median / p99 / p99.9 / max)\(ort.map { "; ONNX Runtime \($0.version)" } ?? "")")
+        var header = benchPad("", 32)
+        for o in order { header += benchPad("Swift \(o)", 42) }
+        if ort != nil {
+            header += benchPad("ONNX Runtime fp32", 42)
+            for o in order { header += benchPad("ORT/Swift \(o) (med, p99.9)", 28) }
+        }
+        lines.append(header)
+        func fmt(_ s: LatencyStats) -> String {
+            [s.min, s.median, s.p99, s.p999, s.max].map { benchFormat($0) }.joined(separator: " / ")
+        }
+        for row in rows {
+            var line = benchPad(row.label, 32)
+            for o in order { line += benchPad(swift[o]?[row.key].map(fmt) ?? "-", 42) }
+            if let ort {
+                var o: LatencyStats? = nil
+                if let name = row.ort {
+                    if name == "ir_estimator/10" { o = ort.stats("ir_estimator")?.scaled(Double(irInterval)) } else { o = ort.stats(name) }
+                }
+                line += benchPad(o.map(fmt) ?? "-", 42)
+                for p in order {
+                    if let o, let s = swift[p]?[row.key] {
+                        line += benchPad("\(benchFormat(o.median / s.median, 2))x, \(benchFormat(o.p999 / s.p999, 2))x", 28)
+                    } else {
+                        line += benchPad("-", 28)
+                    }
+                }
+            }
+            lines.append(line)
+        }
+        if let ort, let id = ort.stats("identity") {
+            lines.append("ONNX Runtime per-call overhead (identity model [1,80,1], IOBinding from Python): median \(benchFormat(id.median)) µs, p99.9 \(benchFormat(id.p999)) µs")
+        }
+        return lines.joined(separator: "\n")
+    }
+}
