@@ -87,6 +87,7 @@ def test_speaker_file(chain):
 
 def test_export_loads_in_ort_with_contract_io(chain):
     out = Path(chain["report"]["export"]["out"])
+    assert out.is_relative_to(chain["root"])              # nothing is written into the repo
     ref = json.loads((REPO / "weights" / "models.json").read_text())["models"]
     info = json.loads((out / "models.json").read_text())
     assert sorted(info["trained_models"]) == sorted(ref)

@@ -67,9 +67,9 @@ def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
 
     ecfg = cfg.get("export", {})
     root = Path(cfg["paths"]["checkpoints"])
-    out = Path(out or ecfg.get("out") or root / "export")
+    out = Path(str(out or ecfg.get("out") or "{checkpoints}/export").format(size=cfg["size"], checkpoints=root))
     if not out.is_absolute():
-        out = REPO_ROOT / str(out).format(size=cfg["size"])
+        out = REPO_ROOT / out
     if out.resolve() == (REPO_ROOT / "weights").resolve() and not ecfg.get("allow_weights_dir", False):
         raise SystemExit("refusing to overwrite weights/: set export.allow_weights_dir=true for a real release")
     models = {}

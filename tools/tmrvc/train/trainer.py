@@ -83,24 +83,46 @@ def latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 class _Progress:
+    """tqdm bar on a terminal (a plain one-line bar when tqdm is missing); silent otherwise
+    (the ``log_every`` lines on stdout are the progress report in logs and CI)."""
+
     def __init__(self, total: int, initial: int, desc: str) -> None:
         self.bar = None
+        self.plain = False
+        self.total, self.n, self.desc, self.t0 = total, initial, desc, time.time()
         if sys.stderr.isatty():
             try:
                 from tqdm import tqdm
 
                 self.bar = tqdm(total=total, initial=initial, desc=desc, dynamic_ncols=True)
             except ImportError:
-                pass
+                self.plain = True
 
     def update(self, loss: float) -> None:
+        self.n += 1
         if self.bar is not None:
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{loss:.4f}")
+        elif self.plain:
+            done = int(30 * self.n / max(1, self.total))
+            sys.stderr.write(f"\r{self.desc} [{'#' * done}{'.' * (30 - done)}] {self.n}/{self.total} "
+                             f"loss={loss:.4f} {time.time() - self.t0:.0f}s")
+            sys.stderr.flush()
+
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line)
+        elif self.plain:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            print(line, flush=True)
+        else:
+            print(line, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+        elif self.plain:
+            sys.stderr.write("\n")
 
 
 def _lr_factor(step: int, total: int, warmup: int) -> float:
@@ -194,7 +216,7 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
                         "s_per_step": round(state["train_seconds"] / step, 4)}
                 metrics.write(json.dumps(line) + "\n")
                 metrics.flush()
-                print(f"[{stage.name}] step {step}/{total} " + _fmt(vals), flush=True)
+                bar.write(f"[{stage.name}] step {step}/{total} " + _fmt(vals))
             if step % save_every == 0 and step < total:
                 save(step)
             if got_signal:
