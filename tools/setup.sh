@@ -7,7 +7,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng >/dev/null
+    pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng flite >/dev/null
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e 'tools[dev]'

@@ -239,8 +239,14 @@ def ort_vs_torch(path: Path, model, feeds: dict[str, np.ndarray]) -> float:
 
 
 # ----------------------------------------------------------------------------- main export
-def export_all(out_dir: Path, seed: int = 0, verbose: bool = True, check: bool = True) -> dict:
-    """Export every model into ``out_dir``, run the checks, write models.json."""
+def export_all(out_dir: Path, seed: int = 0, verbose: bool = True, check: bool = True,
+               models: dict | None = None, source: str | None = None) -> dict:
+    """Export every model into ``out_dir``, run the checks, write models.json.
+
+    ``models`` maps model names to trained modules (``tmrvc.train`` passes the weights of
+    its checkpoints here); missing names are built from ``seed``.  ``source`` is recorded
+    in models.json (e.g. the checkpoint folder).
+    """
     import onnx
     import onnxruntime as ort
     import torch
@@ -261,8 +267,12 @@ def export_all(out_dir: Path, seed: int = 0, verbose: bool = True, check: bool =
                       "elementwise/normalisation ops not counted",
         "models": {},
     }
+    if models:
+        info["weights_from"] = source or "trained"
+        info["trained_models"] = sorted(models)
     for name in MODEL_NAMES:
-        model = build_model(name, seed)
+        model = models[name] if models and name in models else build_model(name, seed)
+        model.eval()
         path = out_dir / f"{name}.onnx"
         data = export_model(name, model, path)
         proto = onnx.load_from_string(data)

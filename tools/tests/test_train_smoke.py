@@ -1,0 +1,143 @@
+"""Smoke test of the training pipeline (marker ``train_smoke``; about 40 s on one CPU thread).
+
+Synthesises a tiny parallel corpus with flite/espeak-ng into a temp dir, runs the whole
+chain (``python -m tmrvc.train all --size smoke``), and checks that every stage's losses
+fall, that an interrupted stage (SIGTERM) resumes at the saved step and ends exactly
+where an uninterrupted run ends, and that the exported ONNX files load in ONNX Runtime
+with the contract's inputs/outputs.  Deselect with ``-m "not train_smoke"``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tmrvc import onnx_utils as U
+
+pytestmark = pytest.mark.train_smoke
+
+TOOLS = Path(__file__).resolve().parents[1]
+REPO = TOOLS.parent
+
+
+def _voices() -> list[str]:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed")
+    if shutil.which("flite"):
+        return ["flite_awb", "flite_slt", "flite_rms", "espeak_us"]
+    return ["espeak_us", "espeak_us_f3", "espeak_gb_m3", "espeak_rp_f2"]
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    pytest.importorskip("librosa")
+    root = tmp_path_factory.mktemp("train_smoke")
+    corpus, ck = root / "corpus", root / "ck"
+    args = ["--size", "smoke", "--corpus", str(corpus), "--checkpoints", str(ck),
+            "--set", f"data.voices={json.dumps(_voices())}"]
+    from tmrvc.train.cli import main
+
+    assert main(["all", *args]) == 0
+    return {"root": root, "corpus": corpus, "ck": ck, "args": args,
+            "report": json.loads((ck / "report.json").read_text())}
+
+
+def test_corpus_and_features(chain):
+    lines = (chain["corpus"] / "manifest.jsonl").read_text().splitlines()
+    entries = [json.loads(x) for x in lines]
+    assert len(entries) == 16 and len({e["speaker"] for e in entries}) == 4
+    assert {e["split"] for e in entries} >= {"train", "eval_sent"}
+    for e in entries:
+        assert {"speaker", "sid", "text", "path", "duration"} <= set(e)
+        z = np.load(chain["corpus"] / "features" / e["speaker"] / f"{e['sid']}.npz")
+        T = z["mel"].shape[1]
+        assert z["mel"].shape == (80, T) and z["pitch"].shape == (2, T) and z["content_target"].shape == (80, T)
+        assert z["mel_aug"].shape == (1, 80, T) and z["ir_aug"].shape == (1, 24)
+        assert abs(T * 0.01 - e["duration"]) < 0.011
+
+
+def test_losses_fall(chain):
+    stages = chain["report"]["stages"]
+    assert set(stages) == {"speaker_encoder", "content_encoder", "ir_estimator", "vocoder", "teacher",
+                           "distill", "adapt"}
+    for name, s in stages.items():
+        assert s["loss_last"] < s["loss_first"], (name, s["loss_first"], s["loss_last"])
+        assert s["eval_after"]["loss"] < s["eval_before"]["loss"], (name, s["eval_before"], s["eval_after"])
+    # the adapted LoRA beats no adaptation on the speaker's held-out sentences
+    a = stages["adapt"]["eval_after"]
+    assert a["loss"] < a["loss_zero_delta"]
+
+
+def test_speaker_file(chain):
+    from tmrvc.speaker_file import SpeakerProfile
+
+    path = Path(chain["report"]["stages"]["adapt"]["speaker_file"])
+    prof = SpeakerProfile.read(path)
+    assert abs(np.linalg.norm(prof.embedding) - 1) < 1e-4
+    assert np.abs(prof.lora_delta).max() > 0 and prof.voice_source_preset is not None
+
+
+def test_export_loads_in_ort_with_contract_io(chain):
+    out = Path(chain["report"]["export"]["out"])
+    assert out.is_relative_to(chain["root"])              # nothing is written into the repo
+    ref = json.loads((REPO / "weights" / "models.json").read_text())["models"]
+    info = json.loads((out / "models.json").read_text())
+    assert sorted(info["trained_models"]) == sorted(ref)
+    rng = np.random.default_rng(0)
+    for name, r in ref.items():
+        sess = U.make_session(out / r["file"])
+        spec = U.io_spec(sess)
+        assert spec["inputs"] == r["inputs"] and spec["outputs"] == r["outputs"], name
+        feeds = {}
+        for v in r["inputs"]:
+            shape = [5 if d == "T" else d for d in v["shape"]]
+            feeds[v["name"]] = (np.zeros(shape) if v["name"].startswith("state_in_")
+                                else rng.standard_normal(shape) * 0.5 - (3.0 if "mel" in v["name"] else 0.0)
+                                ).astype(np.float32)
+        for o in sess.run(None, feeds):
+            assert np.all(np.isfinite(o)), name
+    # the shipped weights were not touched
+    assert U.sha256_file(REPO / "weights" / "vocoder.onnx") == ref["vocoder"]["sha256"]
+
+
+def test_sigterm_then_resume_matches_uninterrupted(chain, tmp_path):
+    steps = 24
+    args = chain["args"] + ["--set", f"stages.content_encoder.steps={steps}", "--set", "common.log_every=1",
+                            "--set", "common.save_every=1000"]
+    ck = tmp_path / "ck"
+    args_i = [a if a != str(chain["ck"]) else str(ck) for a in args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "tmrvc.train", "content_encoder", *args_i]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=TOOLS)
+    for line in p.stdout:
+        if "step 5/" in line:
+            p.send_signal(signal.SIGTERM)
+            break
+    rest = p.communicate(timeout=120)[0]
+    assert p.returncode == 128 + signal.SIGTERM, rest
+    saved = (ck / "content_encoder" / "latest.txt").read_text().strip()
+    k = int(saved.split("_")[1].split(".")[0])
+    assert 5 <= k < steps
+    assert not (ck / "content_encoder" / "final.pt").exists()
+    r = subprocess.run(cmd + ["--resume"], capture_output=True, text=True, env=env, cwd=TOOLS, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"step {k + 1}/{steps}" in r.stdout and f"step {k}/{steps}" not in r.stdout
+    resumed = json.loads((ck / "content_encoder" / "summary.json").read_text())
+    assert resumed["resumed_from"] == k and resumed["steps"] == steps
+    # the same run without interruption ends at the same weights / losses
+    from tmrvc.train.cli import main
+
+    ck2 = tmp_path / "ck2"
+    assert main(["content_encoder", *[a if a != str(ck) else str(ck2) for a in args_i]]) == 0
+    plain = json.loads((ck2 / "content_encoder" / "summary.json").read_text())
+    assert plain["eval_after"]["loss"] == pytest.approx(resumed["eval_after"]["loss"], rel=1e-5)
+    assert plain["loss_last"] == pytest.approx(resumed["loss_last"], rel=1e-5)

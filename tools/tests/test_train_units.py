@@ -1,0 +1,110 @@
+"""Fast unit checks of the training building blocks (no corpus, no training)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tmrvc import constants as C
+from tmrvc import frontend as F
+
+
+def test_torch_ola_matches_reference_and_reconstructs():
+    from tmrvc.train import dsp
+
+    x = np.random.default_rng(0).standard_normal(24000).astype(np.float32) * 0.1
+    mag, ph = F.vocoder_analysis(x)
+    ref = F.istft_ola(mag, ph)
+    y = dsp.istft_ola(torch.tensor(mag[None]).float(), torch.tensor(ph[None]).float())[0].numpy()
+    assert np.abs(y - ref).max() < 1e-5
+    assert np.abs(y[240:] - x[:-240]).max() < 1e-5          # one hop of delay
+    m2, p2 = dsp.analysis(torch.tensor(x[None]), mag.shape[1])
+    assert np.abs(m2[0].numpy() - mag).max() < 1e-4
+
+
+def test_mrstft_loss_zero_for_identical_and_positive_otherwise():
+    from tmrvc.train import dsp
+
+    x = torch.randn(2, 4800)
+    assert float(dsp.mrstft_loss(x, x)) < 1e-5
+    assert float(dsp.mrstft_loss(x * 0.5, x)) > 0.1
+
+
+def test_ir_params_definition():
+    from tmrvc.data import rir
+
+    assert len(rir.IR_PARAM_NAMES) == C.DIMS_IR_PARAMS
+    assert rir.DRY_PARAMS.shape == (24,)
+    rng = np.random.default_rng(1)
+    h = rir.synthetic_rir(rng, rt60=0.6, drr_db=3.0)
+    m = rir.measure_rir(h)
+    assert abs(m["drr"] - 3.0) < 0.5
+    mid = np.array(m["rt60_b"][2:6])                         # 0.5-4.5 kHz
+    assert np.all((mid > 0.3) & (mid < 1.2)), mid
+    y, params, _ = rir.random_channel(rng.standard_normal(24000) * 0.1, rng)
+    assert y.shape == (24000,) and params.shape == (24,) and np.all(np.isfinite(params))
+
+
+def test_vad_trims_silence():
+    from tmrvc.data.vad import trim_silence
+
+    sr = 24000
+    x = np.concatenate([np.zeros(sr), np.sin(np.arange(sr) * 0.05) * 0.5, np.zeros(sr)])
+    y = trim_silence(x, sr)
+    assert 1.0 * sr <= len(y) <= 1.25 * sr
+
+
+def test_sentences():
+    from tmrvc.data import sentences as S
+
+    assert len(S.SENTENCES) == 60 and len(set(S.SENTENCES)) == 60
+    assert sum(S.is_eval_sentence(s) for s, _ in S.all_sentences()) == S.N_EVAL
+
+
+def test_lora_delta_layout_matches_converter():
+    from tmrvc.models.converter import split_lora_delta
+    from tmrvc.train.stages import LoRADelta
+
+    lora = LoRADelta(torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        lora.b[1].normal_()
+    parts = split_lora_delta(lora.delta())
+    assert torch.equal(parts["k_proj"][0], lora.a[0]) and torch.equal(parts["v_proj"][1], lora.b[1])
+
+
+def test_converter_batch_equals_single_calls():
+    from tmrvc.models import build_model
+    from tmrvc.train.stages import converter_batch
+
+    conv = build_model("converter")
+    g = torch.Generator().manual_seed(0)
+    args = [conv.example_inputs(20, generator=g) for _ in range(2)]
+    batched = [torch.cat([a[i] for a in args]) for i in range(5)]
+    out = converter_batch(conv, batched[0], batched[1], batched[2], batched[3], batched[4])
+    for j, a in enumerate(args):
+        ref = conv(*a, *conv.zero_states())[0]
+        assert torch.allclose(out[j:j + 1], ref, atol=1e-6)
+
+
+def test_teacher_unet_shapes_and_sampler():
+    from tmrvc.train import teacher_net as TN
+
+    net = TN.TeacherUNet(32)
+    b, t = 2, 16
+    cond = (torch.randn(b, 256, t), torch.randn(b, 2, t), torch.randn(b, 192), torch.randn(b, 32))
+    assert net(torch.randn(b, 80, t), torch.rand(b), *cond).shape == (b, 80, t)
+    x = TN.sample(net, cond, (b, 80, t), 3, torch.Generator().manual_seed(0))
+    assert x.shape == (b, 80, t) and torch.isfinite(x).all()
+
+
+def test_config_sizes_resolve():
+    from tmrvc.train.config import load_config, stage_config
+
+    for size in ("smoke", "full"):
+        cfg = load_config(size)
+        for stage in ("speaker_encoder", "content_encoder", "ir_estimator", "vocoder", "teacher", "distill", "adapt"):
+            s = stage_config(cfg, stage)
+            assert s["steps"] > 0 and s["lr"] > 0 and s["save_every"] > 0
+    with pytest.raises(ValueError):
+        load_config("nope")

@@ -1,0 +1,147 @@
+"""Build the parallel TTS corpus: every available voice reads the shared sentence list.
+
+Usage (from ``tools/``)::
+
+    python -m tmrvc.data.corpus --out ../data/corpus                 # all voices, 60 sentences
+    python -m tmrvc.data.corpus --out /tmp/c --voices flite_slt,espeak_us --sentences 4
+
+Per clip: synthesise (:mod:`tmrvc.data.voices`) -> resample to 24 kHz
+(:func:`tmrvc.frontend.resample_to_24k`) -> trim silence (:mod:`tmrvc.data.vad`) ->
+peak-normalise to -6 dBFS -> ``wav/<voice>/<sentence id>.wav`` (24 kHz, 16-bit).
+``manifest.jsonl`` has one JSON object per clip::
+
+    {"speaker": "flite_slt", "person": "slt", "role": "main", "sid": "s000",
+     "text": "...", "path": "wav/flite_slt/s000.wav", "duration": 2.41, "split": "train"}
+
+Splits: ``train`` (training speaker, training sentence), ``eval_sent`` (training
+speaker, held-out sentence: the last ``sentences.N_EVAL``), ``eval_spk`` (held-out
+speaker, any sentence; see ``EVAL_SPEAKERS``).  Existing clips are kept (the builder
+is incremental and can be interrupted); ``--force`` re-synthesises.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tmrvc import constants as C
+from tmrvc.data import sentences as S
+from tmrvc.data.vad import trim_silence
+from tmrvc.data.voices import VOICE_BY_ID, VOICES, available_voices
+from tmrvc.frontend import resample_to_24k
+
+# speakers never seen by any training stage (few-shot adaptation / evaluation targets)
+EVAL_SPEAKERS = ("flite_rms", "fest_ked")
+MANIFEST = "manifest.jsonl"
+PEAK = 10 ** (-6 / 20)
+
+
+def split_of(speaker: str, sid: str, eval_speakers=EVAL_SPEAKERS) -> str:
+    if speaker in eval_speakers:
+        return "eval_spk"
+    return "eval_sent" if S.is_eval_sentence(sid) else "train"
+
+
+def _write_wav(path: Path, audio: np.ndarray) -> None:
+    import soundfile as sf
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.clip(audio, -1.0, 1.0), C.AUDIO_SAMPLE_RATE, subtype="PCM_16")
+
+
+def read_manifest(root: Path) -> list[dict]:
+    path = Path(root) / MANIFEST
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def load_clip(root: Path, entry: dict) -> np.ndarray:
+    import soundfile as sf
+
+    audio, sr = sf.read(str(Path(root) / entry["path"]), dtype="float32")
+    assert sr == C.AUDIO_SAMPLE_RATE
+    return audio
+
+
+def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None = None,
+          sentence_ids: list[str] | None = None, force: bool = False, eval_speakers=EVAL_SPEAKERS,
+          log=print) -> list[dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    sents = S.all_sentences()
+    if sentence_ids:
+        sents = [s for s in sents if s[0] in set(sentence_ids)]
+    elif n_sentences:
+        # keep both training and held-out sentences in small corpora
+        n_eval = min(S.N_EVAL, max(1, n_sentences // 4))
+        sents = sents[:n_sentences - n_eval] + sents[len(sents) - n_eval:]
+    voices = available_voices(voice_ids)
+    missing = sorted(set(voice_ids or [v.id for v in VOICES]) - {v.id for v in voices})
+    if missing:
+        log(f"voices not available here (engine missing): {', '.join(missing)}")
+    entries: list[dict] = []
+    t0 = time.time()
+    failed: dict[str, str] = {}
+    for voice in voices:
+        for sid, text in sents:
+            rel = Path("wav") / voice.id / f"{sid}.wav"
+            path = out / rel
+            if force or not path.exists():
+                try:
+                    audio, sr = voice.synthesize(text)
+                except Exception as exc:  # noqa: BLE001 - a broken voice is skipped, not fatal
+                    failed[voice.id] = str(exc)
+                    break
+                audio = resample_to_24k(audio, sr)
+                audio = trim_silence(audio, C.AUDIO_SAMPLE_RATE)
+                audio = audio * (PEAK / max(1e-6, float(np.abs(audio).max())))
+                _write_wav(path, audio)
+                n = len(audio)
+            else:
+                import soundfile as sf
+
+                n = sf.info(str(path)).frames
+            entries.append({"speaker": voice.id, "person": voice.person, "role": voice.role,
+                            "gender": voice.gender, "engine": voice.engine, "sid": sid, "text": text,
+                            "path": str(rel), "duration": round(n / C.AUDIO_SAMPLE_RATE, 3),
+                            "split": split_of(voice.id, sid, eval_speakers)})
+        log(f"  {voice.id:14s} {sum(e['speaker'] == voice.id for e in entries):3d} clips "
+            f"({time.time() - t0:.1f} s)")
+    for vid, err in failed.items():
+        log(f"voice {vid} failed and was skipped: {err}")
+    entries = [e for e in entries if e["speaker"] not in failed]
+    (out / MANIFEST).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
+    hours = sum(e["duration"] for e in entries) / 3600
+    log(f"wrote {out / MANIFEST}: {len(entries)} clips, {len({e['speaker'] for e in entries})} speakers, "
+        f"{hours * 60:.1f} min of audio")
+    return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Synthesise the parallel TTS corpus.")
+    p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[3] / "data" / "corpus")
+    p.add_argument("--voices", default="", help="comma-separated voice ids (default: all available)")
+    p.add_argument("--sentences", type=int, default=0, help="use only N sentences (0 = all)")
+    p.add_argument("--force", action="store_true")
+    p.add_argument("--list", action="store_true", help="list the voices and whether they are available")
+    a = p.parse_args(argv)
+    if a.list:
+        for v in VOICES:
+            print(f"{v.id:14s} {v.engine:9s} {v.role:5s} {'available' if v.available() else 'MISSING'}")
+        return 0
+    ids = [v for v in a.voices.split(",") if v] or None
+    if ids:
+        unknown = [v for v in ids if v not in VOICE_BY_ID]
+        if unknown:
+            print(f"unknown voices: {unknown}", file=sys.stderr)
+            return 2
+    build(a.out, ids, a.sentences or None, force=a.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

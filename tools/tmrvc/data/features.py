@@ -1,0 +1,249 @@
+"""Per-clip feature cache for training (``<corpus>/features/<speaker>/<sid>.npz``).
+
+Usage (from ``tools/``)::
+
+    python -m tmrvc.data.features --corpus ../data/corpus [--n-aug 2] [--no-resemblyzer]
+
+Each ``.npz`` holds (float32; T = number of 10 ms frames = len(audio) // 240):
+
+==================  ============  ==========================================================
+key                 shape         content
+==================  ============  ==========================================================
+mel                 [80, T]       :func:`tmrvc.frontend.log_mel` of the clean clip
+pitch               [2, T]        :func:`tmrvc.pitch.pitch_features` of the clean clip
+mel_aug             [K, 80, T]    log-mel of K random channel versions (room + EQ + noise,
+                                  :func:`tmrvc.data.rir.random_channel`), same alignment
+ir_aug              [K, 24]       their ``ir_params`` (definition in :mod:`tmrvc.data.rir`)
+voice_source        [8]           :func:`voice_source` of the clean clip
+content_target      [80, T]       speaker-independent content target (second pass, below)
+resemblyzer         [256]         Resemblyzer d-vector (teacher for the speaker encoder;
+                                  only when the package is installed)
+==================  ============  ==========================================================
+
+Content target (the content encoder's training target; the corpus is parallel):
+for clip (speaker v, sentence s) and every *reference* speaker r != v that read s
+(``content_refs``, default: all training speakers of role ``main``), align the two
+clips with DTW on 20 cepstral coefficients (DCT of the log-mel, c1..c20, per-utterance
+mean removed) and warp r's per-utterance normalised log-mel onto v's time axis; the
+target is the mean over the references.  Averaging several other voices removes most
+speaker information while keeping what was said and when.  The cache is incremental:
+existing files are reused unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from tmrvc import constants as C
+from tmrvc.data.corpus import load_clip, read_manifest
+from tmrvc.data.rir import ChannelConfig, random_channel
+from tmrvc.frontend import log_mel
+from tmrvc.pitch import pitch_features
+
+FEATURES = "features"
+INDEX = "index.json"
+MEL_FLOOR_NORM = -10.0
+
+
+# ----------------------------------------------------------------------------- descriptors
+def active_frames(mel: np.ndarray, range_nats: float = 5.0) -> np.ndarray:
+    level = mel.mean(axis=0)
+    return level > level.max() - range_nats
+
+
+def voice_source(mel: np.ndarray, pitch: np.ndarray) -> np.ndarray:
+    """8 utterance-level voice descriptors (``acoustic_params[24:32]``), roughly O(1).
+
+    0 mean log2(f0/200) of voiced frames, 1 2x std of it, 2 2x voiced fraction - 1,
+    3 2x mean voicing strength of voiced frames - 1, 4 spectral tilt (slope of the mean
+    active log-mel over the 80 bands x 8), 5 mel-band centroid of the mean active mel
+    spectrum ((c/80 - 0.3) x 4), 6 high-vs-low band level (bands 50-79 minus 0-29, / 5),
+    7 mean active log-mel level ((x + 4) / 2).  The engine feeds zeros when no preset is
+    blended in; training feeds zeros half of the time so zeros mean "neutral".
+    """
+    voiced = pitch[1] > 0
+    lf = pitch[0][voiced]
+    act = active_frames(mel)
+    spec = mel[:, act].mean(axis=1) if act.any() else mel.mean(axis=1)
+    bands = np.arange(len(spec))
+    slope = np.polyfit(bands, spec, 1)[0]
+    lin = np.exp(spec - spec.max())
+    centroid = float((lin * bands).sum() / lin.sum())
+    out = [lf.mean() if len(lf) else 0.0, 2 * lf.std() if len(lf) else 0.0, 2 * voiced.mean() - 1,
+           2 * pitch[1][voiced].mean() - 1 if voiced.any() else -1.0, slope * 80 / 10,
+           (centroid / len(spec) - 0.3) * 4, (spec[50:].mean() - spec[:30].mean()) / 5,
+           (spec.mean() + 4) / 2]
+    return np.asarray(out, dtype=np.float32)
+
+
+def cepstrum(mel: np.ndarray, n: int = 20) -> np.ndarray:
+    from scipy.fft import dct
+
+    c = dct(np.maximum(mel, MEL_FLOOR_NORM), type=2, axis=0, norm="ortho")[1:n + 1]
+    return c - c.mean(axis=1, keepdims=True)
+
+
+def norm_mel(mel: np.ndarray) -> np.ndarray:
+    m = np.maximum(mel, MEL_FLOOR_NORM)
+    return (m - m.mean(axis=1, keepdims=True)) / (m.std(axis=1, keepdims=True) + 1e-3)
+
+
+def dtw_warp(src_cep: np.ndarray, ref_cep: np.ndarray, ref_feat: np.ndarray) -> np.ndarray:
+    """Warp ``ref_feat`` [D, T_ref] onto the source time axis [D, T_src] along the DTW path."""
+    from librosa.sequence import dtw
+
+    _, wp = dtw(X=src_cep, Y=ref_cep, metric="euclidean", backtrack=True)
+    t_src = src_cep.shape[1]
+    acc = np.zeros((ref_feat.shape[0], t_src))
+    cnt = np.zeros(t_src)
+    np.add.at(acc.T, wp[:, 0], ref_feat[:, wp[:, 1]].T)
+    np.add.at(cnt, wp[:, 0], 1.0)
+    return (acc / np.maximum(cnt, 1.0)).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------- resemblyzer
+class _Resemblyzer:
+    def __init__(self) -> None:
+        import contextlib
+        import io
+
+        from resemblyzer import VoiceEncoder
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.enc = VoiceEncoder(device="cpu", verbose=False)
+
+    def __call__(self, audio_24k: np.ndarray) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        wav = preprocess_wav(audio_24k, source_sr=C.AUDIO_SAMPLE_RATE)
+        if len(wav) < 1600:
+            wav = np.pad(audio_24k[::3], (0, 1600))
+        return self.enc.embed_utterance(wav).astype(np.float32)
+
+
+def resemblyzer_available() -> bool:
+    try:
+        import resemblyzer  # noqa: F401
+
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+# ----------------------------------------------------------------------------- build
+def feature_path(corpus: Path, entry: dict) -> Path:
+    return Path(corpus) / FEATURES / entry["speaker"] / f"{entry['sid']}.npz"
+
+
+def _clip_seed(entry: dict, seed: int) -> int:
+    return zlib.crc32(f"{entry['speaker']}/{entry['sid']}/{seed}".encode())
+
+
+def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel: ChannelConfig,
+                 teacher=None) -> dict:
+    mel = log_mel(audio)
+    pitch = pitch_features(audio)
+    rng = np.random.default_rng(_clip_seed(entry, seed))
+    mel_aug, ir_aug = [], []
+    for _ in range(n_aug):
+        y, params, _ = random_channel(audio, rng, channel)
+        mel_aug.append(log_mel(y))
+        ir_aug.append(params)
+    out = {"mel": mel, "pitch": pitch,
+           "mel_aug": np.stack(mel_aug) if n_aug else np.zeros((0,) + mel.shape, np.float32),
+           "ir_aug": np.stack(ir_aug) if n_aug else np.zeros((0, C.DIMS_IR_PARAMS), np.float32),
+           "voice_source": voice_source(mel, pitch)}
+    if teacher is not None:
+        out["resemblyzer"] = teacher(audio)
+    return out
+
+
+def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_resemblyzer: bool = True,
+          content_refs: list[str] | None = None, rir_method: str = "synthetic", log=print) -> dict:
+    corpus = Path(corpus)
+    entries = read_manifest(corpus)
+    teacher = _Resemblyzer() if use_resemblyzer and resemblyzer_available() else None
+    if use_resemblyzer and teacher is None:
+        log("resemblyzer not installed: no teacher embeddings (speaker encoder trains on labels only)")
+    channel = ChannelConfig(rir_method=rir_method)
+    t0 = time.time()
+    feats: dict[tuple[str, str], dict] = {}
+    for i, e in enumerate(entries):
+        path = feature_path(corpus, e)
+        if not force and path.exists():
+            with np.load(path) as z:
+                feats[(e["speaker"], e["sid"])] = {k: z[k] for k in z.files}
+            continue
+        f = extract_clip(load_clip(corpus, e), e, n_aug, seed, channel, teacher)
+        feats[(e["speaker"], e["sid"])] = f
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez(path, **f)
+        if (i + 1) % 50 == 0:
+            log(f"  features {i + 1}/{len(entries)} ({time.time() - t0:.0f} s)")
+    # second pass: content targets from the parallel references
+    if content_refs is None:
+        content_refs = sorted({e["speaker"] for e in entries if e["split"] != "eval_spk" and e["role"] == "main"})
+    by_sid: dict[str, list[str]] = {}
+    for e in entries:
+        by_sid.setdefault(e["sid"], []).append(e["speaker"])
+    ceps = {k: cepstrum(f["mel"]) for k, f in feats.items()}
+    normed = {k: norm_mel(f["mel"]) for k, f in feats.items()}
+    n_refs = []
+    for e in entries:
+        key = (e["speaker"], e["sid"])
+        f = feats[key]
+        if "content_target" in f and not force:
+            continue
+        refs = [r for r in content_refs if r != e["speaker"] and r in by_sid[e["sid"]]]
+        if refs:
+            warped = [dtw_warp(ceps[key], ceps[(r, e["sid"])], normed[(r, e["sid"])]) for r in refs]
+            f["content_target"] = np.mean(warped, axis=0).astype(np.float32)
+        else:                       # no other reader of this sentence: fall back to itself
+            f["content_target"] = normed[key].astype(np.float32)
+        n_refs.append(len(refs))
+        np.savez(feature_path(corpus, e), **f)
+    speakers: dict[str, dict] = {}
+    for e in entries:
+        s = speakers.setdefault(e["speaker"], {"n": 0, "voice_source": np.zeros(C.DIMS_VOICE_SOURCE),
+                                               "role": e["role"], "split": e["split"]})
+        s["n"] += 1
+        s["voice_source"] += feats[(e["speaker"], e["sid"])]["voice_source"]
+    index = {"n_aug": n_aug, "seed": seed, "rir_method": rir_method, "content_refs": content_refs,
+             "resemblyzer": teacher is not None, "n_clips": len(entries),
+             "speakers": {k: {"n": v["n"], "role": v["role"], "split": v["split"],
+                              "voice_source": (v["voice_source"] / v["n"]).round(5).tolist()}
+                          for k, v in sorted(speakers.items())}}
+    (corpus / FEATURES / INDEX).write_text(json.dumps(index, indent=1))
+    log(f"features: {len(entries)} clips, {n_aug} augmented copies each, content targets from "
+        f"{np.mean(n_refs) if n_refs else 0:.1f} references on average ({time.time() - t0:.1f} s)")
+    return index
+
+
+def load_features(corpus: Path, entry: dict) -> dict:
+    with np.load(feature_path(corpus, entry)) as z:
+        return {k: z[k] for k in z.files}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Extract and cache training features for a corpus.")
+    p.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[3] / "data" / "corpus")
+    p.add_argument("--n-aug", type=int, default=2, help="augmented channel copies per clip")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--rir", choices=("synthetic", "pra"), default="synthetic",
+                   help="RIR source: exponential-decay noise generator or pyroomacoustics shoebox")
+    p.add_argument("--no-resemblyzer", action="store_true")
+    p.add_argument("--force", action="store_true")
+    a = p.parse_args(argv)
+    build(a.corpus, a.n_aug, a.seed, a.force, not a.no_resemblyzer, rir_method=a.rir)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from tmrvc.train.cli import main
+
+sys.exit(main())

@@ -1,0 +1,181 @@
+"""``python -m tmrvc.train <command> --size smoke|full [--resume]``
+
+Commands:
+
+* ``data``     -- synthesise the corpus (:mod:`tmrvc.data.corpus`) and cache features
+                  (:mod:`tmrvc.data.features`) as configured for the size;
+* one stage    -- ``speaker_encoder``, ``content_encoder``, ``ir_estimator``, ``vocoder``,
+                  ``teacher``, ``distill``, ``adapt`` (see :mod:`tmrvc.train.stages`);
+* ``export``   -- trained weights -> ONNX through :func:`tmrvc.export.export_all`
+                  (into ``export.out``, never ``weights/`` unless asked explicitly) and a
+                  contract check against the committed ``weights/models.json``;
+* ``all``      -- data, every stage in order, export; with ``--resume`` finished stages
+                  (``final.pt``) are skipped and an interrupted one continues;
+* ``summary``  -- print the stage summaries as JSON.
+
+Configs: ``configs/train_student.yaml``, ``configs/train_teacher.yaml``,
+``configs/export.yaml`` (``--config-dir``); ``--set key.path=value`` overrides.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from tmrvc.train.config import CONFIG_DIR, REPO_ROOT, load_config, stage_config
+
+
+def _setup_threads(n: int) -> None:
+    os.environ.setdefault("OMP_NUM_THREADS", str(n))
+    import torch
+
+    torch.set_num_threads(n)
+
+
+def run_data(cfg: dict, log=print) -> dict:
+    from tmrvc.data import corpus as corpus_mod
+    from tmrvc.data import features
+
+    d = cfg.get("data", {})
+    root = Path(cfg["paths"]["corpus"])
+    t0 = time.time()
+    corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log)
+    t1 = time.time()
+    index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
+                           use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
+                           log=log)
+    t2 = time.time()
+    summary = {"clips": index["n_clips"], "speakers": len(index["speakers"]), "corpus_seconds": round(t1 - t0, 2),
+               "feature_seconds": round(t2 - t1, 2), "resemblyzer": index["resemblyzer"]}
+    ck = Path(cfg["paths"]["checkpoints"])
+    ck.mkdir(parents=True, exist_ok=True)
+    (ck / "data_summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
+    import torch
+
+    from tmrvc import export as E
+    from tmrvc.models import build_model
+    from tmrvc.train.stages import EXPORT_SOURCES
+    from tmrvc.train.trainer import load_final
+
+    ecfg = cfg.get("export", {})
+    root = Path(cfg["paths"]["checkpoints"])
+    out = Path(str(out or ecfg.get("out") or "{checkpoints}/export").format(size=cfg["size"], checkpoints=root))
+    if not out.is_absolute():
+        out = REPO_ROOT / out
+    if out.resolve() == (REPO_ROOT / "weights").resolve() and not ecfg.get("allow_weights_dir", False):
+        raise SystemExit("refusing to overwrite weights/: set export.allow_weights_dir=true for a real release")
+    models = {}
+    for name, stage in EXPORT_SOURCES.items():
+        try:
+            m = build_model(name)
+            m.load_state_dict(load_final(root, stage)["models"][name])
+            models[name] = m
+        except FileNotFoundError as exc:
+            if ecfg.get("require_all", True):
+                raise
+            log(f"export: {exc}; {name} keeps its seed weights")
+    t0 = time.time()
+    with torch.no_grad():
+        info = E.export_all(out, seed=0, verbose=True, check=bool(ecfg.get("check", True)),
+                            models=models, source=str(root))
+    problems = check_contract(out, REPO_ROOT / "weights" / E.MODELS_JSON)
+    if problems:
+        raise SystemExit("export breaks the ONNX contract:\n  " + "\n  ".join(problems))
+    log(f"export: {len(models)} trained models -> {out} ({time.time() - t0:.1f} s); I/O matches weights/models.json")
+    return {"out": str(out), "trained": sorted(models), "seconds": round(time.time() - t0, 2),
+            "sha256": {k: v["sha256"] for k, v in info["models"].items()}}
+
+
+def check_contract(out_dir: Path, reference_json: Path) -> list[str]:
+    """Inputs/outputs (names, shapes, dtypes), state layout and op types vs the reference."""
+    from tmrvc import onnx_utils as U
+
+    ref = json.loads(Path(reference_json).read_text())["models"]
+    problems = []
+    for name, r in ref.items():
+        path = Path(out_dir) / r["file"]
+        if not path.exists():
+            problems.append(f"{name}: {path} missing")
+            continue
+        spec = U.io_spec(U.make_session(path))
+        for key in ("inputs", "outputs"):
+            if spec[key] != r[key]:
+                problems.append(f"{name}: {key} differ: {spec[key]} vs {r[key]}")
+        got = json.loads((Path(out_dir) / "models.json").read_text())["models"][name]
+        for key in ("op_types", "states", "params"):
+            if got.get(key) != r.get(key):
+                problems.append(f"{name}: {key} differ")
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    from tmrvc.train.stages import STAGE_ORDER, STAGES, summaries
+    from tmrvc.train.trainer import Interrupted, run_stage
+
+    p = argparse.ArgumentParser(prog="python -m tmrvc.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("command", choices=("data", *STAGE_ORDER, "export", "all", "summary"))
+    p.add_argument("--size", default="smoke", help="config size (smoke | full)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    p.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
+    p.add_argument("--corpus", type=Path, help="override paths.corpus")
+    p.add_argument("--checkpoints", type=Path, help="override paths.checkpoints")
+    p.add_argument("--out", type=Path, help="export folder (default export.out)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    a = p.parse_args(argv)
+    _setup_threads(a.threads)
+    cfg = load_config(a.size, a.config_dir, a.set)
+    if a.corpus:
+        cfg["paths"]["corpus"] = str(a.corpus.resolve())
+    if a.checkpoints:
+        cfg["paths"]["checkpoints"] = str(a.checkpoints.resolve())
+    root = Path(cfg["paths"]["checkpoints"])
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        if a.command == "summary":
+            print(json.dumps(summaries(root), indent=1))
+            return 0
+        if a.command == "data":
+            run_data(cfg)
+            return 0
+        if a.command == "export":
+            run_export(cfg, a.out)
+            return 0
+        if a.command in STAGES:
+            run_stage(STAGES[a.command](cfg, stage_config(cfg, a.command)), root / a.command, resume=a.resume)
+            return 0
+        # all
+        t0 = time.time()
+        timings = {}
+        if not (a.resume and (root / "data_summary.json").exists()):
+            run_data(cfg)
+        timings["data"] = round(time.time() - t0, 2)
+        for name in STAGE_ORDER:
+            if a.resume and (root / name / "final.pt").exists():
+                print(f"[{name}] already finished, skipped (--resume)")
+                continue
+            t = time.time()
+            run_stage(STAGES[name](cfg, stage_config(cfg, name)), root / name, resume=a.resume)
+            timings[name] = round(time.time() - t, 2)
+        t = time.time()
+        exp = run_export(cfg, a.out)
+        timings["export"] = round(time.time() - t, 2)
+        timings["total"] = round(time.time() - t0, 2)
+        report = {"size": a.size, "timings_s": timings, "export": exp, "stages": summaries(root)}
+        (root / "report.json").write_text(json.dumps(report, indent=1))
+        print(f"all done in {timings['total']:.1f} s; report: {root / 'report.json'}")
+        return 0
+    except Interrupted as exc:
+        return int(exc.code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,583 @@
+"""The training stages (see docs/training.md for the losses and the order).
+
+==================  ===============  =====================================================
+stage               trains           needs (final.pt of)
+==================  ===============  =====================================================
+speaker_encoder     speaker_encoder  --
+content_encoder     content_encoder  --
+ir_estimator        ir_estimator     --
+vocoder             vocoder          --
+teacher             teacher U-Net    content_encoder, speaker_encoder (embeddings)
+distill             converter        content_encoder, speaker_encoder, teacher
+adapt               a lora_delta     content_encoder, speaker_encoder, distill
+==================  ===============  =====================================================
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tmrvc import constants as C
+from tmrvc.data.rir import DRY_PARAMS
+from tmrvc.models import build_model
+from tmrvc.train import dsp
+from tmrvc.train import teacher_net as TN
+from tmrvc.train.dataset import MEL_FLOOR, HOP, ClipStore, crop, crop_audio, crop_start, input_mel, stack
+from tmrvc.train.trainer import Stage, load_final
+
+Tensor = torch.Tensor
+
+
+# ----------------------------------------------------------------------------- helpers
+def trainable(name: str, seed: int = 0) -> nn.Module:
+    m = build_model(name, seed)
+    for p in m.parameters():
+        p.requires_grad_(True)
+    return m
+
+
+def frozen(ckpt_root: Path, stage: str, name: str, seed: int = 0) -> nn.Module:
+    m = build_model(name, seed)
+    m.load_state_dict(load_final(ckpt_root, stage)["models"][name])
+    m.eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
+    return m
+
+
+def run_streaming(model: nn.Module, *inputs: Tensor) -> tuple[Tensor, ...]:
+    """Offline call of a streaming model on a batch from zero states (= start of stream)."""
+    b = inputs[0].shape[0]
+    states = [torch.zeros((b,) + tuple(s[1:])) for s in model.state_shapes()]
+    n_out = len(model.output_names)
+    return model(*inputs, *states)[:n_out]
+
+
+def converter_batch(conv: nn.Module, content: Tensor, spk: Tensor, acoustic: Tensor, pitch: Tensor,
+                    lora: Tensor) -> Tensor:
+    """The converter's graph is written for batch 1 (exact ONNX interface); loop over the batch."""
+    states = [torch.zeros(s) for s in conv.state_shapes()]
+    outs = [conv(content[i:i + 1], spk[i:i + 1], acoustic[i:i + 1], pitch[i:i + 1], lora[i:i + 1], *states)[0]
+            for i in range(content.shape[0])]
+    return torch.cat(outs, 0)
+
+
+def _eval_rng(seed: int = 12345) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+def _eval_store(corpus: Path, **kw) -> ClipStore | None:
+    for splits in (("eval_sent", "eval_spk"), ("eval_sent",), ("train",)):
+        try:
+            return ClipStore(corpus, splits=splits, **kw)
+        except ValueError:
+            continue
+    return None
+
+
+# ----------------------------------------------------------------------------- speaker encoder
+class CosineHead(nn.Module):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n, C.DIMS_SPEAKER) * 0.1)
+
+    def forward(self, e: Tensor) -> Tensor:
+        return F.normalize(e, dim=1) @ F.normalize(self.weight, dim=1).t()
+
+
+class SpeakerStage(Stage):
+    """Speaker classification (additive-margin cosine softmax over the training voices)
+    plus, when Resemblyzer d-vectors are cached, distillation of the teacher's pairwise
+    cosine-similarity matrix (dimension-free, so 256-d teacher -> 192-d student)."""
+
+    name = "speaker_encoder"
+
+    def setup(self) -> None:
+        corpus = self.cfg["paths"]["corpus"]
+        self.store = ClipStore(corpus, splits=("train",))
+        self.eval = _eval_store(corpus)
+        self.modules = {"speaker_encoder": trainable("speaker_encoder", self.scfg.get("seed", 0)),
+                        "head": CosineHead(len(self.store.speakers))}
+        self.spk_index = {s: i for i, s in enumerate(self.store.speakers)}
+
+    def _batch(self, store: ClipStore, rng, n: int, p_aug: float):
+        clips = store.sample(rng, n, balanced=True)
+        frames = int(self.scfg["frames"])
+        mels = []
+        for c in clips:
+            mel, _ = input_mel(c, rng, p_aug)
+            mels.append(crop(mel, crop_start(rng, c.n_frames, frames), frames, MEL_FLOOR))
+        return clips, stack(mels)
+
+    def _loss(self, clips, mel) -> dict[str, Tensor]:
+        enc, head = self.modules["speaker_encoder"], self.modules["head"]
+        e = torch.cat([enc(mel[i:i + 1]) for i in range(mel.shape[0])], 0)
+        out = {}
+        labels = torch.tensor([self.spk_index.get(c.speaker, -100) for c in clips])
+        cos = head(e)
+        m, s = float(self.scfg.get("margin", 0.2)), float(self.scfg.get("scale", 30.0))
+        onehot = F.one_hot(labels.clamp(min=0), cos.shape[1]).float() * (labels >= 0).float()[:, None]
+        out["ce"] = F.cross_entropy(s * (cos - m * onehot), labels, ignore_index=-100) \
+            if (labels >= 0).any() else cos.new_zeros(())
+        loss = out["ce"]
+        w = float(self.scfg.get("distill_weight", 1.0))
+        if w > 0 and all("resemblyzer" in c.f for c in clips):
+            r = F.normalize(torch.from_numpy(np.stack([c.f["resemblyzer"] for c in clips])), dim=1)
+            mask = 1.0 - torch.eye(len(clips))
+            out["sim"] = (((e @ e.t()) - (r @ r.t())) ** 2 * mask).sum() / mask.sum()
+            loss = loss + w * out["sim"]
+        out["loss"] = loss
+        return out
+
+    def train_step(self, step, rng, gen):
+        clips, mel = self._batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)))
+        return self._loss(clips, mel)
+
+    @torch.no_grad()
+    def _embed_all(self, store: ClipStore) -> dict[str, np.ndarray]:
+        enc = self.modules["speaker_encoder"]
+        return {f"{c.speaker}/{c.entry['sid']}": enc(torch.from_numpy(c.f["mel"])[None])[0].numpy()
+                for c in store.clips}
+
+    @staticmethod
+    def separation(emb: dict[str, np.ndarray]) -> dict[str, float]:
+        keys = sorted(emb)
+        if len(keys) < 2:
+            return {}
+        e = np.stack([emb[k] for k in keys])
+        spk = np.array([k.split("/")[0] for k in keys])
+        sim = e @ e.T
+        same = (spk[:, None] == spk[None]) & ~np.eye(len(keys), dtype=bool)
+        diff = spk[:, None] != spk[None]
+        out = {}
+        if same.any() and diff.any():
+            out["cos_same"] = float(sim[same].mean())
+            out["cos_diff"] = float(sim[diff].mean())
+            out["separation"] = out["cos_same"] - out["cos_diff"]
+        return out
+
+    @torch.no_grad()
+    def evaluate(self):
+        rng = _eval_rng()
+        store = self.eval or self.store
+        clips, mel = self._batch(store, rng, max(4, int(self.scfg["batch"])), 0.0)
+        res = {k: float(v) for k, v in self._loss(clips, mel).items()}
+        res.update(self.separation(self._embed_all(store)))
+        return res
+
+    def finish(self, ckpt_dir: Path) -> dict:
+        """Embeddings of every clip (all splits) -> embeddings.npz (per clip and per speaker mean)."""
+        full = ClipStore(self.cfg["paths"]["corpus"], splits=("train", "eval_sent", "eval_spk"))
+        emb = self._embed_all(full)
+        per_spk: dict[str, list] = {}
+        for k, v in emb.items():
+            per_spk.setdefault(k.split("/")[0], []).append(v)
+        means = {f"speaker:{s}": (np.mean(v, 0) / np.linalg.norm(np.mean(v, 0))).astype(np.float32)
+                 for s, v in per_spk.items()}
+        np.savez(ckpt_dir / "embeddings.npz", **{f"clip:{k}": v for k, v in emb.items()}, **means)
+        eval_spk = {k: v for k, v in emb.items() if k.split("/")[0] in
+                    {c.speaker for c in full.clips if c.entry["split"] == "eval_spk"}}
+        return {"eval_spk_separation": self.separation(eval_spk)}
+
+
+def speaker_embeddings(ckpt_root: Path) -> dict[str, np.ndarray]:
+    path = Path(ckpt_root) / "speaker_encoder" / "embeddings.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: run the 'speaker_encoder' stage first")
+    with np.load(path) as z:
+        return {k[len("speaker:"):]: z[k] for k in z.files if k.startswith("speaker:")}
+
+
+# ----------------------------------------------------------------------------- content encoder
+class ContentStage(Stage):
+    """Causal content encoder + a training-only 1x1 head (256 -> 80) regressing the
+    speaker-averaged, DTW-aligned reference log-mel (``content_target``); inputs are
+    clean or channel-augmented mels, so the features also learn to ignore the room."""
+
+    name = "content_encoder"
+
+    def setup(self) -> None:
+        corpus = self.cfg["paths"]["corpus"]
+        self.store = ClipStore(corpus, splits=("train",))
+        self.eval = _eval_store(corpus)
+        self.modules = {"content_encoder": trainable("content_encoder", self.scfg.get("seed", 0)),
+                        "head": nn.Conv1d(C.DIMS_CONTENT, C.DIMS_MEL, 1)}
+
+    def _batch(self, store, rng, n, p_aug):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        mels, tgts = [], []
+        for c in store.sample(rng, n):
+            mel, _ = input_mel(c, rng, p_aug)
+            s = crop_start(rng, c.n_frames, warm + frames)
+            mels.append(crop(mel, s, warm + frames, MEL_FLOOR))
+            tgts.append(crop(c.f["content_target"], s, warm + frames, "edge")[:, warm:])
+        return stack(mels), stack(tgts)
+
+    def _loss(self, mel, tgt):
+        warm = int(self.scfg["warm"])
+        content = run_streaming(self.modules["content_encoder"], mel)[0][..., warm:]
+        l1 = (self.modules["head"](content) - tgt).abs().mean()
+        return {"loss": l1}
+
+    def train_step(self, step, rng, gen):
+        return self._loss(*self._batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.7))))
+
+    @torch.no_grad()
+    def evaluate(self):
+        out = {k: float(v) for k, v in self._loss(*self._batch(self.eval or self.store, _eval_rng(), 8, 0.0)).items()}
+        out["loss_aug"] = float(self._loss(*self._batch(self.eval or self.store, _eval_rng(1), 8, 1.0))["loss"])
+        return out
+
+
+# ----------------------------------------------------------------------------- ir estimator
+class IRStage(Stage):
+    """ir_estimator regression (MSE) on 50-frame windows of channel-augmented mels to the
+    24 measured channel parameters (clean clips -> DRY_PARAMS)."""
+
+    name = "ir_estimator"
+
+    def setup(self) -> None:
+        corpus = self.cfg["paths"]["corpus"]
+        self.store = ClipStore(corpus, splits=("train",))
+        self.eval = _eval_store(corpus)
+        self.modules = {"ir_estimator": trainable("ir_estimator", self.scfg.get("seed", 0))}
+
+    def _batch(self, store, rng, n, p_aug):
+        w = C.STREAMING_IR_WINDOW_FRAMES
+        wins, tgts = [], []
+        for c in store.sample(rng, n):
+            mel, params = input_mel(c, rng, p_aug)
+            padded = np.concatenate([np.full((C.DIMS_MEL, w - 1), MEL_FLOOR, np.float32), mel], axis=1)
+            end = int(rng.integers(min(w // 2, c.n_frames - 1), c.n_frames))   # window ends at frame `end`
+            wins.append(padded[:, end:end + w])
+            tgts.append(params)
+        return stack(wins), stack(tgts)
+
+    def _loss(self, win, tgt):
+        return {"loss": F.mse_loss(self.modules["ir_estimator"](win), tgt)}
+
+    def train_step(self, step, rng, gen):
+        return self._loss(*self._batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.85))))
+
+    @torch.no_grad()
+    def evaluate(self):
+        win, tgt = self._batch(self.eval or self.store, _eval_rng(), 32, 0.85)
+        pred = self.modules["ir_estimator"](win)
+        err = (pred - tgt).abs().mean(0).numpy()
+        return {"loss": float(F.mse_loss(pred, tgt)), "mae_rt60": float(err[:8].mean()),
+                "mae_c50": float(err[8:16].mean()), "mae_snr": float(err[19]),
+                "baseline_mse": float(F.mse_loss(tgt.mean(0, keepdim=True).expand_as(tgt), tgt))}
+
+
+# ----------------------------------------------------------------------------- vocoder
+class VocoderStage(Stage):
+    """Vocoder on real (clean) log-mel -> magnitude/phase; loss on the torch iSTFT/OLA
+    output (same convention as the engine): multi-resolution STFT loss + log-magnitude
+    L1 and magnitude-weighted phase loss against the analysis of the target audio."""
+
+    name = "vocoder"
+
+    def setup(self) -> None:
+        corpus = self.cfg["paths"]["corpus"]
+        self.store = ClipStore(corpus, splits=("train",), audio=True)
+        self.eval = _eval_store(corpus, audio=True)
+        self.modules = {"vocoder": trainable("vocoder", self.scfg.get("seed", 0))}
+
+    def _batch(self, store, rng, n, noise: float):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        L = warm + frames
+        mels, auds = [], []
+        for c in store.sample(rng, n):
+            s = crop_start(rng, c.n_frames, L)
+            mel = crop(c.f["mel"], s, L, MEL_FLOOR)
+            if noise > 0:
+                mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
+            mels.append(mel)
+            auds.append(crop_audio(c.audio, (s - 1) * HOP, (L + 1) * HOP))   # output block t = [(t-1)H, tH)
+        return stack(mels), stack(auds)
+
+    def _loss(self, mel, aud):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        L = warm + frames
+        mag, phase = run_streaming(self.modules["vocoder"], mel)
+        wave = dsp.istft_ola(mag, phase)[:, warm * HOP:]
+        target = aud[:, warm * HOP:L * HOP]
+        frames_t = aud.unfold(1, dsp.N_FFT, HOP)[:, :L]                         # frame t = x[tH-H : tH+H]
+        spec = torch.fft.rfft(frames_t * dsp._WIN, dim=-1).transpose(1, 2)
+        tmag, tph = spec.abs()[..., warm:], torch.angle(spec)[..., warm:]
+        out = {"mrstft": dsp.mrstft_loss(wave, target),
+               "logmag": (torch.log(mag[..., warm:] + 1e-5) - torch.log(tmag + 1e-5)).abs().mean(),
+               "phase": dsp.phase_loss(phase[..., warm:], tph, tmag)}
+        out["loss"] = out["mrstft"] + float(self.scfg.get("w_logmag", 1.0)) * out["logmag"] \
+            + float(self.scfg.get("w_phase", 1.0)) * out["phase"]
+        return out
+
+    def train_step(self, step, rng, gen):
+        return self._loss(*self._batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("mel_noise", 0.0))))
+
+    @torch.no_grad()
+    def evaluate(self):
+        return {k: float(v) for k, v in self._loss(*self._batch(self.eval or self.store, _eval_rng(), 4, 0.0)).items()}
+
+    @torch.no_grad()
+    def finish(self, ckpt_dir: Path) -> dict:
+        """Resynthesise one held-out clip (samples/vocoder_<clip>.wav) for listening."""
+        import soundfile as sf
+
+        c = (self.eval or self.store).clips[0]
+        mag, phase = run_streaming(self.modules["vocoder"], torch.from_numpy(c.f["mel"])[None])
+        y = dsp.istft_ola(mag, phase)[0].numpy()
+        (ckpt_dir / "samples").mkdir(exist_ok=True)
+        name = f"vocoder_{c.speaker}_{c.entry['sid']}.wav"
+        sf.write(str(ckpt_dir / "samples" / name), np.clip(y, -1, 1), C.AUDIO_SAMPLE_RATE, subtype="PCM_16")
+        ref = np.concatenate([np.zeros(HOP, np.float32), c.audio])[:len(y)]
+        snr = 10 * np.log10(np.sum(ref ** 2) / max(1e-12, np.sum((ref - y) ** 2)))
+        return {"sample": f"samples/{name}", "sample_snr_db": float(snr)}
+
+
+# ----------------------------------------------------------------------------- converter conditioning
+class _CondMixin:
+    """Batches for the teacher and the student: input mel (maybe augmented) -> frozen
+    content encoder; pitch of the clean clip; speaker-mean embedding; acoustic params =
+    [ir_params of the input channel, voice source (zeros with prob 1-p_voice_source)];
+    target = the clean log-mel."""
+
+    def _setup_cond(self) -> None:
+        root = Path(self.cfg["paths"]["checkpoints"])
+        corpus = self.cfg["paths"]["corpus"]
+        self.content_encoder = frozen(root, "content_encoder", "content_encoder")
+        self.spk = speaker_embeddings(root)
+        roles = tuple(self.scfg.get("roles", ["main"]))
+        self.store = ClipStore(corpus, splits=("train",), roles=roles)
+        self.eval = _eval_store(corpus, roles=roles)
+
+    def _cond_batch(self, store, rng, n, p_aug, p_vs):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        L = warm + frames
+        mels, pitches, tgts, spks, acs = [], [], [], [], []
+        for c in store.sample(rng, n):
+            mel, ir = input_mel(c, rng, p_aug)
+            s = crop_start(rng, c.n_frames, L)
+            mels.append(crop(mel, s, L, MEL_FLOOR))
+            pitches.append(crop(c.f["pitch"], s, L, 0.0))
+            tgts.append(crop(c.f["mel"], s, L, MEL_FLOOR))
+            spks.append(self.spk[c.speaker])
+            vs = c.f["voice_source"] if rng.random() < p_vs else np.zeros(C.DIMS_VOICE_SOURCE, np.float32)
+            acs.append(np.concatenate([ir, vs]))
+        with torch.no_grad():
+            content = run_streaming(self.content_encoder, stack(mels))[0]
+        return {"content": content, "pitch": stack(pitches), "spk": stack(spks), "acoustic": stack(acs),
+                "target": stack(tgts), "warm": warm}
+
+    @staticmethod
+    def _teacher_cond(b: dict) -> tuple:
+        w = b["warm"]
+        return (b["content"][..., w:], b["pitch"][..., w:], b["spk"], b["acoustic"])
+
+
+class TeacherStage(_CondMixin, Stage):
+    name = "teacher"
+
+    def setup(self) -> None:
+        self._setup_cond()
+        torch.manual_seed(int(self.scfg.get("seed", 0)))
+        net = TN.TeacherUNet(int(self.scfg.get("channels", 128)), tuple(self.scfg.get("mults", [1, 2, 2])))
+        if int(self.scfg["frames"]) % net.multiple:
+            raise ValueError(f"teacher frames must be a multiple of {net.multiple}")
+        self.modules = {"teacher": net}
+
+    def train_step(self, step, rng, gen):
+        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
+                             float(self.scfg.get("p_voice_source", 0.5)))
+        x0 = TN.to_x0(b["target"][..., b["warm"]:])
+        return {"loss": TN.v_loss(self.modules["teacher"], x0, self._teacher_cond(b), gen)}
+
+    @torch.no_grad()
+    def evaluate(self):
+        b = self._cond_batch(self.eval or self.store, _eval_rng(), 4, 0.0, 1.0)
+        cond = self._teacher_cond(b)
+        x0 = TN.to_x0(b["target"][..., b["warm"]:])
+        gen = torch.Generator().manual_seed(0)
+        vl = TN.v_loss(self.modules["teacher"], x0, cond, gen)
+        steps = int(self.scfg.get("eval_ode_steps", 8))
+        xs = TN.sample(self.modules["teacher"], cond, x0.shape, steps, torch.Generator().manual_seed(1))
+        return {"loss": float(vl), "ode_l1_mel": float((TN.from_x0(xs) - b["target"][..., b["warm"]:]).abs().mean())}
+
+
+class DistillStage(_CondMixin, Stage):
+    """Phase A: ODE-trajectory distillation.  The teacher integrates its probability-flow
+    ODE (``ode_steps`` DDIM steps) from seeded noise on the batch's conditioning; the
+    causal one-step converter regresses that endpoint (L1 in log-mel) plus
+    ``rec_weight`` x L1 to the real clean mel.  (The converter has no noise input, so it
+    learns the teacher's ODE map averaged over noise.)  Phase B (DMD) is a TODO."""
+
+    name = "distill"
+
+    def setup(self) -> None:
+        self._setup_cond()
+        root = Path(self.cfg["paths"]["checkpoints"])
+        tcfg = self.cfg.get("stages", {}).get("teacher", {})
+        self.teacher = TN.TeacherUNet(int(tcfg.get("channels", 128)), tuple(tcfg.get("mults", [1, 2, 2])))
+        self.teacher.load_state_dict(load_final(root, "teacher")["models"]["teacher"])
+        self.teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad_(False)
+        self.modules = {"converter": trainable("converter", self.scfg.get("seed", 0))}
+
+    def _student(self, b) -> Tensor:
+        lora = torch.zeros(b["content"].shape[0], C.LORA_DELTA_SIZE)
+        out = converter_batch(self.modules["converter"], b["content"], b["spk"], b["acoustic"], b["pitch"], lora)
+        return out[..., b["warm"]:]
+
+    def _loss(self, b, gen, steps):
+        cond = self._teacher_cond(b)
+        target = b["target"][..., b["warm"]:]
+        with torch.no_grad():
+            teach = TN.from_x0(TN.sample(self.teacher, cond, target.shape, steps, gen))
+        pred = self._student(b)
+        out = {"ode": (pred - teach).abs().mean(), "rec": (pred - target).abs().mean()}
+        out["loss"] = out["ode"] + float(self.scfg.get("rec_weight", 0.5)) * out["rec"]
+        return out
+
+    def train_step(self, step, rng, gen):
+        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
+                             float(self.scfg.get("p_voice_source", 0.5)))
+        return self._loss(b, gen, int(self.scfg.get("ode_steps", 8)))
+
+    @torch.no_grad()
+    def evaluate(self):
+        b = self._cond_batch(self.eval or self.store, _eval_rng(), 4, 0.0, 1.0)
+        out = {k: float(v) for k, v in self._loss(b, torch.Generator().manual_seed(0),
+                                                  int(self.scfg.get("ode_steps", 8))).items()}
+        return out
+
+
+# ----------------------------------------------------------------------------- few-shot LoRA
+class LoRADelta(nn.Module):
+    """lora_delta [1, 4096] as trainable A/B blocks (layout of docs/design/onnx-contract.md §6)."""
+
+    def __init__(self, gen: torch.Generator) -> None:
+        super().__init__()
+        r, d = C.LORA_RANK, C.DIMS_ATTENTION_DIM
+        self.a = nn.ParameterList([nn.Parameter(torch.randn(r, d, generator=gen) / d ** 0.5) for _ in C.LORA_TARGETS])
+        self.b = nn.ParameterList([nn.Parameter(torch.zeros(d, r)) for _ in C.LORA_TARGETS])
+
+    def delta(self) -> Tensor:
+        parts = []
+        for a, b in zip(self.a, self.b):
+            parts += [a.reshape(-1), b.reshape(-1)]
+        return torch.cat(parts)[None]
+
+
+class AdaptStage(Stage):
+    """Few-shot adaptation: from ``utterances`` clips of a speaker no stage trained on,
+    spk_embed = normalised mean speaker_encoder embedding, voice_source preset = mean
+    voice descriptors, and a rank-4 K/V LoRA of the converter's cross-attention fitted
+    (everything else frozen) to reconstruct those clips; writes a .tmrvc_speaker."""
+
+    name = "adapt"
+
+    def setup(self) -> None:
+        root = Path(self.cfg["paths"]["checkpoints"])
+        corpus = self.cfg["paths"]["corpus"]
+        full = ClipStore(corpus, splits=("train", "eval_sent", "eval_spk"))
+        speaker = self.scfg.get("speaker", "auto")
+        if speaker in (None, "auto"):
+            cands = sorted({c.speaker for c in full.clips if c.entry["split"] == "eval_spk"}) or full.speakers
+            speaker = cands[0]
+        from tmrvc.data.sentences import is_eval_sentence
+
+        clips = [c for c in full.by_speaker[speaker] if not is_eval_sentence(c.entry["sid"])]
+        n = int(self.scfg.get("utterances", 10))
+        if len(clips) < min(3, n):
+            raise ValueError(f"speaker {speaker}: only {len(clips)} adaptation clips")
+        self.speaker = speaker
+        self.adapt_clips = clips[:n]
+        self.held_out = [c for c in full.by_speaker[speaker] if is_eval_sentence(c.entry["sid"])] or self.adapt_clips
+        self.content_encoder = frozen(root, "content_encoder", "content_encoder")
+        enc = frozen(root, "speaker_encoder", "speaker_encoder")
+        self.converter = frozen(root, "distill", "converter")
+        with torch.no_grad():
+            e = torch.cat([enc(torch.from_numpy(c.f["mel"])[None]) for c in self.adapt_clips]).mean(0)
+        self.spk_embed = (e / e.norm()).numpy().astype(np.float32)
+        self.voice_source = np.mean([c.f["voice_source"] for c in self.adapt_clips], 0).astype(np.float32)
+        self.modules = {"lora": LoRADelta(torch.Generator().manual_seed(int(self.scfg.get("seed", 0))))}
+
+    def _batch(self, clips, rng, n):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        L = warm + frames
+        mels = []
+        for i in range(n):
+            c = clips[int(rng.integers(len(clips)))]
+            s = crop_start(rng, c.n_frames, L)
+            mels.append((crop(c.f["mel"], s, L, MEL_FLOOR), crop(c.f["pitch"], s, L, 0.0)))
+        mel, pitch = stack([m for m, _ in mels]), stack([p for _, p in mels])
+        with torch.no_grad():
+            content = run_streaming(self.content_encoder, mel)[0]
+        return content, pitch, mel
+
+    def _loss(self, content, pitch, mel, delta):
+        b = content.shape[0]
+        spk = torch.from_numpy(self.spk_embed)[None].expand(b, -1)
+        ac = torch.from_numpy(np.concatenate([DRY_PARAMS, self.voice_source]))[None].expand(b, -1)
+        pred = converter_batch(self.converter, content, spk, ac, pitch, delta.expand(b, -1))
+        w = int(self.scfg["warm"])
+        return (pred[..., w:] - mel[..., w:]).abs().mean()
+
+    def train_step(self, step, rng, gen):
+        content, pitch, mel = self._batch(self.adapt_clips, rng, int(self.scfg["batch"]))
+        return {"loss": self._loss(content, pitch, mel, self.modules["lora"].delta())}
+
+    @torch.no_grad()
+    def evaluate(self):
+        batch = self._batch(self.held_out, _eval_rng(), 4)
+        lora = self.modules["lora"].delta()
+        return {"loss": float(self._loss(*batch, lora)),
+                "loss_zero_delta": float(self._loss(*batch, torch.zeros_like(lora))),
+                "train_loss": float(self._loss(*self._batch(self.adapt_clips, _eval_rng(), 4), lora))}
+
+    def finish(self, ckpt_dir: Path) -> dict:
+        from tmrvc.speaker_file import SpeakerProfile
+
+        out_dir = Path(self.cfg["paths"]["checkpoints"]) / "speakers"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"{self.speaker}.{C.SPEAKER_FILE_EXTENSION}"
+        delta = self.modules["lora"].delta().detach().numpy()[0].astype(np.float32)
+        SpeakerProfile(self.spk_embed, delta, self.voice_source,
+                       {"name": self.speaker, "created_by": "tmrvc.train adapt",
+                        "sources": [f"{c.speaker}/{c.entry['sid']}" for c in self.adapt_clips],
+                        "steps": int(self.scfg["steps"])}).write(path)
+        back = SpeakerProfile.read(path)
+        assert np.array_equal(back.lora_delta, delta)
+        return {"speaker": self.speaker, "speaker_file": str(path), "utterances": len(self.adapt_clips),
+                "lora_delta_norm": float(np.linalg.norm(delta))}
+
+
+STAGES: dict[str, type[Stage]] = {
+    "speaker_encoder": SpeakerStage,
+    "content_encoder": ContentStage,
+    "ir_estimator": IRStage,
+    "vocoder": VocoderStage,
+    "teacher": TeacherStage,
+    "distill": DistillStage,
+    "adapt": AdaptStage,
+}
+STAGE_ORDER = tuple(STAGES)
+# which stage's final.pt provides each exported model
+EXPORT_SOURCES = {"content_encoder": "content_encoder", "converter": "distill", "vocoder": "vocoder",
+                  "ir_estimator": "ir_estimator", "speaker_encoder": "speaker_encoder"}
+
+
+def summaries(ckpt_root: Path) -> dict:
+    out = {}
+    for s in STAGE_ORDER:
+        p = Path(ckpt_root) / s / "summary.json"
+        if p.exists():
+            out[s] = json.loads(p.read_text())
+    return out
