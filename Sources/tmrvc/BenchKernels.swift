@@ -255,6 +255,31 @@ enum BenchKernels {
         }
         json["conv1d"] = convRows
 
+        // Vector transcendental functions against the scalar libm loops they replace.
+        do {
+            let n = 4096
+            let x = noise(n, seed: 12), y = UnsafeMutablePointer<Float>.allocate(capacity: n)
+            defer { x.deallocate(); y.deallocate() }
+            for i in 0..<n { x[i] *= 60 }   // N(0, 3^2)
+            var rows: [[String: Any]] = []
+            var parts: [String] = []
+            let cases: [(String, (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, (Float) -> Float)] = [
+                ("GELU (erf)", { VectorMath.gelu($0, $1, count: $2) }, { v in 0.5 * v * erfcf(-v * 0.70710678) }),
+                ("exp", { VectorMath.exp($0, $1, count: $2) }, { expf($0) }),
+                ("tanh", { VectorMath.tanh($0, $1, count: $2) }, { tanhf($0) }),
+                ("sigmoid", { VectorMath.sigmoid($0, $1, count: $2) }, { v in 1 / (1 + expf(-v)) }),
+            ]
+            for (name, vec, scalar) in cases {
+                let ours = measure(reps: 200) { vec(x, y, n) }
+                let base = measure(reps: 200) { for i in 0..<n { y[i] = scalar(x[i]) } }
+                parts.append("\(name) \(benchFormat(1000 * ours.median / Double(n), 2)) ns vs libm \(benchFormat(1000 * base.median / Double(n), 2)) ns (\(benchFormat(base.median / ours.median, 1))x)")
+                rows.append(["function": name, "ours_ns_per_element": 1000 * ours.median / Double(n), "libm_ns_per_element": 1000 * base.median / Double(n)])
+            }
+            lines.append("")
+            lines.append("Vector math, ns per element over 4096 floats (x ~ N(0, 9)), 8-lane approximations vs scalar libm: " + parts.joined(separator: "; "))
+            json["vector_math"] = rows
+        }
+
         // iSTFT: overlap-add synthesis against the bare inverse FFT it contains.
         do {
             let synth = OverlapAddSynthesizer()
