@@ -43,6 +43,7 @@ let package = Package(
         .target(name: "TMRVCTooling", dependencies: ["TMRVCRuntime", "TMRVCEngine", "ONNXFormat"], swiftSettings: cpuFlags),
         .executableTarget(name: "tmrvc",
                           dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCEngine", "TMRVCTooling", "TMRVCAudioIO",
+                                         "TMRVCDSP", "ONNXFormat", "CBLAS", "CFFTW", "CTMRVCSupport", "TestSupport",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
         .target(name: "TestSupport", path: "Tests/TestSupport"),

@@ -111,29 +111,45 @@ public enum VectorMath {
 
     // MARK: array forms (in place allowed: `y` may equal `x`)
 
-    /// Applies `f` to `count` floats, 8 at a time; the tail goes through a zero-padded vector.
+    /// Applies `F` to `count` floats, 16 at a time (two independent vectors for ILP), then 8,
+    /// then the tail through a zero-padded vector. Specialized per function (no closure calls).
     @inline(__always)
-    static func map(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int, _ f: (V) -> V) {
+    static func map<F: VectorFunction>(_: F.Type, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ count: Int) {
         var i = 0
         let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
+        while i + 16 <= count {
+            let a = F.apply(rx.loadUnaligned(fromByteOffset: i * 4, as: V.self))
+            let b = F.apply(rx.loadUnaligned(fromByteOffset: i * 4 + 32, as: V.self))
+            ry.storeBytes(of: a, toByteOffset: i * 4, as: V.self)
+            ry.storeBytes(of: b, toByteOffset: i * 4 + 32, as: V.self)
+            i += 16
+        }
         while i + 8 <= count {
-            ry.storeBytes(of: f(rx.loadUnaligned(fromByteOffset: i * 4, as: V.self)), toByteOffset: i * 4, as: V.self)
+            ry.storeBytes(of: F.apply(rx.loadUnaligned(fromByteOffset: i * 4, as: V.self)), toByteOffset: i * 4, as: V.self)
             i += 8
         }
         if i < count {
             var v = V()
             for j in 0..<(count - i) { v[j] = x[i + j] }
-            let r = f(v)
+            let r = F.apply(v)
             for j in 0..<(count - i) { y[i + j] = r[j] }
         }
     }
 
-    public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(x, y, count, exp) }
-    public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(x, y, count, gelu) }
-    public static func geluTanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(x, y, count, geluTanh) }
-    public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(x, y, count, sigmoid) }
-    public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(x, y, count, tanh) }
+    public static func exp(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(ExpFunction.self, x, y, count) }
+    public static func gelu(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(GeluFunction.self, x, y, count) }
+    public static func geluTanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(GeluTanhFunction.self, x, y, count) }
+    public static func sigmoid(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(SigmoidFunction.self, x, y, count) }
+    public static func tanh(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) { map(TanhFunction.self, x, y, count) }
 }
+
+/// An 8-lane function for `VectorMath.map`.
+protocol VectorFunction { static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> }
+enum ExpFunction: VectorFunction { @inline(__always) static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.exp(v) } }
+enum GeluFunction: VectorFunction { @inline(__always) static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.gelu(v) } }
+enum GeluTanhFunction: VectorFunction { @inline(__always) static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.geluTanh(v) } }
+enum SigmoidFunction: VectorFunction { @inline(__always) static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.sigmoid(v) } }
+enum TanhFunction: VectorFunction { @inline(__always) static func apply(_ v: SIMD8<Float>) -> SIMD8<Float> { VectorMath.tanh(v) } }
 
 @inline(__always) private func abs(_ v: SIMD8<Float>) -> SIMD8<Float> {
     unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8<UInt32>(repeating: 0x7FFF_FFFF), to: SIMD8<Float>.self)

@@ -72,6 +72,7 @@ struct Bench: ParsableCommand {
         var storages: [WeightStorage] = bothPrecisions ? [.float32, .float16] : [fp16 ? .float16 : .float32]
         if storages.isEmpty { storages = [.float32] }
         print(BenchMachine.summary())
+        fflush(nil)
 
         if want.contains("models") {
             var ort: ORTResult?
@@ -85,24 +86,28 @@ struct Bench: ParsableCommand {
                 swiftResults[storage.label] = r
             }
             print(BenchModels.table(swift: swiftResults, order: storages.map(\.label), ort: ort))
+            fflush(nil)
             report["swift"] = swiftResults.mapValues { $0.mapValues { $0.json } }
         }
         if want.contains("profile") {
             for storage in storages {
                 let p = try BenchProfile.run(directory: dir, frames: min(frames, 5000), storage: storage)
                 print(p.text)
+                fflush(nil)
                 report["profile_\(storage.label)"] = p.json
             }
         }
         if want.contains("kernels") {
             let k = BenchKernels.run()
             print(k.text)
+            fflush(nil)
             report["kernels"] = k.json
         }
         if want.contains("offline") {
             for storage in storages {
                 let o = try BenchOffline.run(directory: dir, seconds: offlineSeconds, storage: storage)
                 print(o.text)
+                fflush(nil)
                 report["offline_\(storage.label)"] = o.json
             }
         }

@@ -56,6 +56,10 @@ enum BenchProfile {
         for (n, us) in byNode.sorted(by: { $0.1 > $1.1 }).prefix(12) {
             lines.append("    " + benchPad(benchFormat(us, 2), 8, right: true) + "  " + n)
         }
+        lines.append("  ir_estimator kernels (µs per call, runs every \(BenchModels.irInterval) frames):")
+        for p in ir.kernelProfile() where p.runs > 0 {
+            lines.append("    " + benchPad(benchFormat(Double(p.nanoseconds) / 1000 / Double(p.runs), 2), 8, right: true) + "  \(p.node) (\(p.opType))")
+        }
         let json: [String: Any] = ["frames": frames, "wall_us_per_frame": wall, "kernels_us_per_frame": total,
                                    "by_op_us": byOp, "by_model_us": byModel]
         return Output(text: lines.joined(separator: "\n"), json: json)

@@ -4,6 +4,22 @@
 #include <stdint.h>
 #include <time.h>
 
+/// Runs `n` dependent single-cycle integer additions (the optimizer cannot remove or fold
+/// them); timing it estimates the core clock (benchmarks only).
+static inline uint64_t tmrvc_dependent_adds(uint64_t n) {
+    uint64_t x = 0;
+    for (uint64_t i = 0; i < n; i++) {
+#if defined(__x86_64__)
+        __asm__ volatile("add %1, %0" : "+r"(x) : "r"(i));
+#elif defined(__aarch64__)
+        __asm__ volatile("add %0, %0, %1" : "+r"(x) : "r"(i));
+#else
+        x += i;
+#endif
+    }
+    return x;
+}
+
 /// Monotonic clock in nanoseconds (vDSO, no system call, no allocation).
 static inline uint64_t tmrvc_now_ns(void) {
     struct timespec ts;

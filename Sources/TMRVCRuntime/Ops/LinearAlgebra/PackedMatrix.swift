@@ -219,7 +219,10 @@ public final class PackedMatrix: @unchecked Sendable {
         let w = UnsafeRawPointer(weights)
         let braw = UnsafeRawPointer(bias)
         let act = activation
-        for p in 0..<panels {
+        // One panel at a time: a single sequential weight stream measured faster than two
+        // interleaved ones when the weights come from L3 or DRAM (the per-frame case).
+        var p = 0
+        while p < panels {
             let base = w + p * depth * 16 * L.elementBytes
             var a0 = braw.load(fromByteOffset: p * 64, as: SIMD16<Float>.self)
             var a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
@@ -242,6 +245,7 @@ public final class PackedMatrix: @unchecked Sendable {
             } else {
                 for j in 0..<(rows - n0) { y[n0 + j] = r[j] }
             }
+            p += 1
         }
     }
 
@@ -269,14 +273,41 @@ public final class PackedMatrix: @unchecked Sendable {
                 }
                 if k < depth { c0.addProduct(L.load(base, row: k), SIMD16(repeating: x[k * 4])) }
                 c0 += d0
+            } else if c < 4 {
+                // Two or three columns: a second set of accumulators over odd k keeps eight or
+                // more FMA chains in flight.
+                var d0 = SIMD16<Float>(), d1 = SIMD16<Float>(), d2 = SIMD16<Float>()
+                var k = 0
+                while k + 2 <= depth {
+                    let w0 = L.load(base, row: k), w1 = L.load(base, row: k + 1)
+                    let x0 = x + k * 4, x1 = x0 + 4
+                    c0.addProduct(w0, SIMD16(repeating: x0[0]))
+                    d0.addProduct(w1, SIMD16(repeating: x1[0]))
+                    c1.addProduct(w0, SIMD16(repeating: x0[1]))
+                    d1.addProduct(w1, SIMD16(repeating: x1[1]))
+                    if c > 2 {
+                        c2.addProduct(w0, SIMD16(repeating: x0[2]))
+                        d2.addProduct(w1, SIMD16(repeating: x1[2]))
+                    }
+                    k += 2
+                }
+                if k < depth {
+                    let w0 = L.load(base, row: k), x0 = x + k * 4
+                    c0.addProduct(w0, SIMD16(repeating: x0[0]))
+                    c1.addProduct(w0, SIMD16(repeating: x0[1]))
+                    if c > 2 { c2.addProduct(w0, SIMD16(repeating: x0[2])) }
+                }
+                c0 += d0
+                c1 += d1
+                if c > 2 { c2 += d2 }
             } else {
                 for k in 0..<depth {
                     let wk = L.load(base, row: k)
                     let xk = x + k * 4
                     c0.addProduct(wk, SIMD16(repeating: xk[0]))
                     c1.addProduct(wk, SIMD16(repeating: xk[1]))
-                    if c > 2 { c2.addProduct(wk, SIMD16(repeating: xk[2])) }
-                    if c > 3 { c3.addProduct(wk, SIMD16(repeating: xk[3])) }
+                    c2.addProduct(wk, SIMD16(repeating: xk[2]))
+                    c3.addProduct(wk, SIMD16(repeating: xk[3]))
                 }
             }
             let n0 = p * 16
@@ -297,3 +328,4 @@ public final class PackedMatrix: @unchecked Sendable {
         }
     }
 }
+
