@@ -269,6 +269,13 @@ enum Compiler {
             if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
         }
         stats.kernelCount = steps.count
+        var constantsRead = Set<ObjectIdentifier>()
+        for step in steps {
+            for b in step.reads where b.isConstant {
+                let r = root(b)
+                if constantsRead.insert(ObjectIdentifier(r)).inserted { stats.perRunConstantBytes += r.byteCount }
+            }
+        }
         return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel },
                       planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, memory: memory,
                       statistics: stats, dependentAliases: dependents)
