@@ -141,9 +141,11 @@ enum Compiler {
             guard graph.opset >= def.sinceVersion else {
                 throw RuntimeError(.unsupported, "\(file): node '\(node.name)': op '\(node.opType)' is implemented from opset \(def.sinceVersion), the model uses opset \(graph.opset)")
             }
-            let ins = node.inputs.map { $0 >= 0 ? buffers[$0] : nil }
-            // MatMul+Add+Gelu style chains become one kernel writing the chain's last output.
-            let fused = fusion.plan(at: nodeIndex, inputs: ins) { buffers[$0] }
+            let nodeIns = node.inputs.map { $0 >= 0 ? buffers[$0] : nil }
+            // MatMul+Add+Gelu style chains become one kernel writing the chain's last output;
+            // Concat+Conv+Slice (streaming causal depthwise conv) one kernel with two outputs.
+            let fused = fusion.plan(at: nodeIndex, inputs: nodeIns) { buffers[$0] }
+            let ins = fused?.inputs.map { $0.map { $0 >= 0 ? buffers[$0] : nil } } ?? nodeIns
             let nodeOutputs = fused?.outputs ?? node.outputs
             var ctx = NodeContext(node: node, opset: graph.opset, file: file, inputs: ins,
                                   outputs: [TensorBuffer?](repeating: nil, count: nodeOutputs.count),
@@ -152,9 +154,10 @@ enum Compiler {
             ctx.weightStorage = options.weightStorage
             if let fused {
                 ctx.epilogue = fused.epilogue
+                ctx.causalDepthwise = fused.causal
                 absorbed.formUnion(fused.absorbed)
             }
-            let kernel = try def.factory(&ctx)
+            let kernel = fused?.causal != nil ? try makeCausalDepthwiseStep(&ctx) : try def.factory(&ctx)
             guard memory.totalBytes <= options.maxMemoryBytes else {
                 throw RuntimeError(.shape, "\(file): node '\(node.name)' (\(node.opType)): the session needs more than \(options.maxMemoryBytes) bytes")
             }
@@ -196,7 +199,7 @@ enum Compiler {
                 stats.hoistedNodeCount += 1
                 continue
             }
-            steps.append(Step(kernel: kernel, reads: read, writes: written, opType: fused?.epilogue.label ?? node.opType, node: node.name))
+            steps.append(Step(kernel: kernel, reads: read, writes: written, opType: fused?.label ?? node.opType, node: node.name))
         }
 
         // Outputs: dedicated storage; copies for outputs that are inputs, constants, aliases or repeated.
@@ -266,6 +269,13 @@ enum Compiler {
             if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
         }
         stats.kernelCount = steps.count
+        var constantsRead = Set<ObjectIdentifier>()
+        for step in steps {
+            for b in step.reads where b.isConstant {
+                let r = root(b)
+                if constantsRead.insert(ObjectIdentifier(r)).inserted { stats.perRunConstantBytes += r.byteCount }
+            }
+        }
         return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel },
                       planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, memory: memory,
                       statistics: stats, dependentAliases: dependents)

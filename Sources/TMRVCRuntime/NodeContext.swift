@@ -18,6 +18,8 @@ public struct NodeContext {
     /// Bias and activation of nodes fused into this one by the compiler (MatMul + Add + Gelu,
     /// Conv + Gelu, Gemm + Gelu); the factory must apply it. Nil for ordinary nodes.
     var epilogue: FusedEpilogue? = nil
+    /// Set when the compiler fused Concat + depthwise Conv + Slice into one streaming step.
+    var causalDepthwise: CausalDepthwisePlan? = nil
     /// Storage the session wants for constant weights of MatMul/Gemm/Conv.
     var weightStorage: WeightStorage = .float32
 

@@ -87,6 +87,9 @@ public struct SessionStatistics: Sendable {
     public var constantBytes = 0
     /// Number of parameters (elements of float initializers).
     public var parameterCount = 0
+    /// Bytes of the distinct constant tensors the per-run plan reads (as stored in the model;
+    /// mostly weights): what one `run()` must stream through the caches when they are cold.
+    public var perRunConstantBytes = 0
     /// Histogram of op types in the graph.
     public var opHistogram: [String: Int] = [:]
 }

@@ -48,6 +48,15 @@ public enum VectorMath {
     /// arithmetic): t exp(-z^2 + P(t)), t = 1 / (1 + z/2). No cancellation for large z.
     @inline(__always)
     static func erfcNonNegative(_ z: V) -> V {
+        let hi = z * z
+        return erfcNonNegative(z, squareHigh: hi, squareLow: (-hi).addingProduct(z, z))
+    }
+
+    /// erfc(z) with z^2 given as an unevaluated sum hi + lo (exact when hi = z*z rounded and
+    /// lo = fma(z, z, -hi)): the exponent -z^2 + P(t) then carries one rounding instead of the
+    /// ~z^2 ulp of a rounded square, which matters in the tail.
+    @inline(__always)
+    static func erfcNonNegative(_ z: V, squareHigh hi: V, squareLow lo: V) -> V {
         let t = splat(1) / splat(1).addingProduct(z, splat(0.5))
         var p = splat(0.17087277)
         p = splat(-0.82215223).addingProduct(p, t)
@@ -59,7 +68,7 @@ public enum VectorMath {
         p = splat(0.37409196).addingProduct(p, t)
         p = splat(1.00002368).addingProduct(p, t)
         p = splat(-1.26551223).addingProduct(p, t)
-        return t * exp(p.addingProduct(z, -z))
+        return t * exp((p - hi) - lo)
     }
 
     /// GELU with the exact (erf) form: x Φ(x), Φ(x) = erfc(-x/√2) / 2, erfc evaluated directly on
@@ -67,10 +76,18 @@ public enum VectorMath {
     @inline(__always)
     public static func gelu(_ x: V) -> V {
         let a = abs(x) * splat(0.70710678118654752440)
-        let e = splat(0.5) * erfcNonNegative(a)
+        // (x / sqrt 2)^2 = x^2 / 2 from the exact split of x * x (halving is exact), so the
+        // rounding of x / sqrt 2 does not reach the exponent.
+        let hi = x * x
+        let lo = (-hi).addingProduct(x, x)
+        let e = splat(0.5) * erfcNonNegative(a, squareHigh: splat(0.5) * hi, squareLow: splat(0.5) * lo)
         var phi = splat(1) - e
         phi.replace(with: e, where: x .< splat(0))
-        let y = x * phi
+        var y = x * phi
+        // Beyond these the float result is x (1 - Φ < 1e-23) or -0 (Φ < 1e-88); this also
+        // keeps ±inf out of the NaN that inf - inf would give in the split square.
+        y.replace(with: x, where: x .> splat(10))
+        y.replace(with: splat(-0.0), where: x .< splat(-20))
         return y
     }
 

@@ -88,6 +88,7 @@ struct Bench: ParsableCommand {
             print(BenchModels.table(swift: swiftResults, order: storages.map(\.label), ort: ort))
             fflush(nil)
             report["swift"] = swiftResults.mapValues { $0.mapValues { $0.json } }
+            report["per_run_constant_bytes"] = BenchModels.perRunConstantBytes
         }
         if want.contains("profile") {
             for storage in storages {

@@ -43,6 +43,9 @@ enum BenchModels {
         return LatencyStats(samples)
     }
 
+    /// Bytes of constants each model's per-frame plan reads (fp32 as stored), from the last `run`.
+    nonisolated(unsafe) static var perRunConstantBytes: [String: Int] = [:]
+
     static func run(directory dir: String, frames: Int, warmup: Int, storage: WeightStorage) throws -> [String: LatencyStats] {
         FileHandle.standardError.write("running Swift side (\(storage.label), \(frames) frames per model)...\n".data(using: .utf8)!)
         var result: [String: LatencyStats] = [:]
@@ -55,6 +58,10 @@ enum BenchModels {
         fillInputs(vocoder.session, seed: 3)
         fillInputs(ir, seed: 4)
 
+        perRunConstantBytes = ["content_encoder": content.session.statistics.perRunConstantBytes,
+                               "converter": converter.session.statistics.perRunConstantBytes,
+                               "vocoder": vocoder.session.statistics.perRunConstantBytes,
+                               "ir_estimator": ir.statistics.perRunConstantBytes]
         result["content_encoder"] = timeLoop(frames: frames, warmup: warmup) { _ in content.step() }
         converter.session.invalidateSlowInputs()
         result["converter"] = timeLoop(frames: frames, warmup: warmup) { k in
@@ -155,6 +162,11 @@ enum BenchModels {
                 }
             }
             lines.append(line)
+        }
+        let b = perRunConstantBytes
+        if let c = b["content_encoder"], let v = b["converter"], let o = b["vocoder"], let i = b["ir_estimator"] {
+            let perFrame = Double(c + v + o) + Double(i) / Double(irInterval)
+            lines.append("Constants read per frame (fp32 as stored; fp16 storage halves the matrix weights): content_encoder \(c), converter \(v) (slow inputs hoisted), vocoder \(o), ir_estimator \(i) / \(irInterval) -> \(benchFormat(perFrame / 1e6, 2)) MB per frame")
         }
         if let ort, let id = ort.stats("identity") {
             lines.append("ONNX Runtime per-call overhead (identity model [1,80,1], IOBinding from Python): median \(benchFormat(id.median)) µs, p99.9 \(benchFormat(id.p999)) µs")

@@ -61,6 +61,38 @@ final class PipelineAllocationTests: XCTestCase {
         }
     }
 
+    /// fp16 weight storage and the session's profiling mode keep run() allocation-free.
+    func testFloat16WeightsAndProfilingDoNotAllocate() throws {
+        try AllocationTests.requireRelease()
+        for name in ["content_encoder", "converter", "vocoder"] {
+            let m = try StreamingModel(path: Self.weights + "/\(name).onnx", frames: 1,
+                                       slowInputs: ["spk_embed", "lora_delta", "acoustic_params"], weightStorage: .float16)
+            for b in m.session.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 } }
+            m.step()
+            m.session.isProfiling = true
+            tmrvc_allocation_counting_begin()
+            for k in 0..<2_000 {
+                if k % 10 == 0 { m.session.invalidateSlowInputs() }
+                if k == 1_000 { m.session.isProfiling = false }
+                m.step()
+            }
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "\(name) (fp16, profiling): \(n) allocations in 2,000 frames")
+        }
+        let e = try StreamingEngine(modelsDirectory: Self.weights, weightStorage: .float16)
+        e.overloadControlEnabled = false
+        try e.prepare(sampleRate: 48000, maxBlockSize: 480)
+        let x = (0..<480).map { Float(sin(Double($0) * 0.07)) * 0.3 }
+        var y = [Float](repeating: 0, count: 480)
+        x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
+            for _ in 0..<20 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }
+            tmrvc_allocation_counting_begin()
+            for _ in 0..<2_000 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "engine (fp16): \(n) allocations in 2,000 hops")
+        } }
+    }
+
     func testWholeEnginePipelineDoesNotAllocate() throws {
         try AllocationTests.requireRelease()
         let e = try StreamingEngine(modelsDirectory: Self.weights)

@@ -1,0 +1,243 @@
+import XCTest
+import Foundation
+import ONNXFormat
+import TestSupport
+@testable import TMRVCRuntime
+
+/// The batch-1 kernels of the performance work: packed GEMV / small GEMM (fp32 and fp16 weight
+/// storage) against double-precision references, the vector transcendental functions, and the
+/// compiler's fusions (MatMul + Add + Gelu, Conv + Gelu, streaming causal depthwise conv)
+/// against the unfused graphs.
+final class PerformanceKernelTests: XCTestCase {
+
+    struct Noise {
+        var state: UInt64
+        init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
+        mutating func next() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
+        }
+        mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
+    }
+
+    // MARK: packed products
+
+    /// y = act(W x + b) for every shape class (N not a multiple of 16, K odd and 1, T = 1...9,
+    /// MatMul-like and Conv-like strides), fp32 and fp16 storage. fp16 is compared with a
+    /// reference that uses the same rounded weights, so both check the arithmetic to ~1e-6.
+    func testPackedProductsMatchReference() {
+        var g = Noise(1)
+        for (n, k) in [(1, 1), (15, 3), (16, 16), (17, 257), (80, 256), (482, 256), (33, 774)] {
+            let w = g.floats(n * k)            // row-major N x K
+            let bias = g.floats(n)
+            for storage in [WeightStorage.float32, .float16] {
+                for activation in [FusedActivation.none, .gelu, .geluTanh] {
+                    let m = w.withUnsafeBufferPointer { wp in
+                        bias.withUnsafeBufferPointer { bp in
+                            PackedMatrix(rowMajorNK: wp.baseAddress!, rows: n, depth: k, ld: k, storage: storage,
+                                         bias: bp.baseAddress!, activation: activation)
+                        }
+                    }
+                    let wq = storage == .float16 ? w.map { Float(Float16($0)) } : w
+                    for t in [1, 2, 3, 4, 5, 9] {
+                        let x = g.floats(k * t)
+                        for convLayout in [false, true] {
+                            // x(k, t): MatMul layout A[t][k] or Conv layout X[k][t]; y likewise.
+                            let (xsK, xsT) = convLayout ? (t, 1) : (1, k)
+                            let (ysN, ysT) = convLayout ? (t, 1) : (1, n)
+                            var y = [Float](repeating: .nan, count: n * t)
+                            var scratch = [Float](repeating: 0, count: PackedMatrix.scratchCount(depth: k, columns: t) + 1)
+                            x.withUnsafeBufferPointer { xp in
+                                y.withUnsafeMutableBufferPointer { yp in
+                                    scratch.withUnsafeMutableBufferPointer { sp in
+                                        m.multiply(x: xp.baseAddress!, xsK: xsK, xsT: xsT, columns: t, y: yp.baseAddress!,
+                                                   ysN: ysN, ysT: ysT, scratch: sp.baseAddress!)
+                                    }
+                                }
+                            }
+                            var worst = 0.0
+                            for j in 0..<n {
+                                for c in 0..<t {
+                                    var acc = Double(bias[j])
+                                    for p in 0..<k { acc += Double(wq[j * k + p]) * Double(x[p * xsK + c * xsT]) }
+                                    switch activation {
+                                    case .none: break
+                                    case .gelu: acc = 0.5 * acc * erfc(-acc / 2.0.squareRoot())
+                                    case .geluTanh: acc = acc / (1 + exp(-2 * (2 / Double.pi).squareRoot() * (acc + 0.044715 * acc * acc * acc)))
+                                    }
+                                    let got = Double(y[j * ysN + c * ysT])
+                                    worst = max(worst, abs(got - acc) / max(1, abs(acc)))
+                                }
+                            }
+                            XCTAssertLessThan(worst, 2e-6 * Double(max(1, k)).squareRoot(),
+                                              "N=\(n) K=\(k) T=\(t) \(storage) \(activation) conv=\(convLayout)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func testFloat16PackingRoundsToNearest() {
+        let w: [Float] = [1, 1.0 / 3, 65504, 1e-8, -2.5, 0.1]
+        let m = w.withUnsafeBufferPointer {
+            PackedMatrix(rowMajorNK: $0.baseAddress!, rows: w.count, depth: 1, ld: 1, storage: .float16)
+        }
+        var y = [Float](repeating: 0, count: w.count)
+        let one: [Float] = [1]
+        one.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer { m.multiply(x: x.baseAddress!, xsK: 1, xsT: 1, columns: 1, y: $0.baseAddress!, ysN: 1, ysT: 1, scratch: nil) }
+        }
+        XCTAssertEqual(y, w.map { Float(Float16($0)) })
+    }
+
+    // MARK: vector math
+
+    /// Worst relative error (absolute below `floor`) against double references on a dense grid,
+    /// plus special values.
+    func testVectorMathAccuracy() {
+        let xs = (0..<40001).map { Float($0 - 20000) * 0.0025 }   // [-50, 50]
+        func check(_ name: String, _ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
+                   _ reference: (Double) -> Double, bound: Double, floor: Double) {
+            var y = [Float](repeating: 0, count: xs.count)
+            xs.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { f(x.baseAddress!, $0.baseAddress!, xs.count) } }
+            var worst = 0.0, at: Float = 0
+            for (i, x) in xs.enumerated() {
+                let want = reference(Double(x))
+                guard want.isFinite, abs(want) < 3e38 else { continue }
+                let err = abs(Double(y[i]) - want) / max(abs(want), floor)
+                if err > worst { worst = err; at = x }
+            }
+            print("VectorMath.\(name): worst relative error \(worst) at x = \(at)")
+            XCTAssertLessThan(worst, bound, "\(name) at x = \(at)")
+        }
+        check("exp", { VectorMath.exp($0, $1, count: $2) }, { Foundation.exp($0) }, bound: 3e-7, floor: 1e-37)
+        check("tanh", { VectorMath.tanh($0, $1, count: $2) }, { Foundation.tanh($0) }, bound: 5e-7, floor: 1e-30)
+        check("sigmoid", { VectorMath.sigmoid($0, $1, count: $2) }, { 1 / (1 + Foundation.exp(-$0)) }, bound: 5e-7, floor: 1e-30)
+        // GELU's deep negative tail: x / sqrt 2 rounds to float, so values below 1e-3 get an absolute floor.
+        check("gelu", { VectorMath.gelu($0, $1, count: $2) }, { 0.5 * $0 * erfc(-$0 / 2.0.squareRoot()) }, bound: 1e-6, floor: 1e-3)
+        check("geluTanh", { VectorMath.geluTanh($0, $1, count: $2) },
+              { $0 / (1 + Foundation.exp(-2 * (2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }, bound: 1e-6, floor: 1e-3)
+
+        let special: [Float] = [.nan, .infinity, -.infinity, 89, -88, 0, -0.0, 1e-30]
+        var y = [Float](repeating: 0, count: special.count)
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.exp(x.baseAddress!, $0.baseAddress!, count: special.count) } }
+        XCTAssertTrue(y[0].isNaN)
+        XCTAssertEqual(Array(y[1...]), [.infinity, 0, .infinity, 0, 1, 1, 1])
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.tanh(x.baseAddress!, $0.baseAddress!, count: special.count) } }
+        XCTAssertTrue(y[0].isNaN)
+        XCTAssertEqual(Array(y[1...]), [1, -1, 1, -1, 0, -0.0, 1e-30])
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.gelu(x.baseAddress!, $0.baseAddress!, count: special.count) } }
+        XCTAssertTrue(y[0].isNaN)
+        XCTAssertEqual(Array(y[1...]), [.infinity, -0.0, 89, -0.0, 0, -0.0, 5e-31])
+    }
+
+    // MARK: fusion
+
+    static func session(_ bytes: [UInt8], _ options: SessionOptions = SessionOptions()) throws -> InferenceSession {
+        let file = bytes.withUnsafeBytes { MappedFile(copying: $0, name: "fusion.onnx") }
+        return try InferenceSession(model: try ONNXModel.decode(file: file), options: options)
+    }
+
+    /// MatMul + Add(bias) + Gelu on constant weights: one kernel, same values as the three-node
+    /// graph compiled without fusion (the intermediate made a graph output blocks fusion).
+    func testMatMulAddGeluFusesIntoOneKernel() throws {
+        var g = Noise(2)
+        let (k, n) = (40, 37)
+        let w = g.floats(k * n), b = g.floats(n)
+        for t in [1, 3, 7] {
+            let nodes = [("MatMul", ["x", "w"], ["m"]), ("Add", ["b", "m"], ["a"]), ("Gelu", ["a"], ["y"])]
+            let fused = try Self.session(makeModel(nodes: nodes, initializers: [("w", [k, n], w), ("b", [n], b)],
+                                                   inputs: [("x", [1, t, k])], outputs: [("y", [1, t, n])], opset: 20))
+            let plain = try Self.session(makeModel(nodes: nodes, initializers: [("w", [k, n], w), ("b", [n], b)],
+                                                   inputs: [("x", [1, t, k])], outputs: [("y", [1, t, n]), ("m", [1, t, n])], opset: 20))
+            XCTAssertEqual(fused.statistics.kernelCount, 1)
+            XCTAssertEqual(plain.statistics.kernelCount, 3)
+            let x = g.floats(k * t)
+            for s in [fused, plain] { s.inputs[0].floats.update(from: x, count: x.count); s.run() }
+            for i in 0..<(n * t) {
+                XCTAssertEqual(fused.outputs[0].floats[i], plain.outputs[0].floats[i], accuracy: 2e-6, "T=\(t) element \(i)")
+            }
+        }
+    }
+
+    func testConvGeluFusesAndFloat16StorageStaysClose() throws {
+        var g = Noise(3)
+        let (c, m, kw, t) = (12, 20, 3, 5)
+        let w = g.floats(m * c * kw), b = g.floats(m)
+        let nodes = [("Conv", ["x", "w", "b"], ["v"]), ("Gelu", ["v"], ["y"])]
+        let model = makeModel(nodes: nodes, initializers: [("w", [m, c, kw], w), ("b", [m], b)],
+                              inputs: [("x", [1, c, t + kw - 1])], outputs: [("y", [1, m, t])], opset: 20)
+        let s32 = try Self.session(model)
+        let s16 = try Self.session(model, SessionOptions(weightStorage: .float16))
+        XCTAssertEqual(s32.statistics.kernelCount, 1)
+        let x = g.floats(c * (t + kw - 1))
+        for s in [s32, s16] { s.inputs[0].floats.update(from: x, count: x.count); s.run() }
+        for o in 0..<m {
+            for p in 0..<t {
+                var acc = Double(b[o])
+                for ci in 0..<c { for j in 0..<kw { acc += Double(w[(o * c + ci) * kw + j]) * Double(x[ci * (t + kw - 1) + p + j]) } }
+                let want = 0.5 * acc * erfc(-acc / 2.0.squareRoot())
+                XCTAssertEqual(Double(s32.outputs[0].floats[o * t + p]), want, accuracy: 2e-6)
+                XCTAssertEqual(Double(s16.outputs[0].floats[o * t + p]), want, accuracy: 5e-3)
+            }
+        }
+    }
+
+    /// Concat(state, x) -> depthwise dilated Conv + Slice(last S columns): one kernel with two
+    /// outputs, equal to the reference for T = 1 (the streaming call) and T = 4, over several
+    /// frames with the state fed back.
+    func testCausalDepthwiseStepFuses() throws {
+        var g = Noise(4)
+        let (c, kw, d) = (10, 3, 2)
+        let s = (kw - 1) * d
+        let w = g.floats(c * kw), b = g.floats(c)
+        func int64Tensor(_ w: inout ProtoWriter, _ name: String, _ v: [Int64]) {
+            w.int(1, Int64(v.count)); w.int(2, 7); w.string(8, name)
+            w.bytes(9, v.withUnsafeBytes { Array($0) })
+        }
+        for t in [1, 4] {
+            let model = makeModel(opset: 20) { gr in
+                node(&gr, "Concat", ["state_in", "x"], ["cat"]) { n in
+                    n.message(5) { a in a.string(1, "axis"); a.int(3, 2); a.int(20, 2) }
+                }
+                node(&gr, "Conv", ["cat", "w", "b"], ["y"]) { n in
+                    n.message(5) { a in a.string(1, "group"); a.int(3, Int64(c)); a.int(20, 2) }
+                    n.message(5) { a in a.string(1, "dilations"); a.packedVarints(8, [Int64(d)]); a.int(20, 7) }
+                    n.message(5) { a in a.string(1, "kernel_shape"); a.packedVarints(8, [Int64(kw)]); a.int(20, 7) }
+                }
+                node(&gr, "Slice", ["cat", "starts", "ends", "axes"], ["state_out"])
+                gr.string(2, "causal")
+                gr.message(5) { tt in floatTensor(&tt, name: "w", dims: [c, 1, kw], values: w) }
+                gr.message(5) { tt in floatTensor(&tt, name: "b", dims: [c], values: b) }
+                gr.message(5) { tt in int64Tensor(&tt, "starts", [Int64(-s)]) }
+                gr.message(5) { tt in int64Tensor(&tt, "ends", [Int64.max]) }
+                gr.message(5) { tt in int64Tensor(&tt, "axes", [2]) }
+                gr.message(11) { v in valueInfo(&v, name: "state_in", dims: [1, c, s]) }
+                gr.message(11) { v in valueInfo(&v, name: "x", dims: [1, c, t]) }
+                gr.message(12) { v in valueInfo(&v, name: "y", dims: [1, c, t]) }
+                gr.message(12) { v in valueInfo(&v, name: "state_out", dims: [1, c, s]) }
+            }
+            let sess = try Self.session(model)
+            XCTAssertEqual(sess.statistics.kernelCount, 1, "T=\(t): Concat + Conv + Slice must fuse")
+            var state = [Float](repeating: 0, count: c * s)
+            for frame in 0..<5 {
+                let x = g.floats(c * t)
+                sess.inputs[sess.inputIndex("state_in")!].floats.update(from: state, count: state.count)
+                sess.inputs[sess.inputIndex("x")!].floats.update(from: x, count: x.count)
+                sess.run()
+                let y = sess.outputs[sess.outputIndex("y")!].floats, so = sess.outputs[sess.outputIndex("state_out")!].floats
+                for ch in 0..<c {
+                    let window = Array(state[(ch * s)..<((ch + 1) * s)]) + Array(x[(ch * t)..<((ch + 1) * t)])
+                    for p in 0..<t {
+                        var acc = b[ch]
+                        for j in 0..<kw { acc += w[ch * kw + j] * window[p + j * d] }
+                        XCTAssertEqual(y[ch * t + p], acc, accuracy: 1e-5, "T=\(t) frame \(frame) channel \(ch) position \(p)")
+                    }
+                    for j in 0..<s { XCTAssertEqual(so[ch * s + j], window[t + j], "state T=\(t) frame \(frame)") }
+                }
+                state = Array(UnsafeBufferPointer(start: so, count: c * s))
+            }
+        }
+    }
+}
