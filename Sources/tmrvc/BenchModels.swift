@@ -135,9 +135,9 @@ enum BenchModels {
         lines.append("")
         lines.append("Per-frame latency, µs (T=1, single thread; min / median / p99 / p99.9 / max)\(ort.map { "; ONNX Runtime \($0.version)" } ?? "")")
         var header = benchPad("", 32)
-        for o in order { header += benchPad("Swift \(o)", 42) }
+        for o in order { header += benchPad("Swift \(o)", 46) }
         if ort != nil {
-            header += benchPad("ONNX Runtime fp32", 42)
+            header += benchPad("ONNX Runtime fp32", 46)
             for o in order { header += benchPad("ORT/Swift \(o) (med, p99.9)", 28) }
         }
         lines.append(header)
@@ -146,13 +146,13 @@ enum BenchModels {
         }
         for row in rows {
             var line = benchPad(row.label, 32)
-            for o in order { line += benchPad(swift[o]?[row.key].map(fmt) ?? "-", 42) }
+            for o in order { line += benchPad(swift[o]?[row.key].map(fmt) ?? "-", 46) }
             if let ort {
                 var o: LatencyStats? = nil
                 if let name = row.ort {
                     if name == "ir_estimator/10" { o = ort.stats("ir_estimator")?.scaled(Double(irInterval)) } else { o = ort.stats(name) }
                 }
-                line += benchPad(o.map(fmt) ?? "-", 42)
+                line += benchPad(o.map(fmt) ?? "-", 46)
                 for p in order {
                     if let o, let s = swift[p]?[row.key] {
                         line += benchPad("\(benchFormat(o.median / s.median, 2))x, \(benchFormat(o.p999 / s.p999, 2))x", 28)
