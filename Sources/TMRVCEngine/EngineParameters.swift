@@ -4,50 +4,72 @@ import TMRVCConstants
 /// Engine controls, settable from any thread and read atomically on the audio thread once per
 /// hop. Values are stored as Float bit patterns in atomics (no locks).
 public final class EngineParameters: Sendable {
-    private let qualityBits = Atomic<UInt32>(Float(0).bitPattern)
-    private let pitchBits = Atomic<UInt32>(Float(0).bitPattern)
-    private let wetBits = Atomic<UInt32>(Float(1).bitPattern)
-    private let gainBits = Atomic<UInt32>(Float(0).bitPattern)
-    private let voiceSourceBits = Atomic<UInt32>(Float(0).bitPattern)
-    private let gateBits = Atomic<UInt32>(Float(-60).bitPattern)
+    private let qualityValue = ClampedAtomicFloat(0, range: 0...1, nonFinite: 0)
+    private let pitchValue = ClampedAtomicFloat(0, range: -24...24, nonFinite: 0)
+    private let wetValue = ClampedAtomicFloat(1, range: 0...1, nonFinite: 1)
+    private let gainValue = ClampedAtomicFloat(0, range: -60...24, nonFinite: 0)
+    private let voiceSourceValue = ClampedAtomicFloat(0, range: 0...1, nonFinite: 0)
+    private let gateValue = ClampedAtomicFloat(-60, range: -120...0, nonFinite: -120)
 
     public init() {}
 
     /// Quality knob q in [0, 1]: more lookahead, longer F0 window and more frequent room
     /// estimation at higher q; latency = 20 ms + lookahead_hops x 10 ms.
     public var quality: Float {
-        get { Float(bitPattern: qualityBits.load(ordering: .relaxed)) }
-        set { qualityBits.store(min(max(newValue.isFinite ? newValue : 0, 0), 1).bitPattern, ordering: .relaxed) }
+        get { qualityValue.value }
+        set { qualityValue.value = newValue }
     }
 
     /// Pitch shift in semitones (added to the converter's log2-F0 feature as semitones / 12).
     public var pitchShiftSemitones: Float {
-        get { Float(bitPattern: pitchBits.load(ordering: .relaxed)) }
-        set { pitchBits.store(min(max(newValue.isFinite ? newValue : 0, -24), 24).bitPattern, ordering: .relaxed) }
+        get { pitchValue.value }
+        set { pitchValue.value = newValue }
     }
 
     /// Dry/wet mix: 0 = input only (delayed to stay aligned), 1 = converted only.
     public var wet: Float {
-        get { Float(bitPattern: wetBits.load(ordering: .relaxed)) }
-        set { wetBits.store(min(max(newValue.isFinite ? newValue : 1, 0), 1).bitPattern, ordering: .relaxed) }
+        get { wetValue.value }
+        set { wetValue.value = newValue }
     }
 
     /// Output gain in dB.
     public var outputGainDB: Float {
-        get { Float(bitPattern: gainBits.load(ordering: .relaxed)) }
-        set { gainBits.store(min(max(newValue.isFinite ? newValue : 0, -60), 24).bitPattern, ordering: .relaxed) }
+        get { gainValue.value }
+        set { gainValue.value = newValue }
     }
 
     /// Voice-source blend alpha: acoustic_params[24..31] = lerp(estimated, preset, alpha).
     public var voiceSourceAlpha: Float {
-        get { Float(bitPattern: voiceSourceBits.load(ordering: .relaxed)) }
-        set { voiceSourceBits.store(min(max(newValue.isFinite ? newValue : 0, 0), 1).bitPattern, ordering: .relaxed) }
+        get { voiceSourceValue.value }
+        set { voiceSourceValue.value = newValue }
     }
 
     /// Input noise-gate threshold in dBFS (-120 disables it).
     public var gateThresholdDB: Float {
-        get { Float(bitPattern: gateBits.load(ordering: .relaxed)) }
-        set { gateBits.store(min(max(newValue.isFinite ? newValue : -120, -120), 0).bitPattern, ordering: .relaxed) }
+        get { gateValue.value }
+        set { gateValue.value = newValue }
+    }
+}
+
+/// A Float stored as its bit pattern in an atomic (relaxed ordering, no locks), clamped to a
+/// range on every store; non-finite stores become `nonFinite`.
+final class ClampedAtomicFloat: Sendable {
+    private let bits: Atomic<UInt32>
+    private let range: ClosedRange<Float>
+    private let nonFinite: Float
+
+    init(_ initial: Float, range: ClosedRange<Float>, nonFinite: Float) {
+        bits = Atomic(initial.bitPattern)
+        self.range = range
+        self.nonFinite = nonFinite
+    }
+
+    var value: Float {
+        get { Float(bitPattern: bits.load(ordering: .relaxed)) }
+        set {
+            let v = newValue.isFinite ? newValue : nonFinite
+            bits.store(min(max(v, range.lowerBound), range.upperBound).bitPattern, ordering: .relaxed)
+        }
     }
 }
 
