@@ -10,6 +10,9 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng flite >/dev/null
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
-.venv/bin/pip install -q -e 'tools[dev]'
+.venv/bin/pip install -q -e 'tools[dev,eval]'
+# Resemblyzer (speaker similarity of the evaluation, speaker-encoder teacher) declares the
+# `webrtcvad` sdist and the obsolete `typing` backport; webrtcvad-wheels provides the module
+.venv/bin/pip install -q --no-deps "Resemblyzer==0.1.4"
 swift build -c release --product tmrvc
 echo "setup done: .venv ready, .build/release/tmrvc built"

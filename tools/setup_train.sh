@@ -10,7 +10,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts >/dev/null
 PIP=.venv/bin/pip
-$PIP install -q -e 'tools[dev,train]'
+$PIP install -q -e 'tools[dev,train,eval]'
 # Resemblyzer declares `webrtcvad` (an sdist that needs a compiler; webrtcvad-wheels provides
 # the same module) and the obsolete `typing` backport, so it is installed without its deps.
 $PIP install -q --no-deps "Resemblyzer==0.1.4"

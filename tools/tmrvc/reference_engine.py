@@ -56,15 +56,32 @@ def _stream(session, feeds_per_frame, static_feeds):
         yield named
 
 
-def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights") -> np.ndarray:
+def load_sessions(weights: Path = ROOT / "weights") -> dict:
+    """ONNX Runtime sessions of the four per-frame models in ``weights``."""
+    return {name: make_session(Path(weights) / f"{name}.onnx")
+            for name in ("content_encoder", "ir_estimator", "converter", "vocoder")}
+
+
+def vocode(features: np.ndarray, sessions: dict) -> np.ndarray:
+    """Vocoder (T=1, states fed back) + istft_ola on log-mel features [80, T]; the output
+    sample n is istft_ola's sample n + 240, as in :func:`convert` (the synthesis delay)."""
+    mags, phases = [], []
+    frames = ({"features": features[None, :, t:t + 1].astype(np.float32)} for t in range(features.shape[1]))
+    for o in _stream(sessions["vocoder"], frames, {}):
+        mags.append(o["magnitude"][0, :, 0])
+        phases.append(o["phase"][0, :, 0])
+    return frontend.istft_ola(np.stack(mags, axis=1), np.stack(phases, axis=1))[HOP:].astype(np.float32)
+
+
+def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights",
+            sessions: dict | None = None) -> np.ndarray:
     x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
     mel = frontend.log_mel(x)                       # [80, T]
     n = mel.shape[1]
     pit = pitch.pitch_features(x)                   # [2, T]
-    content_s = make_session(weights / "content_encoder.onnx")
-    ir_s = make_session(weights / "ir_estimator.onnx")
-    conv_s = make_session(weights / "converter.onnx")
-    voc_s = make_session(weights / "vocoder.onnx")
+    sessions = sessions or load_sessions(weights)
+    content_s, ir_s = sessions["content_encoder"], sessions["ir_estimator"]
+    conv_s, voc_s = sessions["converter"], sessions["vocoder"]
     content = np.stack([o["content"][0, :, 0] for o in
                         _stream(content_s, ({"mel": mel[None, :, t:t + 1]} for t in range(n)), {})])
     floor = np.float32(np.log(C.FRONTEND_LOG_FLOOR))

@@ -10,7 +10,8 @@ Commands:
                   (into ``export.out``, never ``weights/`` unless asked explicitly) and a
                   contract check against the committed ``weights/models.json``;
 * ``all``      -- data, every stage in order, export; with ``--resume`` finished stages
-                  (``final.pt``) are skipped and an interrupted one continues;
+                  (``final.pt``) are skipped and an interrupted one continues; ``--jobs 2``
+                  trains ir_estimator + vocoder in a second process (``lane``) meanwhile;
 * ``summary``  -- print the stage summaries as JSON.
 
 Configs: ``configs/train_student.yaml``, ``configs/train_teacher.yaml``,
@@ -116,12 +117,42 @@ def check_contract(out_dir: Path, reference_json: Path) -> list[str]:
     return problems
 
 
+# Stages that need no other stage's output; ``all --jobs 2`` trains them in a second process
+# while the dependent chain (speaker/content encoders -> teacher -> distill -> adapt) runs.
+INDEPENDENT_STAGES = ("ir_estimator", "vocoder")
+
+
+def stage_runs(cfg: dict, name: str, root: Path) -> list[tuple[dict, Path]]:
+    """(stage config, checkpoint folder) per run of ``name``: one, except for ``adapt`` with a
+    ``speakers`` list, which gets one run (and one .tmrvc_speaker) per listed speaker in
+    ``adapt/<speaker>``."""
+    scfg = stage_config(cfg, name)
+    speakers = scfg.get("speakers") if name == "adapt" else None
+    if not speakers:
+        return [(scfg, root / name)]
+    return [({**scfg, "speaker": spk}, root / name / spk) for spk in speakers]
+
+
+def run_stages(cfg: dict, names, root: Path, resume: bool, timings: dict) -> None:
+    from tmrvc.train.stages import STAGES
+    from tmrvc.train.trainer import run_stage
+
+    for name in names:
+        t = time.time()
+        for scfg, folder in stage_runs(cfg, name, root):
+            if resume and (folder / "final.pt").exists():
+                print(f"[{name}] {folder.relative_to(root)} already finished, skipped (--resume)")
+                continue
+            run_stage(STAGES[name](cfg, scfg), folder, resume=resume)
+        timings[name] = round(time.time() - t, 2)
+
+
 def main(argv: list[str] | None = None) -> int:
     from tmrvc.train.stages import STAGE_ORDER, STAGES, summaries
     from tmrvc.train.trainer import Interrupted, run_stage
 
     p = argparse.ArgumentParser(prog="python -m tmrvc.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=("data", *STAGE_ORDER, "export", "all", "summary"))
+    p.add_argument("command", choices=("data", *STAGE_ORDER, "export", "all", "summary", "lane"))
     p.add_argument("--size", default="smoke", help="config size (smoke | full)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
@@ -129,7 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoints", type=Path, help="override paths.checkpoints")
     p.add_argument("--out", type=Path, help="export folder (default export.out)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
+    p.add_argument("--jobs", type=int, choices=(1, 2), default=1,
+                   help="all: 2 = train ir_estimator and vocoder in a second process alongside the "
+                        "dependent chain (use on a machine with 2+ cores)")
     a = p.parse_args(argv)
     _setup_threads(a.threads)
     cfg = load_config(a.size, a.config_dir, a.set)
@@ -150,7 +184,12 @@ def main(argv: list[str] | None = None) -> int:
             run_export(cfg, a.out)
             return 0
         if a.command in STAGES:
-            run_stage(STAGES[a.command](cfg, stage_config(cfg, a.command)), root / a.command, resume=a.resume)
+            run_stages(cfg, [a.command], root, a.resume, {})
+            return 0
+        if a.command == "lane":          # the second process of `all --jobs 2`
+            lane_timings: dict = {}
+            run_stages(cfg, INDEPENDENT_STAGES, root, a.resume, lane_timings)
+            (root / "side_lane.json").write_text(json.dumps(lane_timings))
             return 0
         # all
         t0 = time.time()
@@ -158,13 +197,25 @@ def main(argv: list[str] | None = None) -> int:
         if not (a.resume and (root / "data_summary.json").exists()):
             run_data(cfg)
         timings["data"] = round(time.time() - t0, 2)
-        for name in STAGE_ORDER:
-            if a.resume and (root / name / "final.pt").exists():
-                print(f"[{name}] already finished, skipped (--resume)")
-                continue
-            t = time.time()
-            run_stage(STAGES[name](cfg, stage_config(cfg, name)), root / name, resume=a.resume)
-            timings[name] = round(time.time() - t, 2)
+        side = None
+        chain = list(STAGE_ORDER)
+        if a.jobs == 2:
+            chain = [n for n in STAGE_ORDER if n not in INDEPENDENT_STAGES]
+            side = _spawn_side_lane(a, root)
+        try:
+            run_stages(cfg, chain, root, a.resume, timings)
+        except BaseException:
+            if side is not None:        # it checkpoints on SIGTERM, so --resume continues it too
+                side.terminate()
+                side.wait()
+            raise
+        if side is not None:
+            rc = side.wait()
+            if rc != 0:
+                print(f"side lane ({', '.join(INDEPENDENT_STAGES)}) failed with exit code {rc}; "
+                      f"log: {root / 'side_lane.log'}")
+                return rc
+            timings["side_lane"] = json.loads((root / "side_lane.json").read_text())
         t = time.time()
         exp = run_export(cfg, a.out)
         timings["export"] = round(time.time() - t, 2)
@@ -175,6 +226,24 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except Interrupted as exc:
         return int(exc.code)
+
+
+def _spawn_side_lane(a: argparse.Namespace, root: Path):
+    """Start ``python -m tmrvc.train lane`` for INDEPENDENT_STAGES in a child process with
+    the same options; its output goes to <checkpoints>/side_lane.log."""
+    import subprocess
+
+    args = [sys.executable, "-m", "tmrvc.train", "lane", "--size", a.size, "--threads", str(a.threads),
+            "--config-dir", str(a.config_dir), "--checkpoints", str(root)]
+    if a.resume:
+        args.append("--resume")
+    if a.corpus:
+        args += ["--corpus", str(a.corpus)]
+    for kv in a.set:
+        args += ["--set", kv]
+    log = open(root / "side_lane.log", "w")
+    print(f"side lane: {' '.join(INDEPENDENT_STAGES)} in a second process (log {root / 'side_lane.log'})")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=Path(__file__).resolve().parents[2])
 
 
 if __name__ == "__main__":

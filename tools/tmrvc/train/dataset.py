@@ -44,6 +44,9 @@ class ClipStore:
                       for e in entries]
         self.speakers = sorted({c.speaker for c in self.clips})
         self.by_speaker = {s: [c for c in self.clips if c.speaker == s] for s in self.speakers}
+        self.by_sentence: dict[str, list[Clip]] = {}
+        for c in self.clips:
+            self.by_sentence.setdefault(c.entry["sid"], []).append(c)
 
     def __len__(self) -> int:
         return len(self.clips)

@@ -346,7 +346,15 @@ class _CondMixin:
     """Batches for the teacher and the student: input mel (maybe augmented) -> frozen
     content encoder; pitch of the clean clip; speaker-mean embedding; acoustic params =
     [ir_params of the input channel, voice source (zeros with prob 1-p_voice_source)];
-    target = the clean log-mel."""
+    target = the clean log-mel.
+
+    Cross-speaker pairs (probability ``p_cross``): the corpus is parallel, so for a clip of
+    speaker v reading sentence s another training speaker r who read s is drawn; the
+    content and pitch still come from v's clip, but the target is r's clean log-mel warped
+    onto v's time axis by DTW (the alignment of the content targets,
+    :func:`tmrvc.data.features.dtw_warp`), with r's embedding and voice source.  This is
+    conversion itself as a training signal, not only reconstruction; the DTW alignments
+    are computed on first use and kept in memory."""
 
     def _setup_cond(self) -> None:
         root = Path(self.cfg["paths"]["checkpoints"])
@@ -356,8 +364,23 @@ class _CondMixin:
         roles = tuple(self.scfg.get("roles", ["main"]))
         self.store = ClipStore(corpus, splits=("train",), roles=roles)
         self.eval = _eval_store(corpus, roles=roles)
+        self._warped: dict[tuple[str, str, str], np.ndarray] = {}
 
-    def _cond_batch(self, store, rng, n, p_aug, p_vs):
+    def _partner(self, store, c, rng):
+        """Another speaker's clip of the same sentence in ``store`` (None when there is none)."""
+        others = [o for o in store.by_sentence.get(c.entry["sid"], ()) if o.speaker != c.speaker]
+        return others[int(rng.integers(len(others)))] if others else None
+
+    def _warped_target(self, src, ref) -> np.ndarray:
+        """``ref``'s clean log-mel on ``src``'s time axis (DTW on cepstra, cached)."""
+        from tmrvc.data.features import cepstrum, dtw_warp
+
+        key = (src.speaker, ref.speaker, src.entry["sid"])
+        if key not in self._warped:
+            self._warped[key] = dtw_warp(cepstrum(src.f["mel"]), cepstrum(ref.f["mel"]), ref.f["mel"])
+        return self._warped[key]
+
+    def _cond_batch(self, store, rng, n, p_aug, p_vs, p_cross=0.0):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
         L = warm + frames
         mels, pitches, tgts, spks, acs = [], [], [], [], []
@@ -366,9 +389,14 @@ class _CondMixin:
             s = crop_start(rng, c.n_frames, L)
             mels.append(crop(mel, s, L, MEL_FLOOR))
             pitches.append(crop(c.f["pitch"], s, L, 0.0))
-            tgts.append(crop(c.f["mel"], s, L, MEL_FLOOR))
-            spks.append(self.spk[c.speaker])
-            vs = c.f["voice_source"] if rng.random() < p_vs else np.zeros(C.DIMS_VOICE_SOURCE, np.float32)
+            ref = self._partner(store, c, rng) if p_cross > 0 and rng.random() < p_cross else None
+            if ref is None:
+                tgts.append(crop(c.f["mel"], s, L, MEL_FLOOR))
+            else:
+                tgts.append(crop(self._warped_target(c, ref), s, L, MEL_FLOOR))
+            tgt_clip = ref or c
+            spks.append(self.spk[tgt_clip.speaker])
+            vs = tgt_clip.f["voice_source"] if rng.random() < p_vs else np.zeros(C.DIMS_VOICE_SOURCE, np.float32)
             acs.append(np.concatenate([ir, vs]))
         with torch.no_grad():
             content = run_streaming(self.content_encoder, stack(mels))[0]
@@ -394,7 +422,7 @@ class TeacherStage(_CondMixin, Stage):
 
     def train_step(self, step, rng, gen):
         b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                             float(self.scfg.get("p_voice_source", 0.5)))
+                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
         x0 = TN.to_x0(b["target"][..., b["warm"]:])
         return {"loss": TN.v_loss(self.modules["teacher"], x0, self._teacher_cond(b), gen)}
 
@@ -447,14 +475,18 @@ class DistillStage(_CondMixin, Stage):
 
     def train_step(self, step, rng, gen):
         b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                             float(self.scfg.get("p_voice_source", 0.5)))
+                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
         return self._loss(b, gen, int(self.scfg.get("ode_steps", 8)))
 
     @torch.no_grad()
     def evaluate(self):
-        b = self._cond_batch(self.eval or self.store, _eval_rng(), 4, 0.0, 1.0)
+        store = self.eval or self.store
+        b = self._cond_batch(store, _eval_rng(), 4, 0.0, 1.0)
         out = {k: float(v) for k, v in self._loss(b, torch.Generator().manual_seed(0),
                                                   int(self.scfg.get("ode_steps", 8))).items()}
+        # conversion: another speaker's DTW-aligned reading of the same sentence as the target
+        x = self._cond_batch(store, _eval_rng(7), 4, 0.0, 1.0, p_cross=1.0)
+        out["cross_l1"] = float((self._student(x) - x["target"][..., x["warm"]:]).abs().mean())
         return out
 
 
@@ -580,4 +612,7 @@ def summaries(ckpt_root: Path) -> dict:
         p = Path(ckpt_root) / s / "summary.json"
         if p.exists():
             out[s] = json.loads(p.read_text())
+        elif s == "adapt":              # one run per speaker (adapt.speakers)
+            for q in sorted((Path(ckpt_root) / s).glob("*/summary.json")):
+                out[f"{s}/{q.parent.name}"] = json.loads(q.read_text())
     return out

