@@ -26,6 +26,8 @@ final class ConversionPath {
     private let speakerIn: TensorBuffer
     private let loraIn: TensorBuffer
     private let acousticIn: TensorBuffer
+    /// The converter's input index of acoustic_params (invalidated alone every IR update).
+    private let acousticIndex: Int
     private let featuresOut: TensorBuffer
     private let featuresIn: TensorBuffer
     private let magnitudeOut: TensorBuffer
@@ -58,6 +60,7 @@ final class ConversionPath {
         speakerIn = try bind(converter, "spk_embed", TMRVCConstants.Dims.speaker, file: c)
         loraIn = try bind(converter, "lora_delta", TMRVCConstants.Lora.deltaSize, file: c)
         acousticIn = try bind(converter, "acoustic_params", TMRVCConstants.Dims.acousticParams, file: c)
+        acousticIndex = converter.session.inputIndex("acoustic_params")!
         featuresOut = try bind(converter, "features", TMRVCConstants.Dims.mel, output: true, file: c)
         featuresIn = try bind(vocoder, "features", TMRVCConstants.Dims.mel, file: v)
         let bins = TMRVCConstants.Vocoder.nFft / 2 + 1
@@ -112,7 +115,7 @@ final class ConversionPath {
         // Estimated voice source: no estimator is trained yet, so the neutral vector (zeros);
         // the preset is blended in with `alpha`.
         for i in 0..<TMRVCConstants.Dims.voiceSource { p[nIR + i] = alpha * preset[i] }
-        converter.session.invalidateSlowInputs()
+        converter.session.invalidateSlowInput(acousticIndex)
     }
 
     /// Converts one frame into `block` (240 samples). Real-time safe.

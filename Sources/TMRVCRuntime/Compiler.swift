@@ -9,6 +9,10 @@ enum Compiler {
         /// Op type and node name of each plan entry (profiling).
         var planLabels: [(opType: String, node: String)]
         var slowPlan: [Kernel]
+        /// Per `slowPlan` entry: the bits (`slowInputBits`) of the slow inputs it depends on.
+        var slowPlanMasks: [UInt64]
+        /// Bit of each slow input, by input index (inputs that are not slow have none).
+        var slowInputBits: [Int: UInt64]
         var memory: OwnedMemory
         var statistics: SessionStatistics
         var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
@@ -118,15 +122,29 @@ enum Compiler {
         // Nodes.
         var steps: [Step] = []
         var slowSteps: [Kernel] = []
-        // Buffers that change only when a slow input changes (hoisted out of the per-run plan).
-        var slow = Set<ObjectIdentifier>()
-        for b in inputs where options.slowInputs.contains(b.name) { slow.insert(ObjectIdentifier(b)) }
+        var slowStepMasks: [UInt64] = []
+        // Buffers that change only when a slow input changes (hoisted out of the per-run plan),
+        // with the bit mask of the slow inputs each one depends on: invalidating one slow input
+        // re-runs only the hoisted nodes that read it (directly or through other hoisted nodes).
+        var slow: [ObjectIdentifier: UInt64] = [:]
+        var slowInputBits: [Int: UInt64] = [:]
         for name in options.slowInputs where !graph.inputs.contains(where: { graph.valueNames[$0] == name }) {
             throw RuntimeError(.binding, "\(file): slowInputs names '\(name)', which is not a graph input")
         }
-        func isSlow(_ b: TensorBuffer) -> Bool {
-            slow.contains(ObjectIdentifier(b)) || (b.role == .alias && b.aliasOf.map { slow.contains(ObjectIdentifier($0)) } == true)
+        for (i, b) in inputs.enumerated() where options.slowInputs.contains(b.name) {
+            guard slowInputBits.count < 64 else {
+                throw RuntimeError(.binding, "\(file): more than 64 slow inputs")
+            }
+            let bit = UInt64(1) << UInt64(slowInputBits.count)
+            slowInputBits[i] = bit
+            slow[ObjectIdentifier(b)] = bit
         }
+        func slowMask(_ b: TensorBuffer) -> UInt64 {
+            if let m = slow[ObjectIdentifier(b)] { return m }
+            if b.role == .alias, let r = b.aliasOf, let m = slow[ObjectIdentifier(r)] { return m }
+            return 0
+        }
+        func isSlow(_ b: TensorBuffer) -> Bool { slowMask(b) != 0 }
         let fusion = FusionPlanner(graph: graph)
         var absorbed = Set<Int>()
         for (nodeIndex, node) in graph.nodes.enumerated() {
@@ -171,7 +189,9 @@ enum Compiler {
             if written.contains(where: { $0.role == .alias }) && kernel == nil { stats.aliasNodeCount += 1 }
             let read = ins.compactMap { $0 }
             guard let kernel else {
-                for b in written where b.role == .alias && b.aliasOf.map(isSlow) == true { slow.insert(ObjectIdentifier(b)) }
+                for b in written where b.role == .alias {
+                    if let r = b.aliasOf, isSlow(r) { slow[ObjectIdentifier(b)] = slowMask(r) }
+                }
                 continue
             }
             if options.foldConstants && def.deterministic && read.allSatisfy({ $0.isConstant }) {
@@ -189,13 +209,15 @@ enum Compiler {
                 continue
             }
             if read.allSatisfy({ $0.isConstant || isSlow($0) }) && read.contains(where: isSlow) {
-                // Depends only on constants and slow inputs: runs once per slow-input change,
-                // into storage of its own that persists across runs.
+                // Depends only on constants and slow inputs: runs once per change of one of
+                // those slow inputs, into storage of its own that persists across runs.
+                let mask = read.reduce(UInt64(0)) { $0 | slowMask($1) }
                 for b in written {
-                    slow.insert(ObjectIdentifier(b))
+                    slow[ObjectIdentifier(b)] = mask
                     if b.role == .intermediate { b.data = memory.allocate(bytes: b.byteCount) }
                 }
                 slowSteps.append(kernel)
+                slowStepMasks.append(mask)
                 stats.hoistedNodeCount += 1
                 continue
             }
@@ -229,7 +251,7 @@ enum Compiler {
             for b in step.writes + step.reads {
                 let r = root(b)
                 let id = ObjectIdentifier(r)
-                guard r.role == .intermediate, !slow.contains(id) else { continue }
+                guard r.role == .intermediate, slow[id] == nil else { continue }
                 if first[id] == nil { first[id] = s; planned.append(r) }
                 last[id] = s
             }
@@ -277,7 +299,8 @@ enum Compiler {
             }
         }
         return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel },
-                      planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, memory: memory,
+                      planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, slowPlanMasks: slowStepMasks,
+                      slowInputBits: slowInputBits, memory: memory,
                       statistics: stats, dependentAliases: dependents)
     }
 }

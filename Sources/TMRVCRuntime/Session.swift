@@ -125,13 +125,17 @@ public final class InferenceSession: @unchecked Sendable {
     private let plan: [Kernel]
     private let planLabels: [(opType: String, node: String)]
     private let slowPlan: [Kernel]
+    private let slowPlanMasks: [UInt64]
+    /// Per input index: its bit in the hoisted nodes' dependency masks (0: not a slow input).
+    private let slowInputBits: [UInt64]
     /// Per-kernel nanosecond accumulators (profiling mode), parallel to `plan`.
     private let profileNanoseconds: UnsafeMutablePointer<UInt64>
     private var profiledRuns = 0
     /// When true, `run()` times every kernel of the per-run plan (two clock reads per kernel,
     /// still allocation-free); read the result with `kernelProfile()`. Off by default.
     public var isProfiling = false
-    private var slowPlanIsStale = true
+    /// Bits of the slow inputs changed since the last run (all set: evaluate every hoisted node).
+    private var staleSlowInputs = UInt64.max
     private let memory: OwnedMemory
     private let model: ONNXModel
     private var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
@@ -163,6 +167,8 @@ public final class InferenceSession: @unchecked Sendable {
         self.profileNanoseconds = .allocate(capacity: max(1, compiled.plan.count))
         self.profileNanoseconds.initialize(repeating: 0, count: max(1, compiled.plan.count))
         self.slowPlan = compiled.slowPlan
+        self.slowPlanMasks = compiled.slowPlanMasks
+        self.slowInputBits = compiled.inputs.indices.map { compiled.slowInputBits[$0] ?? 0 }
         self.memory = compiled.memory
         self.statistics = compiled.statistics
         self.dependentAliases = compiled.dependentAliases
@@ -174,9 +180,10 @@ public final class InferenceSession: @unchecked Sendable {
         // hit the slow subnormal path); the caller's floating-point mode is restored after.
         let fpMode = tmrvc_enable_ftz_daz()
         defer { tmrvc_restore_fp_mode(fpMode) }
-        if slowPlanIsStale {
-            for kernel in slowPlan { kernel.run() }
-            slowPlanIsStale = false
+        if staleSlowInputs != 0 {
+            let stale = staleSlowInputs
+            for (i, kernel) in slowPlan.enumerated() where slowPlanMasks[i] & stale != 0 { kernel.run() }
+            staleSlowInputs = 0
         }
         if isProfiling {
             let acc = profileNanoseconds
@@ -209,7 +216,15 @@ public final class InferenceSession: @unchecked Sendable {
     /// Marks the slow inputs (`SessionOptions.slowInputs`) as changed: the next `run()` first
     /// re-evaluates the nodes hoisted out of the per-run plan. Call it on the thread that calls
     /// `run()`, after writing the new values.
-    public func invalidateSlowInputs() { slowPlanIsStale = true }
+    public func invalidateSlowInputs() { staleSlowInputs = .max }
+
+    /// Marks one slow input (by input index) as changed: the next `run()` re-evaluates only the
+    /// hoisted nodes that depend on it. Cheaper than `invalidateSlowInputs()` when, say, the
+    /// acoustic parameters change every few frames but the speaker does not. An index that is
+    /// not a slow input changes nothing. Real-time safe.
+    public func invalidateSlowInput(_ index: Int) {
+        if slowInputBits.indices.contains(index) { staleSlowInputs |= slowInputBits[index] }
+    }
 
     /// Index of the input with this name.
     public func inputIndex(_ name: String) -> Int? { inputNames.firstIndex(of: name) }

@@ -44,12 +44,13 @@ enum BenchOffline {
             let melIn = content.input("mel")!, contentOut = content.output("content")!
             let contentIn = converter.input("content")!, featuresOut = converter.output("features")!
             let featuresIn = vocoder.input("features")!, mag = vocoder.output("magnitude")!, phase = vocoder.output("phase")!
+            let acousticIndex = converter.session.inputIndex("acoustic_params")!
             let t0 = benchNowMicroseconds()
             for f in 0..<frames {
                 _ = mel.process(audio + f * hop, count: hop, frames: melIn.floats, frameCapacity: 1)
                 content.step()
                 contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
-                if f % BenchModels.irInterval == 0 { ir.run(); converter.session.invalidateSlowInputs() }
+                if f % BenchModels.irInterval == 0 { ir.run(); converter.session.invalidateSlowInput(acousticIndex) }
                 converter.step()
                 featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
                 vocoder.step()

@@ -18,9 +18,10 @@ enum BenchProfile {
         let sessions: [(String, InferenceSession)] = [("content_encoder", content.session), ("converter", converter.session),
                                                       ("vocoder", vocoder.session), ("ir_estimator", ir)]
         for (k, (_, s)) in sessions.enumerated() { BenchModels.fillInputs(s, seed: UInt64(10 + k)) }
+        let acousticIndex = converter.session.inputIndex("acoustic_params")!
         func frame(_ k: Int) {
             content.step()
-            if k % BenchModels.irInterval == 0 { ir.run(); converter.session.invalidateSlowInputs() }
+            if k % BenchModels.irInterval == 0 { ir.run(); converter.session.invalidateSlowInput(acousticIndex) }
             converter.step()
             vocoder.step()
         }

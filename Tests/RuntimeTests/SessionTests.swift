@@ -53,6 +53,34 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.outputs[0].snapshot().floats, [1, 1])
     }
 
+    func testInvalidatingOneSlowInputReRunsOnlyItsHoistedNodes() throws {
+        // y = x + a * w + b * v: the two products are hoisted, each depends on one slow input.
+        let bytes = makeModel(nodes: [("Mul", ["a", "w"], ["aw"]), ("Mul", ["b", "v"], ["bv"]),
+                                      ("Add", ["aw", "bv"], ["c"]), ("Add", ["x", "c"], ["y"])],
+                              initializers: [("w", [2], [10, 20]), ("v", [2], [100, 200])],
+                              inputs: [("x", [2]), ("a", [2]), ("b", [2])], outputs: [("y", [2])])
+        let s = try session(bytes, SessionOptions(slowInputs: ["a", "b"]))
+        XCTAssertEqual(s.statistics.hoistedNodeCount, 3)
+        let xi = s.inputIndex("x")!, ai = s.inputIndex("a")!, bi = s.inputIndex("b")!
+        try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: xi)
+        try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: ai)
+        try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: bi)
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [111, 221])
+        // change both, invalidate only `a`: a's product and the sum are recomputed, b's is not
+        try s.write(Tensor(shape: [2], floats: [2, 2]), toInput: ai)
+        try s.write(Tensor(shape: [2], floats: [0, 0]), toInput: bi)
+        s.invalidateSlowInput(ai)
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [121, 241])
+        s.invalidateSlowInput(xi)   // not a slow input: no effect
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [121, 241])
+        s.invalidateSlowInput(bi)
+        s.run()
+        XCTAssertEqual(s.outputs[0].snapshot().floats, [21, 41])
+    }
+
     func testStatePingPongSwapsWithoutCopy() throws {
         // state_out = state_in + x
         let bytes = makeModel(nodes: [("Add", ["state_in", "x"], ["state_out"])], initializers: [],
