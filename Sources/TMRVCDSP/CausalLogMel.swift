@@ -47,9 +47,8 @@ public final class CausalLogMel {
     private let logFloor = TMRVCConstants.Frontend.logFloor
     private let power = TMRVCConstants.Frontend.magnitudePower
 
-    /// `buffer[0 ..< win - hop]` = history, then `fill` samples of the hop in progress.
-    private let buffer: UnsafeMutablePointer<Float>
-    private var fill = 0
+    /// The analysis window: win - hop samples of history, then the hop in progress.
+    private var frames: HopWindow
     private let window: UnsafeMutablePointer<Double>
     private let magnitude: UnsafeMutablePointer<Double>
     private let melWeights: UnsafeMutablePointer<Double>     // packed non-zero runs of every band
@@ -68,8 +67,7 @@ public final class CausalLogMel {
     public init(rigor: FFTPlanningRigor = .estimate) {
         precondition(TMRVCConstants.Frontend.window == "hann_periodic", "unsupported frontend.window")
         precondition(win >= hop && win <= CausalLogMel.fftSize, "frontend.win_length must lie in [hop, n_fft]")
-        buffer = .allocate(capacity: win)
-        buffer.initialize(repeating: 0, count: win)
+        frames = HopWindow(length: CausalLogMel.windowLength, hop: CausalLogMel.hopLength)
         window = .allocate(capacity: win)
         for m in 0..<win {
             window[m] = 0.5 - 0.5 * cos(2.0 * Double.pi * Double(m) / Double(win))
@@ -103,7 +101,7 @@ public final class CausalLogMel {
     }
 
     deinit {
-        buffer.deallocate()
+        frames.deallocate()
         window.deallocate()
         magnitude.deallocate()
         melWeights.deallocate()
@@ -117,17 +115,14 @@ public final class CausalLogMel {
     #if !DEBUG
     @_noAllocation
     #endif
-    public func reset() {
-        rtFill(buffer, 0, win)
-        fill = 0
-    }
+    public func reset() { frames.reset() }
 
     /// Samples of the hop in progress (0 ..< ``hopLength``), waiting for the hop to complete.
-    public var pendingSampleCount: Int { fill }
+    public var pendingSampleCount: Int { frames.fill }
 
     /// How many frames a call of ``process(_:count:frames:frameCapacity:)`` with `count` samples
     /// will produce from the current state.
-    public func frameCount(afterPushing count: Int) -> Int { (fill + count) / hop }
+    public func frameCount(afterPushing count: Int) -> Int { frames.windowCount(afterPushing: count) }
 
     /// Upper bound of the frames produced by pushing `count` samples in any state: `count / 240 + 1`
     /// (size output buffers with this at prepare time).
@@ -147,22 +142,15 @@ public final class CausalLogMel {
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         frames: UnsafeMutablePointer<Float>, frameCapacity: Int) -> Int {
-        let needed = (fill + count) / hop
+        let needed = self.frames.windowCount(afterPushing: count)   // not inside the autoclosure (it would retain self)
         precondition(needed <= frameCapacity, "CausalLogMel: frame buffer too small")
-        var produced = 0
-        var i = 0
-        let history = win - hop
+        var produced = 0, i = 0
         while i < count {
-            let n = min(hop - fill, count - i)
-            rtMove(buffer + history + fill, samples + i, n)
-            fill += n
-            i += n
-            if fill == hop {
-                computeFrame(into: frames + produced * nBands)
-                produced += 1
-                rtMove(buffer, buffer + hop, history)
-                fill = 0
-            }
+            i += self.frames.append(samples + i, count: count - i)
+            guard self.frames.isComplete else { continue }
+            computeFrame(self.frames.window, into: frames + produced * nBands)
+            produced += 1
+            self.frames.advance()
         }
         return produced
     }
@@ -175,30 +163,23 @@ public final class CausalLogMel {
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         onFrame: (UnsafeBufferPointer<Float>) -> Void) -> Int {
-        var produced = 0
-        var i = 0
-        let history = win - hop
+        var produced = 0, i = 0
         while i < count {
-            let n = min(hop - fill, count - i)
-            rtMove(buffer + history + fill, samples + i, n)
-            fill += n
-            i += n
-            if fill == hop {
-                computeFrame(into: frameScratch)
-                produced += 1
-                rtMove(buffer, buffer + hop, history)
-                fill = 0
-                onFrame(UnsafeBufferPointer(start: frameScratch, count: nBands))
-            }
+            i += frames.append(samples + i, count: count - i)
+            guard frames.isComplete else { continue }
+            computeFrame(frames.window, into: frameScratch)
+            produced += 1
+            frames.advance()
+            onFrame(UnsafeBufferPointer(start: frameScratch, count: nBands))
         }
         return produced
     }
 
-    /// Window -> FFT -> magnitude -> mel -> log of `buffer[0 ..< win]` into `out[0 ..< 80]`.
+    /// Window -> FFT -> magnitude -> mel -> log of `samples[0 ..< win]` into `out[0 ..< 80]`.
     @inline(__always)
-    private func computeFrame(into out: UnsafeMutablePointer<Float>) {
+    private func computeFrame(_ samples: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
         let inp = fftIn
-        for m in 0..<win { inp[m] = Double(buffer[m]) * window[m] }
+        for m in 0..<win { inp[m] = Double(samples[m]) * window[m] }
         for m in win..<nFFT { inp[m] = 0 }
         let plan = fftPlan
         _unsafePerformance { fftw_execute(plan) }   // no allocation, no locks

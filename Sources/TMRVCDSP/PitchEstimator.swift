@@ -81,8 +81,7 @@ public final class PitchEstimator {
     private let sampleRate = Double(PitchEstimator.sampleRate)
     private let minLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MaxHz
     private let maxLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MinHz
-    private let buffer: UnsafeMutablePointer<Float>   // windowLength samples, newest last
-    private var fill = 0                               // samples of the hop in progress
+    private var frames: HopWindow                      // windowLength samples, newest last
     private let diff: UnsafeMutablePointer<Double>     // d'(tau), tau = 0 ... computedLags
     private let computedLags: Int                      // maxLag + 1 when the window allows it
 
@@ -105,15 +104,14 @@ public final class PitchEstimator {
         maxLag = min(windowLength / 2, Int(ceil(sr / TMRVCConstants.Pitch.f0MinHz)))
         self.threshold = threshold
         self.silenceRMS = silenceRMS
-        buffer = .allocate(capacity: windowLength)
-        buffer.initialize(repeating: 0, count: windowLength)
+        frames = HopWindow(length: windowLength, hop: PitchEstimator.hopLength)
         computedLags = min(windowLength / 2, maxLag + 1)
         diff = .allocate(capacity: computedLags + 1)
         diff.initialize(repeating: 0, count: computedLags + 1)
     }
 
     deinit {
-        buffer.deallocate()
+        frames.deallocate()
         diff.deallocate()
     }
 
@@ -121,13 +119,10 @@ public final class PitchEstimator {
     #if !DEBUG
     @_noAllocation
     #endif
-    public func reset() {
-        rtFill(buffer, 0, windowLength)
-        fill = 0
-    }
+    public func reset() { frames.reset() }
 
     /// How many estimates pushing `count` samples will produce from the current state.
-    public func estimateCount(afterPushing count: Int) -> Int { (fill + count) / hop }
+    public func estimateCount(afterPushing count: Int) -> Int { frames.windowCount(afterPushing: count) }
 
     /// Pushes `count` 24 kHz samples; writes one estimate per completed hop to `estimates`.
     ///
@@ -139,22 +134,15 @@ public final class PitchEstimator {
     @discardableResult
     public func process(_ samples: UnsafePointer<Float>, count: Int,
                         estimates: UnsafeMutablePointer<PitchEstimate>, capacity: Int) -> Int {
-        let needed = (fill + count) / hop
+        let needed = frames.windowCount(afterPushing: count)   // not inside the autoclosure (it would retain self)
         precondition(needed <= capacity, "PitchEstimator: estimate buffer too small")
-        let history = windowLength - hop
-        var produced = 0
-        var i = 0
+        var produced = 0, i = 0
         while i < count {
-            let n = min(hop - fill, count - i)
-            rtMove(buffer + history + fill, samples + i, n)
-            fill += n
-            i += n
-            if fill == hop {
-                estimates[produced] = estimate(window: buffer)
-                produced += 1
-                rtMove(buffer, buffer + hop, history)
-                fill = 0
-            }
+            i += frames.append(samples + i, count: count - i)
+            guard frames.isComplete else { continue }
+            estimates[produced] = estimate(window: frames.window)
+            produced += 1
+            frames.advance()
         }
         return produced
     }
@@ -168,25 +156,19 @@ public final class PitchEstimator {
     @discardableResult
     public func processFeatures(_ samples: UnsafePointer<Float>, count: Int,
                                 features: UnsafeMutablePointer<Float>, capacity: Int) -> Int {
-        let needed = (fill + count) / hop
+        let needed = frames.windowCount(afterPushing: count)   // not inside the autoclosure (it would retain self)
         precondition(needed <= capacity, "PitchEstimator: feature buffer too small")
-        let history = windowLength - hop
-        var produced = 0
-        var i = 0
+        var produced = 0, i = 0
+        let ref = f0Ref
         while i < count {
-            let n = min(hop - fill, count - i)
-            rtMove(buffer + history + fill, samples + i, n)
-            fill += n
-            i += n
-            if fill == hop {
-                let e = estimate(window: buffer)
-                let f0 = Double(e.f0Hz), ref = f0Ref
-                features[2 * produced] = f0 > 0 ? Float(_unsafePerformance { log2(f0 / ref) }) : 0
-                features[2 * produced + 1] = e.voicing
-                produced += 1
-                rtMove(buffer, buffer + hop, history)
-                fill = 0
-            }
+            i += frames.append(samples + i, count: count - i)
+            guard frames.isComplete else { continue }
+            let e = estimate(window: frames.window)
+            let f0 = Double(e.f0Hz)
+            features[2 * produced] = f0 > 0 ? Float(_unsafePerformance { log2(f0 / ref) }) : 0
+            features[2 * produced + 1] = e.voicing
+            produced += 1
+            frames.advance()
         }
         return produced
     }
