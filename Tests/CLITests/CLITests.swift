@@ -43,7 +43,7 @@ final class CLITests: XCTestCase {
     }
 
     let input = "Tests/Fixtures/audio/utt2_en-gb-m3.wav"
-    let speaker = "weights/speakers/example_f3.tmrvc_speaker"
+    let speaker = "weights/speakers/flite_rms.tmrvc_speaker"
 
     func testEnrollThenConvert() throws {
         let voice = dir + "/v.tmrvc_speaker", out = dir + "/out.wav"

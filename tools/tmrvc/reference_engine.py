@@ -37,7 +37,7 @@ from tmrvc.speaker_file import SpeakerProfile
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "Tests" / "Fixtures" / "engine"
 INPUT_WAV = ROOT / "Tests" / "Fixtures" / "audio" / "utt0_en-us.wav"
-SPEAKER = ROOT / "weights" / "speakers" / "example_f3.tmrvc_speaker"
+SPEAKER = ROOT / "weights" / "speakers" / "flite_rms.tmrvc_speaker"
 IR_INTERVAL_Q0 = 20
 HOP = C.AUDIO_HOP_LENGTH
 LATENCY_Q0 = 2 * HOP
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {INPUT_WAV}: expected {C.AUDIO_SAMPLE_RATE} Hz, got {sr}", file=sys.stderr)
         return 2
     y = convert(audio, SpeakerProfile.read(SPEAKER))
-    target = OUT / "utt0_example_f3_q0.npy"
+    target = OUT / f"utt0_{SPEAKER.stem}_q0.npy"
     if args.check:
         ref = np.load(target)
         err = float(np.max(np.abs(ref - y)))
