@@ -81,7 +81,7 @@ def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "
     pit = pitch.pitch_features(x)                   # [2, T]
     sessions = sessions or load_sessions(weights)
     content_s, ir_s = sessions["content_encoder"], sessions["ir_estimator"]
-    conv_s, voc_s = sessions["converter"], sessions["vocoder"]
+    conv_s = sessions["converter"]
     content = np.stack([o["content"][0, :, 0] for o in
                         _stream(content_s, ({"mel": mel[None, :, t:t + 1]} for t in range(n)), {})])
     floor = np.float32(np.log(C.FRONTEND_LOG_FLOOR))
@@ -97,13 +97,8 @@ def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "
               "lora_delta": profile.lora_delta[None, :].astype(np.float32)}
     conv_frames = ({"content": content[t][None, :, None], "pitch": pit[None, :, t:t + 1],
                     "acoustic_params": acoustic[t][None, :]} for t in range(n))
-    features = [o["features"] for o in _stream(conv_s, conv_frames, static)]
-    mags, phases = [], []
-    for o in _stream(voc_s, ({"features": f} for f in features), {}):
-        mags.append(o["magnitude"][0, :, 0])
-        phases.append(o["phase"][0, :, 0])
-    y = frontend.istft_ola(np.stack(mags, axis=1), np.stack(phases, axis=1))
-    return y[HOP:HOP + len(audio)].astype(np.float32)
+    features = np.stack([o["features"][0, :, 0] for o in _stream(conv_s, conv_frames, static)], axis=1)
+    return vocode(features, sessions)[:len(audio)]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -49,23 +49,27 @@ def log_f0(audio: np.ndarray) -> np.ndarray:
     return np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9)), np.nan)
 
 
-def f0_agreement(src: np.ndarray, out: np.ndarray) -> tuple[float, int]:
-    """Pearson correlation of log F0 over the frames voiced in both (source vs output,
-    same time axis); the correlation is invariant to the output's mean shift.  Returns
+def f0_agreement(src_log_f0: np.ndarray, out_log_f0: np.ndarray) -> tuple[float, int]:
+    """Pearson correlation of two :func:`log_f0` tracks (source vs output, same time axis)
+    over the frames voiced in both; invariant to the output's mean shift.  Returns
     (correlation, frames used); NaN with fewer than 10 frames."""
-    a, b = log_f0(src), log_f0(out)
-    n = min(len(a), len(b))
-    a, b = a[:n], b[:n]
+    n = min(len(src_log_f0), len(out_log_f0))
+    a, b = src_log_f0[:n], out_log_f0[:n]
     m = ~np.isnan(a) & ~np.isnan(b)
     if m.sum() < 10 or np.std(a[m]) == 0 or np.std(b[m]) == 0:
         return float("nan"), int(m.sum())
     return float(np.corrcoef(a[m], b[m])[0, 1]), int(m.sum())
 
 
-def mean_log_f0(clips: list[np.ndarray]) -> float:
-    v = np.concatenate([log_f0(c) for c in clips])
+def mean_voiced(log_f0_tracks: list[np.ndarray]) -> float:
+    """Mean log2 F0 over the voiced frames of :func:`log_f0` tracks (NaN if none is voiced)."""
+    v = np.concatenate(log_f0_tracks)
     v = v[~np.isnan(v)]
     return float(np.mean(v)) if len(v) else float("nan")
+
+
+def mean_log_f0(clips: list[np.ndarray]) -> float:
+    return mean_voiced([log_f0(c) for c in clips])
 
 
 def mel_cepstrum(audio: np.ndarray) -> np.ndarray:

@@ -130,7 +130,7 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
         f"references ready ({time.time() - t0:.0f} s)")
     transcripts: dict[int, tuple[str, tuple]] = {}
 
-    def measure(y: np.ndarray, src: np.ndarray | None, tgt: np.ndarray | None, text: str,
+    def measure(y: np.ndarray, src_f0: np.ndarray | None, tgt: np.ndarray | None, text: str,
                 target: str, source: str | None, key=None) -> dict:
         if key is not None and key in transcripts:
             hyp, errs = transcripts[key]
@@ -140,13 +140,14 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
             if key is not None:
                 transcripts[key] = (hyp, errs)
         e = sim.embed(y)
+        lf0 = M.log_f0(y)                      # YIN once per output
         row = {"sim_target": M.cosine(e, ref_embed[target]), "transcript": hyp,
                "word_errors": errs[0], "words": errs[1], "char_errors": errs[2], "chars": errs[3],
-               "f0_offset_st": 12.0 * (M.mean_log_f0([y]) - ref_f0[target])}
+               "f0_offset_st": 12.0 * (M.mean_voiced([lf0]) - ref_f0[target])}
         if source is not None:
             row["sim_source"] = M.cosine(e, ref_embed[source])
-        if src is not None:
-            row["f0_corr"], row["f0_frames"] = M.f0_agreement(src, y)
+        if src_f0 is not None:
+            row["f0_corr"], row["f0_frames"] = M.f0_agreement(src_f0, lf0)
         if tgt is not None:
             row["mcd"] = M.mcd(y, tgt)
         return row
@@ -171,6 +172,7 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                 if source == target or (source, sid) not in by_key:
                     continue
                 src = audio(source, sid)
+                src_f0 = M.log_f0(src)
                 shift = 12.0 * (ref_f0[target] - ref_f0[source])
                 outs = {"source": src, "pitch shift": M.pitch_shift(src, shift),
                         "tmrvc": convert(src, profile, sessions=sessions),
@@ -178,7 +180,7 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                 for system, y in outs.items():
                     key = ("source", source, sid) if system == "source" else None
                     rows.append({"system": system, "target": target, "source": source, "sid": sid,
-                                 **measure(y, src, tgt, text, target, source, key)})
+                                 **measure(y, src_f0, tgt, text, target, source, key)})
                 if plots and sid == sids[0] and source == sources[0]:
                     _spectrogram_png(out_dir / f"{target}_{source}_{sid}.png",
                                      [(f"source: {source} ({sid})", src),
