@@ -39,7 +39,6 @@ public final class CausalLogMel {
     /// Value of every band for digital silence: `ln(frontend.log_floor)`.
     public static let silenceValue = Float(log(TMRVCConstants.Frontend.logFloor))
 
-    private let hop = CausalLogMel.hopLength
     private let win = CausalLogMel.windowLength
     private let nBands = CausalLogMel.bandCount
     private let nFFT = CausalLogMel.fftSize
@@ -66,7 +65,7 @@ public final class CausalLogMel {
     /// - Parameter rigor: FFTW planning effort (``FFTPlanningRigor/estimate`` by default).
     public init(rigor: FFTPlanningRigor = .estimate) {
         precondition(TMRVCConstants.Frontend.window == "hann_periodic", "unsupported frontend.window")
-        precondition(win >= hop && win <= CausalLogMel.fftSize, "frontend.win_length must lie in [hop, n_fft]")
+        precondition(win >= CausalLogMel.hopLength && win <= CausalLogMel.fftSize, "frontend.win_length must lie in [hop, n_fft]")
         frames = HopWindow(length: CausalLogMel.windowLength, hop: CausalLogMel.hopLength)
         window = .allocate(capacity: win)
         for m in 0..<win {

@@ -76,7 +76,6 @@ public final class PitchEstimator {
     /// Frames whose RMS is below this are unvoiced.
     public let silenceRMS: Double
 
-    private let hop = PitchEstimator.hopLength
     private let f0Ref = TMRVCConstants.Pitch.f0RefHz
     private let sampleRate = Double(PitchEstimator.sampleRate)
     private let minLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MaxHz
