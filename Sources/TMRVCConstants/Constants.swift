@@ -92,6 +92,8 @@ public enum TMRVCConstants {
         public static let irUpdateInterval: Int = 10
         /// `streaming.ir_window_frames`.
         public static let irWindowFrames: Int = 50
+        /// `streaming.ir_run_parts`.
+        public static let irRunParts: Int = 5
         /// `streaming.max_lookahead_hops`.
         public static let maxLookaheadHops: Int = 6
         /// `streaming.base_latency_ms`.

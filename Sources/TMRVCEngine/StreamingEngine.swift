@@ -79,6 +79,9 @@ public final class StreamingEngine: @unchecked Sendable {
     private let hopIn: UnsafeMutablePointer<Float>
     private var hopFill = 0
     private var hopIndex = 0
+    /// Incremental ir_estimator run in flight: parts done so far and parts in all (0: none).
+    private var irPartsDone = 0
+    private var irPartsTotal = 0
     private let hopOut: UnsafeMutablePointer<Float>
     private var gate: NoiseGate
     private var gateEnabled = false
@@ -268,6 +271,8 @@ public final class StreamingEngine: @unchecked Sendable {
         irParams.update(repeating: 0, count: TMRVCConstants.Dims.irParams)
         hopFill = 0
         hopIndex = 0
+        irPartsDone = 0
+        irPartsTotal = 0
         fadingTo = -1
         down?.reset()
         up?.reset()
@@ -455,7 +460,8 @@ public final class StreamingEngine: @unchecked Sendable {
             contentIn.floats.update(from: melFrame, count: Self.melCount)
             content.step()
             (contentRing + slot * Self.contentCount).update(from: contentOut.floats, count: Self.contentCount)
-            if hopIndex % profile.irUpdateInterval == 0 { updateRoomEstimate() }
+            if hopIndex % profile.irUpdateInterval == 0 && irPartsTotal == 0 { beginRoomEstimate() }
+            if irPartsTotal > 0 { continueRoomEstimate() }
         }
         // Conversion on the active path (and the incoming one during a crossfade).
         run(paths[active])
@@ -519,13 +525,25 @@ public final class StreamingEngine: @unchecked Sendable {
         }
     }
 
-    private func updateRoomEstimate() {
+    /// Starts an ir_estimator run on the newest 50 mel frames. The run is spread over
+    /// `streaming.ir_run_parts` hops (at most the update interval) with
+    /// `InferenceSession.runPart`, so no hop pays for the whole model; the estimate applies on
+    /// the hop of the last part (docs/design/streaming-design.md).
+    private func beginRoomEstimate() {
         // melHistory is frame-major [50][80]; the model wants channel-major [1,80,50].
         let dst = irIn.floats
         for f in 0..<Self.irWindow {
             for c in 0..<Self.melCount { dst[c * Self.irWindow + f] = melHistory[f * Self.melCount + c] }
         }
-        irSession.run()
+        irPartsDone = 0
+        irPartsTotal = max(1, min(TMRVCConstants.Streaming.irRunParts, profile.irUpdateInterval))
+    }
+
+    private func continueRoomEstimate() {
+        irSession.runPart(irPartsDone, of: irPartsTotal)
+        irPartsDone += 1
+        guard irPartsDone == irPartsTotal else { return }
+        irPartsTotal = 0
         irParams.update(from: irOut.floats, count: TMRVCConstants.Dims.irParams)
         paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
         if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }

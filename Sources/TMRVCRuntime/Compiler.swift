@@ -8,6 +8,9 @@ enum Compiler {
         var plan: [Kernel]
         /// Op type and node name of each plan entry (profiling).
         var planLabels: [(opType: String, node: String)]
+        /// Estimated work of each plan entry (``Kernel/workEstimate``, else output elements),
+        /// for incremental runs.
+        var planCosts: [Int]
         var slowPlan: [Kernel]
         /// Per `slowPlan` entry: the bits (`slowInputBits`) of the slow inputs it depends on.
         var slowPlanMasks: [UInt64]
@@ -299,7 +302,9 @@ enum Compiler {
             }
         }
         return Result(inputs: inputs, outputs: outputs, plan: steps.map { $0.kernel },
-                      planLabels: steps.map { ($0.opType, $0.node) }, slowPlan: slowSteps, slowPlanMasks: slowStepMasks,
+                      planLabels: steps.map { ($0.opType, $0.node) },
+                      planCosts: steps.map { $0.kernel.workEstimate ?? max(1, $0.writes.reduce(0) { $0 + $1.count }) },
+                      slowPlan: slowSteps, slowPlanMasks: slowStepMasks,
                       slowInputBits: slowInputBits, memory: memory,
                       statistics: stats, dependentAliases: dependents)
     }

@@ -123,6 +123,8 @@ public final class InferenceSession: @unchecked Sendable {
     public let statistics: SessionStatistics
 
     private let plan: [Kernel]
+    /// Cumulative estimated work before each plan entry (`plan.count + 1` values), for `runPart`.
+    private let planCostPrefix: [Int]
     private let planLabels: [(opType: String, node: String)]
     private let slowPlan: [Kernel]
     private let slowPlanMasks: [UInt64]
@@ -164,6 +166,9 @@ public final class InferenceSession: @unchecked Sendable {
         self.outputNames = graph.outputs.map { graph.valueNames[$0] }
         self.plan = compiled.plan
         self.planLabels = compiled.planLabels
+        var prefix = [0]
+        for c in compiled.planCosts { prefix.append(prefix.last! + c) }
+        self.planCostPrefix = prefix
         self.profileNanoseconds = .allocate(capacity: max(1, compiled.plan.count))
         self.profileNanoseconds.initialize(repeating: 0, count: max(1, compiled.plan.count))
         self.slowPlan = compiled.slowPlan
@@ -180,11 +185,7 @@ public final class InferenceSession: @unchecked Sendable {
         // hit the slow subnormal path); the caller's floating-point mode is restored after.
         let fpMode = tmrvc_enable_ftz_daz()
         defer { tmrvc_restore_fp_mode(fpMode) }
-        if staleSlowInputs != 0 {
-            let stale = staleSlowInputs
-            for (i, kernel) in slowPlan.enumerated() where slowPlanMasks[i] & stale != 0 { kernel.run() }
-            staleSlowInputs = 0
-        }
+        runStaleSlowNodes()
         if isProfiling {
             let acc = profileNanoseconds
             for (i, kernel) in plan.enumerated() {
@@ -196,6 +197,77 @@ public final class InferenceSession: @unchecked Sendable {
             return
         }
         for kernel in plan { kernel.run() }
+    }
+
+    private func runStaleSlowNodes() {
+        if staleSlowInputs != 0 {
+            let stale = staleSlowInputs
+            for (i, kernel) in slowPlan.enumerated() where slowPlanMasks[i] & stale != 0 { kernel.run() }
+            staleSlowInputs = 0
+        }
+    }
+
+    /// Runs part `part` of `parts` of one run: calling `runPart(0, of: n)`, `runPart(1, of: n)`,
+    /// ..., `runPart(n - 1, of: n)` in that order computes exactly what one `run()` does, with the
+    /// work spread over the calls in about equal shares of the estimated cost. Large kernels
+    /// (im2col convolutions) split between parts; small ones stay whole, so the parts are only
+    /// as even as the largest indivisible kernel allows.
+    ///
+    /// Use it for a model whose result is needed only every few frames (a room-acoustics
+    /// estimate): one part per audio callback instead of the whole run in one, which keeps the
+    /// worst callback close to the typical one. Between the first and the last part the inputs
+    /// must not change and the outputs are incomplete; other sessions may run in between.
+    /// Parts of one sequence must not interleave with `run()` or another sequence. Profiling
+    /// mode does not time parts. Real-time safe: no allocation, no locks.
+    public func runPart(_ part: Int, of parts: Int) {
+        precondition(parts >= 1 && part >= 0 && part < parts, "runPart(\(part), of: \(parts))")
+        let fpMode = tmrvc_enable_ftz_daz()
+        defer { tmrvc_restore_fp_mode(fpMode) }
+        if part == 0 { runStaleSlowNodes() }
+        forEachPiece(ofPart: part, of: parts) { kernel, pieces in plan[kernel].run(pieces: pieces) }
+    }
+
+    /// Calls `body` with each plan entry of part `part` of `parts` and the range of its pieces
+    /// that this part runs, in plan order (the schedule of `runPart`).
+    @inline(__always)
+    private func forEachPiece(ofPart part: Int, of parts: Int, _ body: (Int, Range<Int>) -> Void) {
+        let total = planCostPrefix[plan.count]
+        // This part runs the pieces whose estimated start falls in [low, high).
+        let low = total * part / parts
+        let high = part == parts - 1 ? Int.max : total * (part + 1) / parts
+        for i in plan.indices {
+            let a = planCostPrefix[i], b = planCostPrefix[i + 1]
+            if a >= high { break }
+            let n = plan[i].pieceCount
+            let first = Self.piecesStarting(before: low, start: a, end: b, pieces: n)
+            let last = Self.piecesStarting(before: high, start: a, end: b, pieces: n)
+            if last > first { body(i, first..<last) }
+        }
+    }
+
+    /// Pieces of each plan entry (``Kernel/pieceCount``), in plan order.
+    var plannedPieceCounts: [Int] { plan.map(\.pieceCount) }
+
+    /// The share of the estimated work that each of `parts` parts of `runPart` runs.
+    func estimatedPartShares(parts: Int) -> [Double] {
+        let total = Double(max(1, planCostPrefix[plan.count]))
+        return (0..<parts).map { part in
+            var work = 0.0
+            forEachPiece(ofPart: part, of: parts) { i, pieces in
+                work += Double(planCostPrefix[i + 1] - planCostPrefix[i]) * Double(pieces.count) / Double(plan[i].pieceCount)
+            }
+            return work / total
+        }
+    }
+
+    /// How many of `pieces` equal shares of the cost interval [start, end) start before `limit`
+    /// (piece j starts at start + (end - start) * j / pieces, rounded down).
+    @inline(__always)
+    private static func piecesStarting(before limit: Int, start: Int, end: Int, pieces: Int) -> Int {
+        if limit <= start { return 0 }
+        if limit >= end || end == start { return pieces }
+        let span = end - start
+        return min(pieces, ((limit - start) * pieces + span - 1) / span)
     }
 
     deinit { profileNanoseconds.deallocate() }

@@ -9,6 +9,9 @@ enum BenchModels {
     static let slowInputs: Set<String> = ["spk_embed", "lora_delta", "acoustic_params"]
     /// The IR estimator and the acoustic-parameter update run every this many frames.
     static let irInterval = 10
+    /// One IR estimator run is spread over this many frames (`InferenceSession.runPart`), as the
+    /// engine does.
+    static let irParts = min(TMRVCConstants.Streaming.irRunParts, irInterval)
 
     static func load(_ dir: String, _ name: String, frames: Int = 1, storage: WeightStorage) throws -> StreamingModel {
         let path = dir + "/" + name + ".onnx"
@@ -75,6 +78,9 @@ enum BenchModels {
         let irStats = timeLoop(frames: irCalls, warmup: max(10, warmup / irInterval)) { _ in ir.run() }
         result["ir_estimator"] = irStats
         result["ir_estimator_amortised"] = irStats.scaled(Double(irInterval))
+        result["ir_estimator_part"] = timeLoop(frames: irCalls * irParts, warmup: max(10, warmup / irInterval) * irParts) { k in
+            ir.runPart(k % irParts, of: irParts)
+        }
 
         // The per-frame pipeline as the engine runs it (without the DSP front and back end).
         content.resetState(); converter.resetState(); vocoder.resetState()
@@ -92,10 +98,15 @@ enum BenchModels {
             melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
             content.step()
             contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
-            if k % irInterval == 0 {
-                ir.run()
-                acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
-                converter.session.invalidateSlowInput(acousticIndex)
+            // The IR estimate runs in parts over the first irParts frames of each interval and
+            // applies on the last of them (the engine's schedule).
+            let phase = k % irInterval
+            if phase < irParts {
+                ir.runPart(phase, of: irParts)
+                if phase == irParts - 1 {
+                    acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
+                    converter.session.invalidateSlowInput(acousticIndex)
+                }
             }
             converter.step()
             featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
@@ -128,6 +139,7 @@ enum BenchModels {
         ("vocoder", "vocoder", "vocoder"),
         ("ir_estimator", "ir_estimator (per call)", "ir_estimator"),
         ("ir_estimator_amortised", "ir_estimator (/10, amortised)", "ir_estimator/10"),
+        ("ir_estimator_part", "ir_estimator (one of \(irParts) parts)", nil),   // ORT cannot split a run
         ("pipeline", "pipeline per frame (models)", "pipeline"),
         ("engine_hop", "engine hop (DSP + models)", nil),
     ]

@@ -61,6 +61,20 @@ final class PipelineAllocationTests: XCTestCase {
         }
     }
 
+    /// The IR estimator run in parts (as the engine runs it) does not allocate, fp32 or fp16.
+    func testIREstimatorInPartsDoesNotAllocate() throws {
+        try AllocationTests.requireRelease()
+        for storage in [WeightStorage.float32, .float16] {
+            let s = try InferenceSession(path: Self.weights + "/ir_estimator.onnx", options: SessionOptions(weightStorage: storage))
+            for b in s.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 - 5 } }
+            for p in 0..<5 { s.runPart(p, of: 5) }
+            tmrvc_allocation_counting_begin()
+            for _ in 0..<2_000 { for p in 0..<5 { s.runPart(p, of: 5) } }
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "ir_estimator (\(storage)) in 5 parts: \(n) allocations in 2,000 runs")
+        }
+    }
+
     /// fp16 weight storage and the session's profiling mode keep run() allocation-free.
     func testFloat16WeightsAndProfilingDoNotAllocate() throws {
         try AllocationTests.requireRelease()

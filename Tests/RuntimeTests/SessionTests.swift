@@ -124,3 +124,64 @@ final class FloatingPointModeTests: XCTestCase {
         XCTAssertGreaterThan(a * b, 0, "the caller's mode (no FTZ) must be restored after run()")
     }
 }
+
+/// `runPart(_:of:)` spreads one run over several calls and computes what `run()` computes.
+final class IncrementalRunTests: XCTestCase {
+    static let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("weights").path
+
+    /// Fills every input with the same deterministic values, runs once with `run()` and once per
+    /// part count with `runPart`, and returns the largest output difference relative to the peak.
+    func worstPartDifference(_ s: InferenceSession, parts: ClosedRange<Int>) -> (error: Float, peak: Float) {
+        func fill() {
+            for b in s.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 23) * 0.2 - 5 } }
+            s.invalidateSlowInputs()
+        }
+        fill()
+        s.run()
+        let reference = s.outputs.map { $0.snapshot().floats }
+        let peak = reference.flatMap { $0 }.map(abs).max() ?? 0
+        var worst: Float = 0
+        for n in parts {
+            for b in s.outputs { b.floats.update(repeating: .nan, count: b.count) }
+            fill()
+            for p in 0..<n { s.runPart(p, of: n) }
+            for (o, ref) in zip(s.outputs, reference) {
+                let got = o.snapshot().floats
+                for i in got.indices { worst = max(worst, abs(got[i] - ref[i])) }   // NaN (unwritten) fails below
+                XCTAssertFalse(got.contains { $0.isNaN }, "\(n) parts left output '\(o.name)' unwritten")
+            }
+        }
+        return (worst, peak)
+    }
+
+    func testIREstimatorInPartsMatchesOneRun() throws {
+        for storage in [WeightStorage.float32, .float16] {
+            let s = try InferenceSession(path: Self.weights + "/ir_estimator.onnx", options: SessionOptions(weightStorage: storage))
+            let (error, peak) = worstPartDifference(s, parts: 1...16)
+            print("ir_estimator \(storage) in 1...16 parts: max abs difference \(error) (output peak \(peak))")
+            XCTAssertGreaterThan(peak, 0)
+            XCTAssertLessThanOrEqual(error, 1e-5 * max(1, peak), "\(storage)")
+        }
+    }
+
+    func testStreamingModelInPartsMatchesOneRun() throws {
+        let s = try InferenceSession(path: Self.weights + "/content_encoder.onnx",
+                                     options: SessionOptions(inputShapes: ["mel": [1, 80, 1]] ))
+        let (error, peak) = worstPartDifference(s, parts: 1...8)
+        XCTAssertGreaterThan(peak, 0)
+        XCTAssertLessThanOrEqual(error, 1e-5 * max(1, peak))
+    }
+
+    func testPartsShareTheWorkOfLargeConvolutions() throws {
+        // The im2col convolutions split into pieces of four output positions: with five parts
+        // every part of the IR estimator runs some multiply-adds (no part is empty and none
+        // holds a whole 50-position convolution and more).
+        let s = try InferenceSession(path: Self.weights + "/ir_estimator.onnx")
+        XCTAssertEqual(s.plannedPieceCounts.filter { $0 > 1 }.count, 3, "the three convolutions split")
+        let shares = s.estimatedPartShares(parts: 5)
+        print("ir_estimator: estimated work per part of 5: \(shares)")
+        XCTAssertEqual(shares.count, 5)
+        for share in shares { XCTAssertGreaterThan(share, 0.1); XCTAssertLessThan(share, 0.3) }
+    }
+}

@@ -10,8 +10,10 @@ end against an independent implementation (``Tests/EngineTests/ReferenceEngineTe
 
 Per hop t (frame t = the 240 samples ending at (t+1)*240):
   log-mel (frontend.log_mel) -> content_encoder (T=1, states fed back)
-  every 20th hop (t % 20 == 0): ir_estimator on mel frames t-49..t (ln(1e-5) before the start)
-  acoustic_params = [ir_params (latest update), 8 zeros]
+  every 20th hop (t % 20 == 0): ir_estimator on mel frames t-49..t (ln(1e-5) before the start);
+  the engine spreads that run over streaming.ir_run_parts (5) hops, so its result applies from
+  hop t + 4 on
+  acoustic_params = [ir_params (latest applied update), 8 zeros]
   pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame)
   converter (T=1, slow inputs from the speaker file) -> vocoder (T=1) -> istft_ola.
 The engine emits block t (input-aligned samples [(t-1)*240, t*240)) and reports a latency of 480
@@ -39,6 +41,7 @@ OUT = ROOT / "Tests" / "Fixtures" / "engine"
 INPUT_WAV = ROOT / "Tests" / "Fixtures" / "audio" / "utt0_en-us.wav"
 SPEAKER = ROOT / "weights" / "speakers" / "flite_rms.tmrvc_speaker"
 IR_INTERVAL_Q0 = 20
+IR_PARTS_Q0 = min(C.STREAMING_IR_RUN_PARTS, IR_INTERVAL_Q0)     # hops one ir_estimator run is spread over
 HOP = C.AUDIO_HOP_LENGTH
 LATENCY_Q0 = 2 * HOP
 
@@ -89,9 +92,12 @@ def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "
     padded_mel = np.concatenate([np.full((80, window - 1), floor, np.float32), mel], axis=1)
     acoustic = np.zeros((n, C.DIMS_ACOUSTIC_PARAMS), np.float32)
     ir = np.zeros(C.DIMS_IR_PARAMS, np.float32)
+    pending = ir
     for t in range(n):
         if t % IR_INTERVAL_Q0 == 0:
-            ir = ir_s.run(None, {"mel_window": padded_mel[None, :, t:t + window]})[0][0]
+            pending = ir_s.run(None, {"mel_window": padded_mel[None, :, t:t + window]})[0][0]
+        if t % IR_INTERVAL_Q0 == IR_PARTS_Q0 - 1:
+            ir = pending
         acoustic[t, :C.DIMS_IR_PARAMS] = ir
     static = {"spk_embed": profile.embedding[None, :].astype(np.float32),
               "lora_delta": profile.lora_delta[None, :].astype(np.float32)}

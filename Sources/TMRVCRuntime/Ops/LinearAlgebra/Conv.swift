@@ -10,6 +10,10 @@ import ONNXFormat
 // - general: im2col of one group into a dedicated workspace (padding entries are never
 //   written, so they stay zero) and one GEMM (GEMV for a single output position).
 // Bias is written first and the BLAS call accumulates onto it.
+//
+// Incremental runs (`InferenceSession.runPart`): an im2col conv of batch 1 and group 1 splits
+// into pieces of four output positions; the first piece gathers the column matrix (and writes
+// the bias), each piece multiplies its columns and applies the fused activation to them.
 
 final class ConvKernel: Kernel, @unchecked Sendable {
     enum Strategy { case depthwise, pointwise, wholeWindow, im2col }
@@ -39,6 +43,44 @@ final class ConvKernel: Kernel, @unchecked Sendable {
         inSize = map.targets; outSize = map.positions
         self.map = map; self.col = col
         self.packed = packed; self.scratch = scratch; self.activation = activation
+    }
+
+    /// Output positions per piece of an incremental run.
+    static let piecePositions = 4
+
+    override var pieceCount: Int {
+        strategy == .im2col && batch == 1 && group == 1 ? (outSize + Self.piecePositions - 1) / Self.piecePositions : 1
+    }
+
+    override var workEstimate: Int? {
+        // Multiply-adds, plus the activation (GELU costs about as much as 100 multiply-adds in
+        // the vectorised kernels, see docs/performance.md).
+        let outputs = batch * outChannels * outSize
+        return outputs * cg * taps + (activation == .none ? outputs : 100 * outputs)
+    }
+
+    override func run(pieces: Range<Int>) {
+        guard pieceCount > 1 else { super.run(pieces: pieces); return }
+        guard !pieces.isEmpty else { return }
+        let col = self.col!
+        let px = UnsafePointer(x.floats), py = y.floats
+        let (inSize, outSize, taps, depth) = (self.inSize, self.outSize, self.taps, cg * taps)
+        if pieces.lowerBound == 0 {
+            for c in 0..<channels { map.gather(px + c * inSize, into: col + c * taps * outSize) }
+            if packed == nil, let b = bias { linalgFillChannels(py, channels: outChannels, size: outSize, bias: UnsafePointer(b.floats)) }
+        }
+        let t0 = pieces.lowerBound * Self.piecePositions, t1 = min(outSize, pieces.upperBound * Self.piecePositions)
+        guard t1 > t0 else { return }
+        if let packed {
+            packed.multiply(x: col + t0, xsK: outSize, xsT: 1, columns: t1 - t0, y: py + t0, ysN: outSize, ysT: 1, scratch: scratch)
+            return
+        }
+        linalgSgemm(transA: false, transB: false, m: outChannels, n: t1 - t0, k: depth, alpha: 1,
+                    a: UnsafePointer(w.floats), lda: depth, b: UnsafePointer(col + t0), ldb: outSize,
+                    beta: bias == nil ? 0 : 1, c: py + t0, ldc: outSize)
+        if activation != .none {
+            for m in 0..<outChannels { activation.apply(py + m * outSize + t0, count: t1 - t0) }
+        }
     }
 
     override func run() {
