@@ -93,7 +93,7 @@ public enum TMRVCConstants {
         /// `streaming.ir_window_frames`.
         public static let irWindowFrames: Int = 50
         /// `streaming.ir_run_parts`.
-        public static let irRunParts: Int = 5
+        public static let irRunParts: Int = 10
         /// `streaming.max_lookahead_hops`.
         public static let maxLookaheadHops: Int = 6
         /// `streaming.base_latency_ms`.

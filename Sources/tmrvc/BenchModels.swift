@@ -94,24 +94,31 @@ enum BenchModels {
         let mels = UnsafeMutablePointer<Float>.allocate(capacity: melFrames * melIn.count)
         defer { mels.deallocate() }
         noise.fill(mels, melFrames * melIn.count)
-        result["pipeline"] = timeLoop(frames: frames, warmup: warmup) { k in
-            melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
-            content.step()
-            contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
-            // The IR estimate runs in parts over the first irParts frames of each interval and
-            // applies on the last of them (the engine's schedule).
-            let phase = k % irInterval
-            if phase < irParts {
-                ir.runPart(phase, of: irParts)
-                if phase == irParts - 1 {
-                    acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
-                    converter.session.invalidateSlowInput(acousticIndex)
+        // splitIR false: the same pipeline with the whole IR run on every 10th frame (the schedule
+        // before runPart), as a same-run baseline for the tail.
+        func pipeline(splitIR: Bool) -> LatencyStats {
+            timeLoop(frames: frames, warmup: warmup) { k in
+                melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
+                content.step()
+                contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
+                // The IR estimate runs in parts over the first irParts frames of each interval and
+                // applies on the last of them (the engine's schedule).
+                let phase = k % irInterval
+                let parts = splitIR ? irParts : 1
+                if phase < parts {
+                    ir.runPart(phase, of: parts)
+                    if phase == parts - 1 {
+                        acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
+                        converter.session.invalidateSlowInput(acousticIndex)
+                    }
                 }
+                converter.step()
+                featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
+                vocoder.step()
             }
-            converter.step()
-            featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
-            vocoder.step()
         }
+        result["pipeline_whole_ir"] = pipeline(splitIR: false)
+        result["pipeline"] = pipeline(splitIR: true)
 
         // One engine hop at 24 kHz (log-mel, pitch, the models, overlap-add; lookahead 0).
         let engine: StreamingEngine
@@ -140,6 +147,7 @@ enum BenchModels {
         ("ir_estimator", "ir_estimator (per call)", "ir_estimator"),
         ("ir_estimator_amortised", "ir_estimator (/10, amortised)", "ir_estimator/10"),
         ("ir_estimator_part", "ir_estimator (one of \(irParts) parts)", nil),   // ORT cannot split a run
+        ("pipeline_whole_ir", "pipeline, IR run whole (before)", nil),
         ("pipeline", "pipeline per frame (models)", "pipeline"),
         ("engine_hop", "engine hop (DSP + models)", nil),
     ]

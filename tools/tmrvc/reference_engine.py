@@ -11,8 +11,8 @@ end against an independent implementation (``Tests/EngineTests/ReferenceEngineTe
 Per hop t (frame t = the 240 samples ending at (t+1)*240):
   log-mel (frontend.log_mel) -> content_encoder (T=1, states fed back)
   every 20th hop (t % 20 == 0): ir_estimator on mel frames t-49..t (ln(1e-5) before the start);
-  the engine spreads that run over streaming.ir_run_parts (5) hops, so its result applies from
-  hop t + 4 on
+  the engine spreads that run over min(streaming.ir_run_parts, 20) = 10 hops, so its result
+  applies from hop t + 9 on
   acoustic_params = [ir_params (latest applied update), 8 zeros]
   pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame)
   converter (T=1, slow inputs from the speaker file) -> vocoder (T=1) -> istft_ola.

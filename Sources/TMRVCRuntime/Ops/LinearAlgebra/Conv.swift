@@ -47,6 +47,12 @@ final class ConvKernel: Kernel, @unchecked Sendable {
 
     /// Output positions per piece of an incremental run.
     static let piecePositions = 4
+    /// im2col convs of batch 1 with at most this many output positions (analysis windows such
+    /// as the IR estimator's 50 frames) use the packed kernel even for float32 weights: it works
+    /// in blocks of four positions, so a split run costs no more than a whole one (OpenBLAS
+    /// sgemm on four columns at a time was measured 40 % slower in total), and for a whole run
+    /// it was measured on par with sgemm (docs/performance.md).
+    static let packedWindowLimit = 64
 
     override var pieceCount: Int {
         strategy == .im2col && batch == 1 && group == 1 ? (outSize + Self.piecePositions - 1) / Self.piecePositions : 1
@@ -218,7 +224,8 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     if ctx.epilogue?.bias != nil { throw ctx.error("internal: fused bias on Conv") }
     let activation = ctx.epilogue?.activation ?? .none
     if strategy != .depthwise, group == 1, w.isConstant, b == nil || b!.isConstant, m > 0, cg * map.taps > 0, outSize > 0,
-       linalgUsePacked(columns: outSize, storage: ctx.weightStorage) {
+       linalgUsePacked(columns: outSize, storage: ctx.weightStorage)
+        || (strategy == .im2col && n == 1 && outSize <= ConvKernel.packedWindowLimit) {
         let memory = ctx.memory
         let depth = cg * map.taps
         let packed = PackedMatrix(rowMajorNK: UnsafePointer(w.floats), rows: m, depth: depth, ld: depth,
