@@ -101,7 +101,10 @@ def test_regeneration_is_reproducible(tmp_path):
             if q.read_bytes() == p.read_bytes():
                 continue
             # byte-identical on the machine that generated them; on another CPU, ORT's
-            # kernels may round differently in the last bits
+            # kernels may round differently in the last bits: 1e-5 relative to the output's
+            # peak (at least 1), as the exporter's stream-vs-chunk bar (the trained vocoder's
+            # magnitudes reach ~4; measured on a different EPYC host: 2.6e-5 there)
             assert p.suffix == ".npy", p
             a, b = np.load(p), np.load(q)
-            assert a.shape == b.shape and np.abs(a - b).max() <= 1e-5, p
+            bar = 1e-5 * max(1.0, float(np.abs(a).max()))
+            assert a.shape == b.shape and np.abs(a - b).max() <= bar, (p, float(np.abs(a - b).max()), bar)
