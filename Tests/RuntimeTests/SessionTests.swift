@@ -131,7 +131,8 @@ final class IncrementalRunTests: XCTestCase {
         .deletingLastPathComponent().appendingPathComponent("weights").path
 
     /// Fills every input with the same deterministic values, runs once with `run()` and once per
-    /// part count with `runPart`, and returns the largest output difference relative to the peak.
+    /// part count with `runPart`, and returns the largest absolute output difference and the
+    /// peak of the one-run outputs.
     func worstPartDifference(_ s: InferenceSession, parts: ClosedRange<Int>) -> (error: Float, peak: Float) {
         func fill() {
             for b in s.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 23) * 0.2 - 5 } }
