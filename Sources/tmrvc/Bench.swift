@@ -165,15 +165,41 @@ struct Bench: ParsableCommand {
 /// Latency statistics in microseconds.
 struct LatencyStats {
     var n = 0, min = 0.0, median = 0.0, p99 = 0.0, p999 = 0.0, max = 0.0, mean = 0.0
+    /// For a loop with a periodic schedule (the pipeline's IR cycle): the median of the frames at
+    /// each position of the cycle, `cycleMedians[i]` over frames k with k % period == i. Medians
+    /// of thousands of frames each hardly move with the machine's load, so the slowest position
+    /// against the overall median shows the tail the schedule itself builds in (the part of
+    /// p99.9 that a quiet machine would still see). Empty for loops without a cycle.
+    var cycleMedians: [Double] = []
 
     /// Order statistics as bench_ort.py computes them (index round(p * (n - 1)) of the sorted samples).
     init(_ samples: [Double]) {
         let a = samples.sorted()
         n = a.count
         guard n > 0 else { return }
-        func q(_ p: Double) -> Double { a[Swift.min(n - 1, Int((p * Double(n - 1)).rounded()))] }
-        min = a[0]; median = q(0.5); p99 = q(0.99); p999 = q(0.999); max = a[n - 1]
+        min = a[0]; median = Self.quantile(a, 0.5); p99 = Self.quantile(a, 0.99); p999 = Self.quantile(a, 0.999); max = a[n - 1]
         mean = a.reduce(0, +) / Double(n)
+    }
+
+    /// Statistics of `samples` plus the median at each position of a cycle of `period` frames
+    /// (sample k is at position k % period).
+    init(_ samples: [Double], period: Int) {
+        self.init(samples)
+        guard period > 1 else { return }
+        cycleMedians = (0..<period).map { i in
+            Self.quantile(stride(from: i, to: samples.count, by: period).map { samples[$0] }.sorted(), 0.5)
+        }
+    }
+
+    /// Index round(p * (n - 1)) of the sorted samples `a` (0 when empty).
+    private static func quantile(_ a: [Double], _ p: Double) -> Double {
+        a.isEmpty ? 0 : a[Swift.min(a.count - 1, Int((p * Double(a.count - 1)).rounded()))]
+    }
+
+    /// The slowest cycle position's median over the overall median (nil without a cycle).
+    var slowestCycleRatio: Double? {
+        guard let worst = cycleMedians.max(), median > 0 else { return nil }
+        return worst / median
     }
 
     init(json: [String: Any]) {
@@ -183,13 +209,17 @@ struct LatencyStats {
     }
 
     var json: [String: Any] {
-        ["n": n, "min_us": min, "median_us": median, "p99_us": p99, "p999_us": p999, "max_us": max, "mean_us": mean]
+        var j: [String: Any] = ["n": n, "min_us": min, "median_us": median, "p99_us": p99, "p999_us": p999, "max_us": max,
+                                "mean_us": mean]
+        if !cycleMedians.isEmpty { j["cycle_median_us"] = cycleMedians }
+        return j
     }
 
     /// Every statistic divided by `k` (amortisation).
     func scaled(_ k: Double) -> LatencyStats {
         var s = self
         s.min /= k; s.median /= k; s.p99 /= k; s.p999 /= k; s.max /= k; s.mean /= k
+        s.cycleMedians = s.cycleMedians.map { $0 / k }
         return s
     }
 }

@@ -35,7 +35,10 @@ enum BenchModels {
         }
     }
 
-    static func timeLoop(frames: Int, warmup: Int, _ body: (Int) -> Void) -> LatencyStats {
+    /// Times `body(k)` for k in warmup..<warmup+frames after `warmup` untimed calls. With a
+    /// `period` > 1 the result also has the median per position of that cycle (frame k is at
+    /// position k % period; `warmup` should be a multiple of the period).
+    static func timeLoop(frames: Int, warmup: Int, period: Int = 1, _ body: (Int) -> Void) -> LatencyStats {
         var samples = [Double](repeating: 0, count: frames)
         for k in 0..<warmup { body(k) }
         for k in 0..<frames {
@@ -43,7 +46,7 @@ enum BenchModels {
             body(warmup + k)
             samples[k] = benchNowMicroseconds() - t0
         }
-        return LatencyStats(samples)
+        return LatencyStats(samples, period: period)
     }
 
     /// Bytes of constants each model's per-frame plan reads (fp32 as stored), from the last `run`.
@@ -96,8 +99,9 @@ enum BenchModels {
         noise.fill(mels, melFrames * melIn.count)
         // splitIR false: the same pipeline with the whole IR run on every 10th frame (the schedule
         // before runPart), as a same-run baseline for the tail.
+        let cycleWarmup = (warmup + irInterval - 1) / irInterval * irInterval
         func pipeline(splitIR: Bool) -> LatencyStats {
-            timeLoop(frames: frames, warmup: warmup) { k in
+            timeLoop(frames: frames, warmup: cycleWarmup, period: irInterval) { k in
                 melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
                 content.step()
                 contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
@@ -189,6 +193,14 @@ enum BenchModels {
         if let c = b["content_encoder"], let v = b["converter"], let o = b["vocoder"], let i = b["ir_estimator"] {
             let perFrame = Double(c + v + o) + Double(i) / Double(irInterval)
             lines.append("Constants read per frame (fp32 as stored; fp16 storage halves the matrix weights): content_encoder \(c), converter \(v) (slow inputs hoisted), vocoder \(o), ir_estimator \(i) / \(irInterval) -> \(benchFormat(perFrame / 1e6, 2)) MB per frame")
+        }
+        for o in order {
+            for (key, label) in [("pipeline", "IR in parts"), ("pipeline_whole_ir", "IR run whole")] {
+                guard let s = swift[o]?[key], let r = s.slowestCycleRatio else { continue }
+                lines.append("Pipeline \(o), \(label): median per frame of the \(irInterval)-frame IR cycle (frame 0 starts an estimate) "
+                             + s.cycleMedians.map { benchFormat($0) }.joined(separator: " ")
+                             + " µs; slowest / overall median \(benchFormat(r, 2))x")
+            }
         }
         if let ort, let id = ort.stats("identity") {
             lines.append("ONNX Runtime per-call overhead (identity model [1,80,1], IOBinding from Python): median \(benchFormat(id.median)) µs, p99.9 \(benchFormat(id.p999)) µs")

@@ -21,7 +21,7 @@ and two reference rows per target clip: the parallel ``target`` recording itself
 ``target, vocoded`` (its log-mel through the exported vocoder: the vocoder's ceiling).
 
 Measures: speaker similarity (Resemblyzer cosine to the target's reference embedding = mean
-over its training-sentence clips; also to the source's), WER/CER of Whisper-base greedy
+over its training-sentence clips; also to the source's), WER/CER of Whisper-base (beam 5, seeded fallback on repetition loops)
 transcripts against the sentence text, F0 correlation with the source (log F0 on frames
 voiced in both; invariant to the mean shift), the output's mean log-F0 minus the target
 speaker's (semitones), and mel-cepstral distortion (c1..c24 of the 80-band log-mel, DTW)
@@ -253,7 +253,7 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         "* conversion: the exported ONNX models streamed frame by frame with state feedback, as the engine "
         "runs them at q = 0 (`tmrvc.reference_engine.convert`)",
         "* similarity: Resemblyzer cosine to the speaker's reference (mean embedding of its training-sentence "
-        "clips); WER/CER: Whisper-base greedy transcripts, numbers spelled out; F0: the runtime's YIN, log-F0 "
+        "clips); WER/CER: Whisper-base transcripts (beam 5; a repetition loop, gzip ratio > 2.4, is decoded again at rising temperature with a seeded sampler), numbers spelled out; F0: the runtime's YIN, log-F0 "
         "correlation on frames voiced in both; MCD: c1..c24 of the 80-band log-mel, DTW-aligned to the "
         "parallel target recording",
         "",

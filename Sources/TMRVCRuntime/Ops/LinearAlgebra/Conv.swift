@@ -68,14 +68,22 @@ final class ConvKernel: Kernel, @unchecked Sendable {
     override func run(pieces: Range<Int>) {
         guard pieceCount > 1 else { super.run(pieces: pieces); return }
         guard !pieces.isEmpty else { return }
+        let t0 = pieces.lowerBound * Self.piecePositions, t1 = min(outSize, pieces.upperBound * Self.piecePositions)
+        runColumns(t0..<t1, gather: pieces.lowerBound == 0)
+    }
+
+    /// Batch 1, group 1, im2col: output positions `positions` of the product. `gather` (the
+    /// first piece of a run, or a whole run) fills the im2col workspace and, on the sgemm path,
+    /// the bias of every position first; later pieces reuse them.
+    private func runColumns(_ positions: Range<Int>, gather: Bool) {
         let col = self.col!
         let px = UnsafePointer(x.floats), py = y.floats
         let (inSize, outSize, taps, depth) = (self.inSize, self.outSize, self.taps, cg * taps)
-        if pieces.lowerBound == 0 {
+        if gather {
             for c in 0..<channels { map.gather(px + c * inSize, into: col + c * taps * outSize) }
             if packed == nil, let b = bias { linalgFillChannels(py, channels: outChannels, size: outSize, bias: UnsafePointer(b.floats)) }
         }
-        let t0 = pieces.lowerBound * Self.piecePositions, t1 = min(outSize, pieces.upperBound * Self.piecePositions)
+        let (t0, t1) = (positions.lowerBound, positions.upperBound)
         guard t1 > t0 else { return }
         if let packed {
             packed.multiply(x: col + t0, xsK: outSize, xsT: 1, columns: t1 - t0, y: py + t0, ysN: outSize, ysT: 1, scratch: scratch)
@@ -90,6 +98,8 @@ final class ConvKernel: Kernel, @unchecked Sendable {
     }
 
     override func run() {
+        // Batch 1, group 1 im2col: the same calls as a run in pieces, on all positions at once.
+        if strategy == .im2col && batch == 1 && group == 1 { runColumns(0..<outSize, gather: true); return }
         if let packed { runPacked(packed); return }
         let px = UnsafePointer(x.floats), pw = UnsafePointer(w.floats), py = y.floats
         let pb = bias.map { UnsafePointer($0.floats) }
