@@ -59,7 +59,7 @@ class WhisperASR:
     """``transcribe(audio_24k) -> text``: English, Whisper's standard decoding made reproducible.
 
     Beam search (5 beams) at temperature 0; a transcript whose gzip compression ratio exceeds
-    2.4 (Whisper's test for a repetition loop) is decoded again at temperatures 0.2 ... 1.0 with
+    ``loop_ratio`` (2.4: Whisper's test for a repetition loop) is decoded again at temperatures 0.2 ... 1.0 with
     the CTranslate2 sampler seeded by ``seed`` before every clip, so the same audio always gets
     the same transcript.  The log-probability fallback is off: rough converted speech often
     decodes with a low average log-probability, and resampling those would only add chance.
@@ -69,13 +69,13 @@ class WhisperASR:
 
     TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 
-    def __init__(self, threads: int = 1, seed: int = 0) -> None:
+    def __init__(self, threads: int = 1, seed: int = 0, loop_ratio: float = 2.4) -> None:
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ASRUnavailable("faster-whisper is not installed (see tools/setup_train.sh)") from exc
         self.model = WhisperModel(str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
-        self.seed = seed
+        self.seed, self.loop_ratio = seed, loop_ratio
 
     def transcribe(self, audio_24k: np.ndarray) -> str:
         import ctranslate2
@@ -85,7 +85,7 @@ class WhisperASR:
         x = resample(np.asarray(audio_24k, np.float32), 24000, 16000)
         ctranslate2.set_random_seed(self.seed)
         segments, _ = self.model.transcribe(x, language="en", beam_size=5, temperature=list(self.TEMPERATURES),
-                                            compression_ratio_threshold=2.4, log_prob_threshold=None,
+                                            compression_ratio_threshold=self.loop_ratio, log_prob_threshold=None,
                                             condition_on_previous_text=False, vad_filter=False)
         return " ".join(s.text.strip() for s in segments).strip()
 
