@@ -70,14 +70,24 @@ def test_losses_fall(chain):
     stages = chain["report"]["stages"]
     adapted = [f"adapt/{v}" for v in _voices()[1:3]]
     assert set(stages) == {"speaker_encoder", "content_encoder", "ir_estimator", "vocoder", "teacher",
-                           "distill", *adapted}
+                           "distill", "dmd", *adapted}
     assert set(chain["report"]["timings_s"]["side_lane"]) == {"ir_estimator", "vocoder"}
     for name, s in stages.items():
+        if name == "dmd":
+            continue                  # its own checks below
         assert s["loss_last"] < s["loss_first"], (name, s["loss_first"], s["loss_last"])
         assert s["eval_after"]["loss"] < s["eval_before"]["loss"], (name, s["eval_before"], s["eval_after"])
     # conversion pairs (another speaker's aligned reading as the target) improve too
     d = stages["distill"]
     assert d["eval_after"]["cross_l1"] < d["eval_before"]["cross_l1"]
+    # DMD (phase B): the fake score network learns the student's outputs, and the phase-A
+    # regulariser keeps the student near its distilled result while the DMD term moves it
+    m = stages["dmd"]
+    assert m["eval_after"]["fake_v"] < m["eval_before"]["fake_v"], m
+    assert m["eval_after"]["loss"] < 1.5 * m["eval_before"]["loss"], m
+    assert chain["report"]["export"]["sources"]["converter"] == "dmd"
+    assert m["params"] == {"converter": stages["distill"]["params"]["converter"],
+                           "fake_score": stages["teacher"]["params"]["teacher"]}
     # the adapted LoRA beats no adaptation on the speaker's held-out sentences
     for name in adapted:
         a = stages[name]["eval_after"]

@@ -5,7 +5,7 @@ Commands:
 * ``data``     -- synthesise the corpus (:mod:`tmrvc.data.corpus`) and cache features
                   (:mod:`tmrvc.data.features`) as configured for the size;
 * one stage    -- ``speaker_encoder``, ``content_encoder``, ``ir_estimator``, ``vocoder``,
-                  ``teacher``, ``distill``, ``adapt`` (see :mod:`tmrvc.train.stages`);
+                  ``teacher``, ``distill``, ``dmd``, ``adapt`` (see :mod:`tmrvc.train.stages`);
 * ``export``   -- trained weights -> ONNX through :func:`tmrvc.export.export_all`
                   (into ``export.out``, never ``weights/`` unless asked explicitly) and a
                   contract check against the committed ``weights/models.json``;
@@ -63,7 +63,7 @@ def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
 
     from tmrvc import export as E
     from tmrvc.models import build_model
-    from tmrvc.train.stages import EXPORT_SOURCES
+    from tmrvc.train.stages import export_sources
     from tmrvc.train.trainer import load_final
 
     ecfg = cfg.get("export", {})
@@ -73,8 +73,8 @@ def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
         out = REPO_ROOT / out
     if out.resolve() == (REPO_ROOT / "weights").resolve() and not ecfg.get("allow_weights_dir", False):
         raise SystemExit("refusing to overwrite weights/: set export.allow_weights_dir=true for a real release")
-    models = {}
-    for name, stage in EXPORT_SOURCES.items():
+    models, sources = {}, export_sources(cfg)
+    for name, stage in sources.items():
         try:
             m = build_model(name)
             m.load_state_dict(load_final(root, stage)["models"][name])
@@ -91,7 +91,7 @@ def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
     if problems:
         raise SystemExit("export breaks the ONNX contract:\n  " + "\n  ".join(problems))
     log(f"export: {len(models)} trained models -> {out} ({time.time() - t0:.1f} s); I/O matches weights/models.json")
-    return {"out": str(out), "trained": sorted(models), "seconds": round(time.time() - t0, 2),
+    return {"out": str(out), "trained": sorted(models), "sources": sources, "seconds": round(time.time() - t0, 2),
             "sha256": {k: v["sha256"] for k, v in info["models"].items()}}
 
 
@@ -118,7 +118,7 @@ def check_contract(out_dir: Path, reference_json: Path) -> list[str]:
 
 
 # Stages that need no other stage's output; ``all --jobs 2`` trains them in a second process
-# while the dependent chain (speaker/content encoders -> teacher -> distill -> adapt) runs.
+# while the dependent chain (speaker/content encoders -> teacher -> distill -> dmd -> adapt) runs.
 INDEPENDENT_STAGES = ("ir_estimator", "vocoder")
 
 
@@ -140,6 +140,9 @@ def run_stages(cfg: dict, names, root: Path, resume: bool, timings: dict) -> Non
     for name in names:
         t = time.time()
         for scfg, folder in stage_runs(cfg, name, root):
+            if int(scfg.get("steps", 0)) <= 0:
+                print(f"[{name}] steps 0 in the config: skipped")
+                continue
             if resume and (folder / "final.pt").exists():
                 print(f"[{name}] {folder.relative_to(root)} already finished, skipped (--resume)")
                 continue

@@ -15,6 +15,7 @@ adapt               a lora_delta     content_encoder, speaker_encoder, distill
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -443,7 +444,7 @@ class DistillStage(_CondMixin, Stage):
     ODE (``ode_steps`` DDIM steps) from seeded noise on the batch's conditioning; the
     causal one-step converter regresses that endpoint (L1 in log-mel) plus
     ``rec_weight`` x L1 to the real clean mel.  (The converter has no noise input, so it
-    learns the teacher's ODE map averaged over noise.)  Phase B (DMD) is a TODO."""
+    learns the teacher's ODE map averaged over noise.)  Phase B is :class:`DMDStage`."""
 
     name = "distill"
 
@@ -487,6 +488,76 @@ class DistillStage(_CondMixin, Stage):
         # conversion: another speaker's DTW-aligned reading of the same sentence as the target
         x = self._cond_batch(store, _eval_rng(7), 4, 0.0, 1.0, p_cross=1.0)
         out["cross_l1"] = float((self._student(x) - x["target"][..., x["warm"]:]).abs().mean())
+        return out
+
+
+class DMDStage(DistillStage):
+    """Phase B: distribution matching distillation (DMD, Yin et al. 2024) of the phase-A
+    student.  Two score networks judge the student's outputs x0 = to_x0(converter(...)): the
+    frozen teacher (the "real" score) and a "fake" score network, a copy of the teacher trained
+    here with the v-prediction loss on the student's (detached) outputs, so that it follows the
+    student's distribution.  Per step, x0 is noised to x_t at t ~ U(t_min, t_max); both networks
+    predict x0 from x_t, and the student moves along (fake - real), normalised per sample by
+    mean |x0 - real|: the gradient of the KL divergence from the teacher's distribution.  It is
+    applied as ``0.5 * mse(x0, stopgrad(x0 - g))`` (whose gradient is g / numel).  The phase-A
+    loss (ODE endpoint + real mel) stays on as a regulariser (``reg_weight``), as DMD's
+    regression loss.  The two objectives touch disjoint parameters (the score predictions in
+    the student's term are taken without gradient, the fake network's loss sees a detached
+    x0), so one optimiser steps both.  Starts from the distill stage's final converter."""
+
+    name = "dmd"
+
+    def setup(self) -> None:
+        super().setup()
+        root = Path(self.cfg["paths"]["checkpoints"])
+        self.modules["converter"].load_state_dict(load_final(root, "distill")["models"]["converter"])
+        fake = copy.deepcopy(self.teacher)
+        for p in fake.parameters():
+            p.requires_grad_(True)
+        self.modules["fake_score"] = fake
+
+    def _x0_predictions(self, x0: Tensor, cond: tuple, gen: torch.Generator) -> tuple[Tensor, Tensor, Tensor]:
+        """(t, real x0-prediction, fake x0-prediction) on x0 noised at t ~ U(t_min, t_max)."""
+        lo, hi = float(self.scfg.get("t_min", 0.02)), float(self.scfg.get("t_max", 0.98))
+        t = lo + (hi - lo) * torch.rand(x0.shape[0], generator=gen)
+        eps = torch.randn(x0.shape, generator=gen)
+        a, s = (v[:, None, None] for v in TN.alpha_sigma(t))
+        x_t = a * x0 + s * eps
+        with torch.no_grad():
+            real = a * x_t - s * self.teacher(x_t, t, *cond)
+            fake = a * x_t - s * self.modules["fake_score"](x_t, t, *cond)
+        return t, real, fake
+
+    def _dmd_terms(self, b: dict, gen: torch.Generator) -> dict[str, Tensor]:
+        cond = self._teacher_cond(b)
+        out = self._loss(b, gen, int(self.scfg.get("ode_steps", 8)))       # phase A: ode, rec, loss
+        x0 = TN.to_x0(self._student(b))
+        _, real, fake = self._x0_predictions(x0.detach(), cond, gen)
+        norm = (x0.detach() - real).abs().mean(dim=(1, 2), keepdim=True).clamp_min(1e-4)
+        g = (fake - real) / norm
+        terms = {"phase_a": out["loss"], "ode": out["ode"], "rec": out["rec"],
+                 "dmd": 0.5 * F.mse_loss(x0, (x0 - g).detach()),
+                 "fake_v": TN.v_loss(self.modules["fake_score"], x0.detach(), cond, gen),
+                 "gap": (fake - real).abs().mean()}
+        terms["loss"] = (float(self.scfg.get("dmd_weight", 1.0)) * terms["dmd"]
+                         + float(self.scfg.get("reg_weight", 1.0)) * terms["phase_a"] + terms["fake_v"])
+        return terms
+
+    def train_step(self, step, rng, gen):
+        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
+                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
+        return self._dmd_terms(b, gen)
+
+    @torch.no_grad()
+    def evaluate(self):
+        """Phase-A measures (ode, rec, loss = their sum as in distill, cross_l1) plus, on the
+        same held-out batch at fixed seeds, the fake network's v-loss on the student's outputs
+        (``fake_v``: falls as it learns the student's distribution) and the mean score gap
+        |fake - real| in x0 units (``gap``)."""
+        out = super().evaluate()
+        b = self._cond_batch(self.eval or self.store, _eval_rng(), 4, 0.0, 1.0)
+        terms = self._dmd_terms(b, torch.Generator().manual_seed(0))
+        out.update({"fake_v": float(terms["fake_v"]), "gap": float(terms["gap"]), "dmd": float(terms["dmd"])})
         return out
 
 
@@ -534,7 +605,7 @@ class AdaptStage(Stage):
         self.held_out = [c for c in full.by_speaker[speaker] if is_eval_sentence(c.entry["sid"])] or self.adapt_clips
         self.content_encoder = frozen(root, "content_encoder", "content_encoder")
         enc = frozen(root, "speaker_encoder", "speaker_encoder")
-        self.converter = frozen(root, "distill", "converter")
+        self.converter = frozen(root, converter_stage(self.cfg), "converter")
         with torch.no_grad():
             e = torch.cat([enc(torch.from_numpy(c.f["mel"])[None]) for c in self.adapt_clips]).mean(0)
         self.spk_embed = (e / e.norm()).numpy().astype(np.float32)
@@ -598,12 +669,24 @@ STAGES: dict[str, type[Stage]] = {
     "vocoder": VocoderStage,
     "teacher": TeacherStage,
     "distill": DistillStage,
+    "dmd": DMDStage,
     "adapt": AdaptStage,
 }
 STAGE_ORDER = tuple(STAGES)
-# which stage's final.pt provides each exported model
+# which stage's final.pt provides each exported model (the converter's: converter_stage(cfg))
 EXPORT_SOURCES = {"content_encoder": "content_encoder", "converter": "distill", "vocoder": "vocoder",
                   "ir_estimator": "ir_estimator", "speaker_encoder": "speaker_encoder"}
+
+
+def converter_stage(cfg: dict) -> str:
+    """The stage whose converter is the student: ``dmd`` when it is configured with steps > 0,
+    else ``distill`` (the dmd stage is skipped then)."""
+    return "dmd" if int(cfg.get("stages", {}).get("dmd", {}).get("steps", 0)) > 0 else "distill"
+
+
+def export_sources(cfg: dict) -> dict[str, str]:
+    """EXPORT_SOURCES with the converter taken from :func:`converter_stage`."""
+    return {**EXPORT_SOURCES, "converter": converter_stage(cfg)}
 
 
 def summaries(ckpt_root: Path) -> dict:
