@@ -464,12 +464,13 @@ class DistillStage(_CondMixin, Stage):
         out = converter_batch(self.modules["converter"], b["content"], b["spk"], b["acoustic"], b["pitch"], lora)
         return out[..., b["warm"]:]
 
-    def _loss(self, b, gen, steps):
+    def _loss(self, b, gen, steps, pred: Tensor | None = None):
+        """Phase-A terms; ``pred`` is the student's output on ``b`` when the caller has it."""
         cond = self._teacher_cond(b)
         target = b["target"][..., b["warm"]:]
         with torch.no_grad():
             teach = TN.from_x0(TN.sample(self.teacher, cond, target.shape, steps, gen))
-        pred = self._student(b)
+        pred = self._student(b) if pred is None else pred
         out = {"ode": (pred - teach).abs().mean(), "rec": (pred - target).abs().mean()}
         out["loss"] = out["ode"] + float(self.scfg.get("rec_weight", 0.5)) * out["rec"]
         return out
@@ -530,8 +531,9 @@ class DMDStage(DistillStage):
 
     def _dmd_terms(self, b: dict, gen: torch.Generator) -> dict[str, Tensor]:
         cond = self._teacher_cond(b)
-        out = self._loss(b, gen, int(self.scfg.get("ode_steps", 8)))       # phase A: ode, rec, loss
-        x0 = TN.to_x0(self._student(b))
+        pred = self._student(b)
+        out = self._loss(b, gen, int(self.scfg.get("ode_steps", 8)), pred)  # phase A: ode, rec, loss
+        x0 = TN.to_x0(pred)
         _, real, fake = self._x0_predictions(x0.detach(), cond, gen)
         norm = (x0.detach() - real).abs().mean(dim=(1, 2), keepdim=True).clamp_min(1e-4)
         g = (fake - real) / norm
