@@ -93,7 +93,9 @@ public enum TMRVCConstants {
         /// `streaming.ir_window_frames`.
         public static let irWindowFrames: Int = 50
         /// `streaming.ir_run_parts`.
-        public static let irRunParts: Int = 10
+        public static let irRunParts: Int = 7
+        /// `streaming.acoustic_update_parts`.
+        public static let acousticUpdateParts: Int = 4
         /// `streaming.max_lookahead_hops`.
         public static let maxLookaheadHops: Int = 6
         /// `streaming.base_latency_ms`.

@@ -107,15 +107,17 @@ final class ConversionPath {
         }
     }
 
-    /// Writes the acoustic parameters (ir params + blended voice source). Real-time safe.
-    func setAcoustic(ir: UnsafePointer<Float>, voiceSourceAlpha alpha: Float) {
+    /// Writes the acoustic parameters (ir params + blended voice source); the converter
+    /// re-evaluates what depends on them over the next `parts` frames and uses them from the
+    /// `parts`-th on (`InferenceSession.invalidateSlowInput(_:spreadOver:)`). Real-time safe.
+    func setAcoustic(ir: UnsafePointer<Float>, voiceSourceAlpha alpha: Float, spreadOver parts: Int = 1) {
         let p = acousticIn.floats
         let nIR = TMRVCConstants.Dims.irParams
         p.update(from: ir, count: nIR)
         // Estimated voice source: no estimator is trained yet, so the neutral vector (zeros);
         // the preset is blended in with `alpha`.
         for i in 0..<TMRVCConstants.Dims.voiceSource { p[nIR + i] = alpha * preset[i] }
-        converter.session.invalidateSlowInput(acousticIndex)
+        converter.session.invalidateSlowInput(acousticIndex, spreadOver: parts)
     }
 
     /// Converts one frame into `block` (240 samples). Real-time safe.

@@ -526,9 +526,11 @@ public final class StreamingEngine: @unchecked Sendable {
     }
 
     /// Starts an ir_estimator run on the newest 50 mel frames. The run is spread over
-    /// `streaming.ir_run_parts` hops (at most the update interval) with
-    /// `InferenceSession.runPart`, so no hop pays for the whole model; the estimate applies on
-    /// the hop of the last part (docs/design/streaming-design.md).
+    /// P = min(`streaming.ir_run_parts`, interval) hops with `InferenceSession.runPart`, and the
+    /// converter's re-evaluation of its acoustic_params nodes over K =
+    /// min(`streaming.acoustic_update_parts`, interval - P + 1) more (the first one shared), so
+    /// no hop pays for a whole model run or a whole conditioning update; the estimate applies
+    /// on hop P + K - 2 of the cycle (docs/design/streaming-design.md).
     private func beginRoomEstimate() {
         // melHistory is frame-major [50][80]; the model wants channel-major [1,80,50].
         let dst = irIn.floats
@@ -543,10 +545,14 @@ public final class StreamingEngine: @unchecked Sendable {
         irSession.runPart(irPartsDone, of: irPartsTotal)
         irPartsDone += 1
         guard irPartsDone == irPartsTotal else { return }
+        // The converter's acoustic_params nodes are re-evaluated over the next K hops (this one
+        // first), so the estimate applies on hop P + K - 2 of the cycle, before the next estimate.
+        let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts,
+                                       profile.irUpdateInterval - irPartsTotal + 1))
         irPartsTotal = 0
         irParams.update(from: irOut.floats, count: TMRVCConstants.Dims.irParams)
-        paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
-        if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }
+        paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha, spreadOver: acousticParts)
+        if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha, spreadOver: acousticParts) }
     }
 
     private func applyProfile(_ p: QualityProfile, to path: ConversionPath) {

@@ -14,11 +14,26 @@ enum Compiler {
         var slowPlan: [Kernel]
         /// Per `slowPlan` entry: the bits (`slowInputBits`) of the slow inputs it depends on.
         var slowPlanMasks: [UInt64]
+        /// Estimated work of each `slowPlan` entry (as `planCosts`), for staged updates.
+        var slowPlanCosts: [Int]
+        /// Hoisted buffers that the per-run plan reads, each with two spare copies (staged updates).
+        var slowBoundaries: [SlowBoundary]
+        /// Per `slowPlan` entry: indices into `slowBoundaries` of the buffers it writes.
+        var slowPlanBoundaryWrites: [[Int]]
         /// Bit of each slow input, by input index (inputs that are not slow have none).
         var slowInputBits: [Int: UInt64]
         var memory: OwnedMemory
         var statistics: SessionStatistics
         var dependentAliases: [ObjectIdentifier: [TensorBuffer]]
+    }
+
+    /// A hoisted buffer that per-run kernels read: while a staged update
+    /// (`InferenceSession.invalidateSlowInput(_:spreadOver:)`) is under way, `saved` holds the
+    /// value the per-run kernels keep seeing and `staged` the new value computed so far.
+    struct SlowBoundary {
+        var buffer: TensorBuffer
+        var saved: UnsafeMutableRawPointer
+        var staged: UnsafeMutableRawPointer
     }
 
     /// One run-time step with the buffers it touches (for liveness).
@@ -126,6 +141,7 @@ enum Compiler {
         var steps: [Step] = []
         var slowSteps: [Kernel] = []
         var slowStepMasks: [UInt64] = []
+        var slowStepWrites: [[TensorBuffer]] = []
         // Buffers that change only when a slow input changes (hoisted out of the per-run plan),
         // with the bit mask of the slow inputs each one depends on: invalidating one slow input
         // re-runs only the hoisted nodes that read it (directly or through other hoisted nodes).
@@ -221,6 +237,7 @@ enum Compiler {
                 }
                 slowSteps.append(kernel)
                 slowStepMasks.append(mask)
+                slowStepWrites.append(written)
                 stats.hoistedNodeCount += 1
                 continue
             }
@@ -293,6 +310,27 @@ enum Compiler {
             b.data = r.data
             if r.role == .input || r.role == .output { dependents[ObjectIdentifier(r), default: []].append(b) }
         }
+        // Hoisted buffers read by the per-run plan (directly or through an alias): the values
+        // a staged update must keep unchanged for `run()` until it completes.
+        var boundaryIndex: [ObjectIdentifier: Int] = [:]
+        var boundaries: [SlowBoundary] = []
+        let slowWritten = Set(slowStepWrites.joined().map { ObjectIdentifier(root($0)) })
+        for step in steps {
+            for b in step.reads {
+                let r = root(b)
+                let id = ObjectIdentifier(r)
+                guard slowWritten.contains(id), boundaryIndex[id] == nil else { continue }
+                boundaryIndex[id] = boundaries.count
+                let spare = memory.allocate(bytes: 2 * r.byteCount)
+                boundaries.append(SlowBoundary(buffer: r, saved: spare, staged: spare + r.byteCount))
+            }
+        }
+        let boundaryWrites = slowStepWrites.map { written in
+            Array(Set(written.compactMap { boundaryIndex[ObjectIdentifier(root($0))] })).sorted()
+        }
+        guard memory.totalBytes <= options.maxMemoryBytes else {
+            throw RuntimeError(.shape, "\(file): the session needs \(memory.totalBytes) bytes, more than \(options.maxMemoryBytes)")
+        }
         stats.kernelCount = steps.count
         var constantsRead = Set<ObjectIdentifier>()
         for step in steps {
@@ -305,6 +343,8 @@ enum Compiler {
                       planLabels: steps.map { ($0.opType, $0.node) },
                       planCosts: steps.map { $0.kernel.workEstimate ?? max(1, $0.writes.reduce(0) { $0 + $1.count }) },
                       slowPlan: slowSteps, slowPlanMasks: slowStepMasks,
+                      slowPlanCosts: zip(slowSteps, slowStepWrites).map { $0.workEstimate ?? max(1, $1.reduce(0) { $0 + $1.count }) },
+                      slowBoundaries: boundaries, slowPlanBoundaryWrites: boundaryWrites,
                       slowInputBits: slowInputBits, memory: memory,
                       statistics: stats, dependentAliases: dependents)
     }

@@ -128,6 +128,16 @@ public final class InferenceSession: @unchecked Sendable {
     private let planLabels: [(opType: String, node: String)]
     private let slowPlan: [Kernel]
     private let slowPlanMasks: [UInt64]
+    private let slowPlanCosts: [Int]
+    private let slowBoundaries: [Compiler.SlowBoundary]
+    private let slowPlanBoundaryWrites: [[Int]]
+    /// Staged update (`invalidateSlowInput(_:spreadOver:)`): the slow-input bits being
+    /// re-evaluated, the number of runs it is spread over (0: none under way), the runs done,
+    /// and per boundary whether the update has written it yet.
+    private var stagedMask: UInt64 = 0
+    private var stagedParts = 0
+    private var stagedPartsDone = 0
+    private let boundaryUpdated: UnsafeMutablePointer<Bool>
     /// Per input index: its bit in the hoisted nodes' dependency masks (0: not a slow input).
     private let slowInputBits: [UInt64]
     /// Per-kernel nanosecond accumulators (profiling mode), parallel to `plan`.
@@ -173,6 +183,11 @@ public final class InferenceSession: @unchecked Sendable {
         self.profileNanoseconds.initialize(repeating: 0, count: max(1, compiled.plan.count))
         self.slowPlan = compiled.slowPlan
         self.slowPlanMasks = compiled.slowPlanMasks
+        self.slowPlanCosts = compiled.slowPlanCosts
+        self.slowBoundaries = compiled.slowBoundaries
+        self.slowPlanBoundaryWrites = compiled.slowPlanBoundaryWrites
+        self.boundaryUpdated = .allocate(capacity: max(1, compiled.slowBoundaries.count))
+        self.boundaryUpdated.initialize(repeating: false, count: max(1, compiled.slowBoundaries.count))
         self.slowInputBits = compiled.inputs.indices.map { compiled.slowInputBits[$0] ?? 0 }
         self.memory = compiled.memory
         self.statistics = compiled.statistics
@@ -201,9 +216,58 @@ public final class InferenceSession: @unchecked Sendable {
 
     private func runStaleSlowNodes() {
         if staleSlowInputs != 0 {
+            if stagedParts > 0 {
+                // A plain invalidation during a staged update: one full update covers both.
+                staleSlowInputs |= stagedMask
+                stagedParts = 0
+                stagedMask = 0
+            }
             let stale = staleSlowInputs
             for (i, kernel) in slowPlan.enumerated() where slowPlanMasks[i] & stale != 0 { kernel.run() }
             staleSlowInputs = 0
+        } else if stagedParts > 0 {
+            runStagedPart()
+        }
+    }
+
+    /// One run's share of a staged update. Between runs the boundary buffers (hoisted values
+    /// that per-run kernels read) hold the old values; their new values wait in `staged` and
+    /// are put back before the next share runs, so later hoisted kernels read the new ones.
+    /// The last share leaves the new values in place.
+    private func runStagedPart() {
+        let part = stagedPartsDone, parts = stagedParts, mask = stagedMask
+        if part == 0 {
+            for (j, b) in slowBoundaries.enumerated() {
+                b.saved.copyMemory(from: b.buffer.data, byteCount: b.buffer.byteCount)
+                boundaryUpdated[j] = false
+            }
+        } else {
+            for (j, b) in slowBoundaries.enumerated() where boundaryUpdated[j] {
+                b.buffer.data.copyMemory(from: b.staged, byteCount: b.buffer.byteCount)
+            }
+        }
+        var total = 0
+        for i in slowPlan.indices where slowPlanMasks[i] & mask != 0 { total += slowPlanCosts[i] }
+        // This share runs the kernels whose cumulative start cost falls in [low, high).
+        let low = total * part / parts
+        let high = part == parts - 1 ? Int.max : total * (part + 1) / parts
+        var start = 0
+        for i in slowPlan.indices where slowPlanMasks[i] & mask != 0 {
+            if start >= low && start < high {
+                slowPlan[i].run()
+                for j in slowPlanBoundaryWrites[i] { boundaryUpdated[j] = true }
+            }
+            start += slowPlanCosts[i]
+        }
+        stagedPartsDone += 1
+        if stagedPartsDone == parts {
+            stagedParts = 0
+            stagedMask = 0
+            return
+        }
+        for (j, b) in slowBoundaries.enumerated() where boundaryUpdated[j] {
+            b.staged.copyMemory(from: b.buffer.data, byteCount: b.buffer.byteCount)
+            b.buffer.data.copyMemory(from: b.saved, byteCount: b.buffer.byteCount)
         }
     }
 
@@ -270,7 +334,10 @@ public final class InferenceSession: @unchecked Sendable {
         return min(pieces, ((limit - start) * pieces + span - 1) / span)
     }
 
-    deinit { profileNanoseconds.deallocate() }
+    deinit {
+        profileNanoseconds.deallocate()
+        boundaryUpdated.deallocate()
+    }
 
     /// Per-kernel times accumulated while `isProfiling` was on, in plan order.
     public func kernelProfile() -> [KernelProfile] {
@@ -296,6 +363,23 @@ public final class InferenceSession: @unchecked Sendable {
     /// not a slow input changes nothing. Real-time safe.
     public func invalidateSlowInput(_ index: Int) {
         if slowInputBits.indices.contains(index) { staleSlowInputs |= slowInputBits[index] }
+    }
+
+    /// Marks one slow input (by input index) as changed and spreads the re-evaluation of the
+    /// hoisted nodes that depend on it over the next `parts` runs (`run()` or a `runPart`
+    /// sequence's first part), in about equal shares of their estimated cost, so that no run
+    /// pays for all of it. The outputs keep the previous value of the input through the first
+    /// `parts - 1` of those runs and use the new one from the `parts`-th on; the values are
+    /// exactly those of `invalidateSlowInput(_:)` followed by the same runs, only later. The
+    /// input must keep its new value until then. Another call during the update restarts it
+    /// over both inputs; a plain invalidation turns it into one full update on the next run.
+    /// `parts` ≤ 1 is `invalidateSlowInput(_:)`. Real-time safe: no allocation, no locks.
+    public func invalidateSlowInput(_ index: Int, spreadOver parts: Int) {
+        guard parts > 1 else { invalidateSlowInput(index); return }
+        guard slowInputBits.indices.contains(index), slowInputBits[index] != 0 else { return }
+        stagedMask |= slowInputBits[index]
+        stagedParts = parts
+        stagedPartsDone = 0
     }
 
     /// Index of the input with this name.

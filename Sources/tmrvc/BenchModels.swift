@@ -12,6 +12,10 @@ enum BenchModels {
     /// One IR estimator run is spread over this many frames (`InferenceSession.runPart`), as the
     /// engine does.
     static let irParts = min(TMRVCConstants.Streaming.irRunParts, irInterval)
+    /// The converter's update of its acoustic_params nodes is spread over this many frames
+    /// (`InferenceSession.invalidateSlowInput(_:spreadOver:)`), the first being the IR's last, as
+    /// the engine does.
+    static let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts, irInterval - irParts + 1))
 
     static func load(_ dir: String, _ name: String, frames: Int = 1, storage: WeightStorage) throws -> StreamingModel {
         let path = dir + "/" + name + ".onnx"
@@ -97,23 +101,24 @@ enum BenchModels {
         let mels = UnsafeMutablePointer<Float>.allocate(capacity: melFrames * melIn.count)
         defer { mels.deallocate() }
         noise.fill(mels, melFrames * melIn.count)
-        // splitIR false: the same pipeline with the whole IR run on every 10th frame (the schedule
-        // before runPart), as a same-run baseline for the tail.
+        // splitIR false: the same pipeline with the whole IR run and the whole acoustic update on
+        // every 10th frame (the schedule before runPart), as a same-run baseline for the tail.
         let cycleWarmup = (warmup + irInterval - 1) / irInterval * irInterval
         func pipeline(splitIR: Bool) -> LatencyStats {
             timeLoop(frames: frames, warmup: cycleWarmup, period: irInterval) { k in
                 melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
                 content.step()
                 contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
-                // The IR estimate runs in parts over the first irParts frames of each interval and
-                // applies on the last of them (the engine's schedule).
+                // The IR estimate runs in parts over the first irParts frames of each interval; the
+                // converter then updates its acoustic_params nodes over acousticParts frames (the
+                // engine's schedule).
                 let phase = k % irInterval
                 let parts = splitIR ? irParts : 1
                 if phase < parts {
                     ir.runPart(phase, of: parts)
                     if phase == parts - 1 {
                         acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
-                        converter.session.invalidateSlowInput(acousticIndex)
+                        converter.session.invalidateSlowInput(acousticIndex, spreadOver: splitIR ? acousticParts : 1)
                     }
                 }
                 converter.step()
@@ -151,7 +156,7 @@ enum BenchModels {
         ("ir_estimator", "ir_estimator (per call)", "ir_estimator"),
         ("ir_estimator_amortised", "ir_estimator (/10, amortised)", "ir_estimator/10"),
         ("ir_estimator_part", "ir_estimator (one of \(irParts) parts)", nil),   // ORT cannot split a run
-        ("pipeline_whole_ir", "pipeline, IR run whole (before)", nil),
+        ("pipeline_whole_ir", "pipeline, IR + update whole (before)", nil),
         ("pipeline", "pipeline per frame (models)", "pipeline"),
         ("engine_hop", "engine hop (DSP + models)", nil),
     ]
@@ -195,7 +200,7 @@ enum BenchModels {
             lines.append("Constants read per frame (fp32 as stored; fp16 storage halves the matrix weights): content_encoder \(c), converter \(v) (slow inputs hoisted), vocoder \(o), ir_estimator \(i) / \(irInterval) -> \(benchFormat(perFrame / 1e6, 2)) MB per frame")
         }
         for o in order {
-            for (key, label) in [("pipeline", "IR in parts"), ("pipeline_whole_ir", "IR run whole")] {
+            for (key, label) in [("pipeline", "IR + acoustic update in parts"), ("pipeline_whole_ir", "IR + update whole")] {
                 guard let s = swift[o]?[key], let r = s.slowestCycleRatio else { continue }
                 lines.append("Pipeline \(o), \(label): median per frame of the \(irInterval)-frame IR cycle (frame 0 starts an estimate) "
                              + s.cycleMedians.map { benchFormat($0) }.joined(separator: " ")

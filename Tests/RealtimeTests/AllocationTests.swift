@@ -52,8 +52,11 @@ final class PipelineAllocationTests: XCTestCase {
             for b in m.session.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 } }
             m.step()
             tmrvc_allocation_counting_begin()
+            let acoustic = m.session.inputIndex("acoustic_params")
             for k in 0..<10_000 {
-                if k % 10 == 0 { m.session.invalidateSlowInputs() }   // acoustic params change every 10 frames
+                // acoustic params change every 10 frames, the update at once or spread over 4 frames
+                if k % 20 == 0 { m.session.invalidateSlowInputs() }
+                if k % 20 == 10, let acoustic { m.session.invalidateSlowInput(acoustic, spreadOver: 4) }
                 m.step()
             }
             let n = tmrvc_allocation_counting_end()

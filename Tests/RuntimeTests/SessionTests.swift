@@ -81,6 +81,72 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(s.outputs[0].snapshot().floats, [21, 41])
     }
 
+    /// y = x + h1 + h2 + h3 with h1 = a * w, h2 = h1 + v, h3 = h2 * w all hoisted (h2 and h3
+    /// read the new h1 / h2 while the per-run adds must keep seeing the old ones).
+    private func stagedModel() throws -> InferenceSession {
+        let bytes = makeModel(nodes: [("Mul", ["a", "w"], ["h1"]), ("Add", ["h1", "v"], ["h2"]), ("Mul", ["h2", "w"], ["h3"]),
+                                      ("Add", ["x", "h1"], ["t1"]), ("Add", ["t1", "h2"], ["t2"]), ("Add", ["t2", "h3"], ["y"])],
+                              initializers: [("w", [2], [10, 20]), ("v", [2], [100, 200])],
+                              inputs: [("x", [2]), ("a", [2])], outputs: [("y", [2])])
+        let s = try session(bytes, SessionOptions(slowInputs: ["a"]))
+        XCTAssertEqual(s.statistics.hoistedNodeCount, 3)
+        return s
+    }
+
+    private func expectedStaged(a: Float, x: Float) -> [Float] {
+        [(10, 100), (20, 200)].map { (w: Float, v: Float) -> Float in
+            let h1 = a * w, h2 = h1 + v
+            return x + h1 + h2 + h2 * w
+        }
+    }
+
+    func testStagedSlowInputUpdateKeepsOldValuesUntilItsLastRun() throws {
+        let s = try stagedModel()
+        let xi = s.inputIndex("x")!, ai = s.inputIndex("a")!
+        func step(x: Float) throws -> [Float] {
+            try s.write(Tensor(shape: [2], floats: [x, x]), toInput: xi)
+            s.run()
+            return s.outputs[0].snapshot().floats
+        }
+        try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: ai)
+        XCTAssertEqual(try step(x: 0), expectedStaged(a: 1, x: 0))
+        try s.write(Tensor(shape: [2], floats: [2, 2]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 3)
+        // one hoisted node per run; the per-run nodes see a = 1 until the third run
+        XCTAssertEqual(try step(x: 5), expectedStaged(a: 1, x: 5))
+        XCTAssertEqual(try step(x: 6), expectedStaged(a: 1, x: 6))
+        XCTAssertEqual(try step(x: 7), expectedStaged(a: 2, x: 7))
+        XCTAssertEqual(try step(x: 8), expectedStaged(a: 2, x: 8))
+
+        // a plain invalidation during a staged update: the next run has everything new
+        try s.write(Tensor(shape: [2], floats: [3, 3]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 3)
+        XCTAssertEqual(try step(x: 1), expectedStaged(a: 2, x: 1))
+        s.invalidateSlowInput(ai)
+        XCTAssertEqual(try step(x: 2), expectedStaged(a: 3, x: 2))
+        XCTAssertEqual(try step(x: 3), expectedStaged(a: 3, x: 3))
+
+        // a second staged change during the first restarts it with the newest value
+        try s.write(Tensor(shape: [2], floats: [4, 4]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 3)
+        XCTAssertEqual(try step(x: 1), expectedStaged(a: 3, x: 1))
+        try s.write(Tensor(shape: [2], floats: [5, 5]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 2)
+        XCTAssertEqual(try step(x: 2), expectedStaged(a: 3, x: 2))
+        XCTAssertEqual(try step(x: 3), expectedStaged(a: 5, x: 3))
+
+        // spreading over 1 run is a plain invalidation; more parts than hoisted nodes still end on time
+        try s.write(Tensor(shape: [2], floats: [6, 6]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 1)
+        XCTAssertEqual(try step(x: 0), expectedStaged(a: 6, x: 0))
+        try s.write(Tensor(shape: [2], floats: [7, 7]), toInput: ai)
+        s.invalidateSlowInput(ai, spreadOver: 5)
+        for k in 0..<4 { XCTAssertEqual(try step(x: Float(k)), expectedStaged(a: 6, x: Float(k)), "run \(k)") }
+        XCTAssertEqual(try step(x: 9), expectedStaged(a: 7, x: 9))
+        s.invalidateSlowInput(xi, spreadOver: 3)   // not a slow input: no effect
+        XCTAssertEqual(try step(x: 1), expectedStaged(a: 7, x: 1))
+    }
+
     func testStatePingPongSwapsWithoutCopy() throws {
         // state_out = state_in + x
         let bytes = makeModel(nodes: [("Add", ["state_in", "x"], ["state_out"])], initializers: [],

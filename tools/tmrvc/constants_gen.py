@@ -40,7 +40,8 @@ SCHEMA: dict[str, dict[str, object]] = {
     "pitch": {"f0_ref_hz": float, "f0_min_hz": float, "f0_max_hz": float},
     "lora": {"rank": int, "targets": (list, str), "delta_size": int},
     "streaming": {
-        "ir_update_interval": int, "ir_window_frames": int, "ir_run_parts": int, "max_lookahead_hops": int,
+        "ir_update_interval": int, "ir_window_frames": int, "ir_run_parts": int, "acoustic_update_parts": int,
+        "max_lookahead_hops": int,
         "base_latency_ms": float, "crossfade_ms": float,
     },
     "speaker_file": {"extension": str, "magic": str, "version": int},

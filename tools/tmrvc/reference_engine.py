@@ -11,8 +11,9 @@ end against an independent implementation (``Tests/EngineTests/ReferenceEngineTe
 Per hop t (frame t = the 240 samples ending at (t+1)*240):
   log-mel (frontend.log_mel) -> content_encoder (T=1, states fed back)
   every 20th hop (t % 20 == 0): ir_estimator on mel frames t-49..t (ln(1e-5) before the start);
-  the engine spreads that run over min(streaming.ir_run_parts, 20) = 10 hops, so its result
-  applies from hop t + 9 on
+  the engine spreads that run over P = min(streaming.ir_run_parts, 20) = 7 hops and the
+  converter's update of its acoustic_params nodes over K = min(streaming.acoustic_update_parts,
+  20 - P + 1) = 4 hops (the first shared), so its result applies from hop t + P + K - 2 = t + 9 on
   acoustic_params = [ir_params (latest applied update), 8 zeros]
   pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame)
   converter (T=1, slow inputs from the speaker file) -> vocoder (T=1) -> istft_ola.
@@ -42,6 +43,8 @@ INPUT_WAV = ROOT / "Tests" / "Fixtures" / "audio" / "utt0_en-us.wav"
 SPEAKER = ROOT / "weights" / "speakers" / "flite_rms.tmrvc_speaker"
 IR_INTERVAL_Q0 = 20
 IR_PARTS_Q0 = min(C.STREAMING_IR_RUN_PARTS, IR_INTERVAL_Q0)     # hops one ir_estimator run is spread over
+ACOUSTIC_PARTS_Q0 = min(C.STREAMING_ACOUSTIC_UPDATE_PARTS, IR_INTERVAL_Q0 - IR_PARTS_Q0 + 1)  # then the converter's update
+IR_APPLY_HOP_Q0 = IR_PARTS_Q0 + ACOUSTIC_PARTS_Q0 - 2             # hop of the cycle from which the estimate applies
 HOP = C.AUDIO_HOP_LENGTH
 LATENCY_Q0 = 2 * HOP
 
@@ -96,7 +99,7 @@ def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "
     for t in range(n):
         if t % IR_INTERVAL_Q0 == 0:
             pending = ir_s.run(None, {"mel_window": padded_mel[None, :, t:t + window]})[0][0]
-        if t % IR_INTERVAL_Q0 == IR_PARTS_Q0 - 1:
+        if t % IR_INTERVAL_Q0 == IR_APPLY_HOP_Q0:
             ir = pending
         acoustic[t, :C.DIMS_IR_PARAMS] = ir
     static = {"spk_embed": profile.embedding[None, :].astype(np.float32),
