@@ -201,3 +201,22 @@ def test_asr_fallback_is_reproducible(chain):
     asr = WhisperASR(loop_ratio=0.1)
     first = asr.transcribe(x)
     assert first and asr.transcribe(x) == first
+
+
+def test_whisper_content_features(chain):
+    """Whisper-base encoder features on the engine's frame grid: [512, T] float16 for a clip of
+    T mel frames, finite, each 20 ms frame on two 10 ms frames, and the short encoding (speech +
+    10 s of the padded tail) close to the full 30 s window Whisper was trained on."""
+    pytest.importorskip("faster_whisper")
+    from tmrvc.data.corpus import load_clip, read_manifest
+    from tmrvc.data.whisper_content import WHISPER_FRAME, WhisperEncoder
+
+    x = load_clip(chain["corpus"], read_manifest(chain["corpus"])[0])
+    enc = WhisperEncoder()
+    w = enc.encode(x)
+    t = len(x) // 240
+    assert w.shape == (512, t) and w.dtype == np.float16 and np.isfinite(w).all()
+    assert np.array_equal(w[:, 0], w[:, 1]) and not np.array_equal(w[:, 1], w[:, 2])
+    full = enc._encode_window(enc.to_16k(x))[: len(enc.to_16k(x)) // WHISPER_FRAME]
+    short = w[:, ::2].T.astype(np.float32)[: len(full)]
+    assert np.corrcoef(short.ravel(), full[: len(short)].ravel())[0, 1] > 0.97

@@ -166,7 +166,8 @@ def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel:
 
 
 def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_resemblyzer: bool = True,
-          content_refs: list[str] | None = None, rir_method: str = "synthetic", log=print) -> dict:
+          content_refs: list[str] | None = None, rir_method: str = "synthetic", whisper: bool = False,
+          threads: int = 1, log=print) -> dict:
     corpus = Path(corpus)
     entries = read_manifest(corpus)
     teacher = _Resemblyzer() if use_resemblyzer and resemblyzer_available() else None
@@ -209,6 +210,13 @@ def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_
             f["content_target"] = normed[key].astype(np.float32)
         n_refs.append(len(refs))
         np.savez(feature_path(corpus, e), **f)
+    n_whisper = 0
+    if whisper:                 # third pass: Whisper-base encoder features (tmrvc.data.whisper_content)
+        from tmrvc.data import whisper_content
+
+        n_whisper = whisper_content.add_to_cache(corpus, entries, feats,
+                                                 lambda e, f: np.savez(feature_path(corpus, e), **f),
+                                                 force=force, threads=threads, log=log)
     speakers: dict[str, dict] = {}
     for e in entries:
         s = speakers.setdefault(e["speaker"], {"n": 0, "voice_source": np.zeros(C.DIMS_VOICE_SOURCE),
@@ -216,13 +224,14 @@ def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_
         s["n"] += 1
         s["voice_source"] += feats[(e["speaker"], e["sid"])]["voice_source"]
     index = {"n_aug": n_aug, "seed": seed, "rir_method": rir_method, "content_refs": content_refs,
-             "resemblyzer": teacher is not None, "n_clips": len(entries),
+             "resemblyzer": teacher is not None, "whisper": bool(whisper), "n_clips": len(entries),
              "speakers": {k: {"n": v["n"], "role": v["role"], "split": v["split"],
                               "voice_source": (v["voice_source"] / v["n"]).round(5).tolist()}
                           for k, v in sorted(speakers.items())}}
     (corpus / FEATURES / INDEX).write_text(json.dumps(index, indent=1))
     log(f"features: {len(entries)} clips, {n_aug} augmented copies each, content targets from "
-        f"{np.mean(n_refs) if n_refs else 0:.1f} references on average ({time.time() - t0:.1f} s)")
+        f"{np.mean(n_refs) if n_refs else 0:.1f} references on average"
+        + (f", Whisper features for {n_whisper} clips" if whisper else "") + f" ({time.time() - t0:.1f} s)")
     return index
 
 
@@ -239,9 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rir", choices=("synthetic", "pra"), default="synthetic",
                    help="RIR source: exponential-decay noise generator or pyroomacoustics shoebox")
     p.add_argument("--no-resemblyzer", action="store_true")
+    p.add_argument("--whisper", action="store_true", help="also cache Whisper-base encoder features (content target)")
     p.add_argument("--force", action="store_true")
     a = p.parse_args(argv)
-    build(a.corpus, a.n_aug, a.seed, a.force, not a.no_resemblyzer, rir_method=a.rir)
+    build(a.corpus, a.n_aug, a.seed, a.force, not a.no_resemblyzer, rir_method=a.rir, whisper=a.whisper)
     return 0
 
 

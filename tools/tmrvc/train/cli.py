@@ -48,10 +48,11 @@ def run_data(cfg: dict, log=print) -> dict:
     t1 = time.time()
     index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
                            use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
-                           log=log)
+                           whisper=bool(d.get("whisper", False)), log=log)
     t2 = time.time()
     summary = {"clips": index["n_clips"], "speakers": len(index["speakers"]), "corpus_seconds": round(t1 - t0, 2),
-               "feature_seconds": round(t2 - t1, 2), "resemblyzer": index["resemblyzer"]}
+               "feature_seconds": round(t2 - t1, 2), "resemblyzer": index["resemblyzer"],
+               "whisper": index.get("whisper", False)}
     ck = Path(cfg["paths"]["checkpoints"])
     ck.mkdir(parents=True, exist_ok=True)
     (ck / "data_summary.json").write_text(json.dumps(summary, indent=1))

@@ -197,9 +197,12 @@ def speaker_embeddings(ckpt_root: Path) -> dict[str, np.ndarray]:
 
 # ----------------------------------------------------------------------------- content encoder
 class ContentStage(Stage):
-    """Causal content encoder + a training-only 1x1 head (256 -> 80) regressing the
-    speaker-averaged, DTW-aligned reference log-mel (``content_target``); inputs are
-    clean or channel-augmented mels, so the features also learn to ignore the room."""
+    """Causal content encoder + training-only 1x1 heads: one (256 -> 80) regresses the
+    speaker-averaged, DTW-aligned reference log-mel (``content_target``); with
+    ``whisper_weight`` > 0 a second (256 -> 512) regresses the standardised Whisper-base
+    encoder features (``whisper``, :mod:`tmrvc.data.whisper_content`), a sharper phonetic
+    target.  Inputs are clean or channel-augmented mels, so the features also learn to
+    ignore the room."""
 
     name = "content_encoder"
 
@@ -207,24 +210,44 @@ class ContentStage(Stage):
         corpus = self.cfg["paths"]["corpus"]
         self.store = ClipStore(corpus, splits=("train",))
         self.eval = _eval_store(corpus)
+        self.whisper_weight = float(self.scfg.get("whisper_weight", 0.0))
         self.modules = {"content_encoder": trainable("content_encoder", self.scfg.get("seed", 0)),
                         "head": nn.Conv1d(C.DIMS_CONTENT, C.DIMS_MEL, 1)}
+        if self.whisper_weight > 0:
+            from tmrvc.data import whisper_content as wc
+
+            missing = [c.entry["path"] for c in self.store.clips if wc.KEY not in c.f]
+            if missing:
+                raise RuntimeError(f"content_encoder.whisper_weight > 0 but {len(missing)} clips have no cached "
+                                   f"Whisper features (first: {missing[0]}); set data.whisper: true and rerun "
+                                   f"`python -m tmrvc.train data`")
+            mean, std = wc.standardisation(c.f for c in self.store.clips)
+            self.whisper_norm = (mean, std)
+            self.modules["whisper_head"] = nn.Conv1d(C.DIMS_CONTENT, wc.DIMS, 1)
 
     def _batch(self, store, rng, n, p_aug):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
-        mels, tgts = [], []
+        mels, tgts, whs = [], [], []
         for c in store.sample(rng, n):
             mel, _ = input_mel(c, rng, p_aug)
             s = crop_start(rng, c.n_frames, warm + frames)
             mels.append(crop(mel, s, warm + frames, MEL_FLOOR))
             tgts.append(crop(c.f["content_target"], s, warm + frames, "edge")[:, warm:])
-        return stack(mels), stack(tgts)
+            if self.whisper_weight > 0:
+                w = crop(c.f["whisper"], s, warm + frames, "edge")[:, warm:].astype(np.float32)
+                whs.append((w - self.whisper_norm[0]) / self.whisper_norm[1])
+        return stack(mels), stack(tgts), (stack(whs) if whs else None)
 
-    def _loss(self, mel, tgt):
+    def _loss(self, mel, tgt, wh):
         warm = int(self.scfg["warm"])
         content = run_streaming(self.modules["content_encoder"], mel)[0][..., warm:]
-        l1 = (self.modules["head"](content) - tgt).abs().mean()
-        return {"loss": l1}
+        out = {"mel_l1": (self.modules["head"](content) - tgt).abs().mean()}
+        if wh is not None:
+            out["whisper_l1"] = (self.modules["whisper_head"](content) - wh).abs().mean()
+            out["loss"] = out["mel_l1"] + self.whisper_weight * out["whisper_l1"]
+        else:
+            out["loss"] = out.pop("mel_l1")
+        return out
 
     def train_step(self, step, rng, gen):
         return self._loss(*self._batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.7))))
