@@ -108,10 +108,13 @@ final class SessionTests: XCTestCase {
             s.run()
             return s.outputs[0].snapshot().floats
         }
+        func change(a: Float, spreadOver parts: Int) throws {
+            try s.write(Tensor(shape: [2], floats: [a, a]), toInput: ai)
+            s.invalidateSlowInput(ai, spreadOver: parts)
+        }
         try s.write(Tensor(shape: [2], floats: [1, 1]), toInput: ai)
         XCTAssertEqual(try step(x: 0), expectedStaged(a: 1, x: 0))
-        try s.write(Tensor(shape: [2], floats: [2, 2]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 3)
+        try change(a: 2, spreadOver: 3)
         // one hoisted node per run; the per-run nodes see a = 1 until the third run
         XCTAssertEqual(try step(x: 5), expectedStaged(a: 1, x: 5))
         XCTAssertEqual(try step(x: 6), expectedStaged(a: 1, x: 6))
@@ -119,28 +122,23 @@ final class SessionTests: XCTestCase {
         XCTAssertEqual(try step(x: 8), expectedStaged(a: 2, x: 8))
 
         // a plain invalidation during a staged update: the next run has everything new
-        try s.write(Tensor(shape: [2], floats: [3, 3]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 3)
+        try change(a: 3, spreadOver: 3)
         XCTAssertEqual(try step(x: 1), expectedStaged(a: 2, x: 1))
         s.invalidateSlowInput(ai)
         XCTAssertEqual(try step(x: 2), expectedStaged(a: 3, x: 2))
         XCTAssertEqual(try step(x: 3), expectedStaged(a: 3, x: 3))
 
         // a second staged change during the first restarts it with the newest value
-        try s.write(Tensor(shape: [2], floats: [4, 4]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 3)
+        try change(a: 4, spreadOver: 3)
         XCTAssertEqual(try step(x: 1), expectedStaged(a: 3, x: 1))
-        try s.write(Tensor(shape: [2], floats: [5, 5]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 2)
+        try change(a: 5, spreadOver: 2)
         XCTAssertEqual(try step(x: 2), expectedStaged(a: 3, x: 2))
         XCTAssertEqual(try step(x: 3), expectedStaged(a: 5, x: 3))
 
         // spreading over 1 run is a plain invalidation; more parts than hoisted nodes still end on time
-        try s.write(Tensor(shape: [2], floats: [6, 6]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 1)
+        try change(a: 6, spreadOver: 1)
         XCTAssertEqual(try step(x: 0), expectedStaged(a: 6, x: 0))
-        try s.write(Tensor(shape: [2], floats: [7, 7]), toInput: ai)
-        s.invalidateSlowInput(ai, spreadOver: 5)
+        try change(a: 7, spreadOver: 5)
         for k in 0..<4 { XCTAssertEqual(try step(x: Float(k)), expectedStaged(a: 6, x: Float(k)), "run \(k)") }
         XCTAssertEqual(try step(x: 9), expectedStaged(a: 7, x: 9))
         s.invalidateSlowInput(xi, spreadOver: 3)   // not a slow input: no effect

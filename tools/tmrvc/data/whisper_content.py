@@ -64,7 +64,9 @@ class WhisperEncoder:
         feats = np.ascontiguousarray(self.model.feature_extractor(padded)[:, :frames], dtype=np.float32)
         return np.asarray(self.model.model.encode(ctranslate2.StorageView.from_array(feats[None]), to_cpu=True))[0]
 
-    def encode(self, audio_24k: np.ndarray) -> np.ndarray:
+    def encode(self, audio_24k: np.ndarray, n_frames: int | None = None) -> np.ndarray:
+        """[512, n_frames] (default: the clip's mel length, ``len // hop``); past the encoder's
+        last frame the last one repeats."""
         a = self.to_16k(audio_24k)
         speech = len(a) // WHISPER_HOP + 1
         if speech + PAD_FRAMES <= WINDOW_FRAMES:
@@ -74,7 +76,7 @@ class WhisperEncoder:
             step = 20 * WHISPER_SR
             enc = np.concatenate([self._encode_window(a[s:s + WINDOW_SAMPLES])[:step // WHISPER_FRAME]
                                   for s in range(0, len(a), step)], axis=0)
-        t = len(audio_24k) // C.AUDIO_HOP_LENGTH
+        t = len(audio_24k) // C.AUDIO_HOP_LENGTH if n_frames is None else n_frames
         j = np.minimum(np.arange(t) // 2, len(enc) - 1)
         return enc[j].T.astype(np.float16)                          # [512, T]
 
@@ -92,11 +94,7 @@ def add_to_cache(corpus: Path, entries: list[dict], feats: dict, save, force: bo
     t0 = time.time()
     for i, e in enumerate(todo):
         f = feats[(e["speaker"], e["sid"])]
-        w = enc.encode(load_clip(corpus, e))
-        t = f["mel"].shape[1]
-        if w.shape[1] < t:                                          # edge repeat (rounding at the end)
-            w = np.concatenate([w, np.repeat(w[:, -1:], t - w.shape[1], axis=1)], axis=1)
-        f[KEY] = w[:, :t]
+        f[KEY] = enc.encode(load_clip(corpus, e), n_frames=f["mel"].shape[1])
         save(e, f)
         if (i + 1) % 50 == 0 or i + 1 == len(todo):
             log(f"  whisper features {i + 1}/{len(todo)} ({time.time() - t0:.0f} s)")

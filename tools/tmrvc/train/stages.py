@@ -221,8 +221,8 @@ class ContentStage(Stage):
                 raise RuntimeError(f"content_encoder.whisper_weight > 0 but {len(missing)} clips have no cached "
                                    f"Whisper features (first: {missing[0]}); set data.whisper: true and rerun "
                                    f"`python -m tmrvc.train data`")
-            mean, std = wc.standardisation(c.f for c in self.store.clips)
-            self.whisper_norm = (mean, std)
+            self.whisper_key = wc.KEY
+            self.whisper_norm = wc.standardisation(c.f for c in self.store.clips)
             self.modules["whisper_head"] = nn.Conv1d(C.DIMS_CONTENT, wc.DIMS, 1)
 
     def _batch(self, store, rng, n, p_aug):
@@ -234,7 +234,7 @@ class ContentStage(Stage):
             mels.append(crop(mel, s, warm + frames, MEL_FLOOR))
             tgts.append(crop(c.f["content_target"], s, warm + frames, "edge")[:, warm:])
             if self.whisper_weight > 0:
-                w = crop(c.f["whisper"], s, warm + frames, "edge")[:, warm:].astype(np.float32)
+                w = crop(c.f[self.whisper_key], s, warm + frames, "edge")[:, warm:].astype(np.float32)
                 whs.append((w - self.whisper_norm[0]) / self.whisper_norm[1])
         return stack(mels), stack(tgts), (stack(whs) if whs else None)
 
