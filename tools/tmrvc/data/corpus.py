@@ -67,6 +67,14 @@ def load_clip(root: Path, entry: dict) -> np.ndarray:
     return audio
 
 
+def prepare_audio(audio: np.ndarray, sr: int) -> np.ndarray:
+    """What every corpus clip goes through: mono float32 at 24 kHz, leading and trailing
+    silence trimmed (:func:`tmrvc.data.vad.trim_silence`), peak-normalised to ``PEAK``."""
+    audio = resample_to_24k(audio, sr)
+    audio = trim_silence(audio, C.AUDIO_SAMPLE_RATE)
+    return audio * np.float32(PEAK / max(1e-6, float(np.abs(audio).max())))
+
+
 def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None = None,
           sentence_ids: list[str] | None = None, force: bool = False, eval_speakers=EVAL_SPEAKERS,
           log=print) -> list[dict]:
@@ -96,9 +104,7 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
                 except Exception as exc:  # noqa: BLE001 - a broken voice is skipped, not fatal
                     failed[voice.id] = str(exc)
                     break
-                audio = resample_to_24k(audio, sr)
-                audio = trim_silence(audio, C.AUDIO_SAMPLE_RATE)
-                audio = audio * (PEAK / max(1e-6, float(np.abs(audio).max())))
+                audio = prepare_audio(audio, sr)
                 _write_wav(path, audio)
                 n = len(audio)
             else:

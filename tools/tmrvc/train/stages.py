@@ -612,9 +612,18 @@ class AdaptStage(Stage):
     name = "adapt"
 
     def setup(self) -> None:
-        root = Path(self.cfg["paths"]["checkpoints"])
-        corpus = self.cfg["paths"]["corpus"]
-        full = ClipStore(corpus, splits=("train", "eval_sent", "eval_spk"))
+        self.speaker, self.adapt_clips, self.held_out = self.select_clips()
+        self.content_encoder, enc, self.converter = self.frozen_models()
+        with torch.no_grad():
+            e = torch.cat([enc(torch.from_numpy(c.f["mel"])[None]) for c in self.adapt_clips]).mean(0)
+        self.spk_embed = (e / e.norm()).numpy().astype(np.float32)
+        self.voice_source = np.mean([c.f["voice_source"] for c in self.adapt_clips], 0).astype(np.float32)
+        self.modules = {"lora": LoRADelta(torch.Generator().manual_seed(int(self.scfg.get("seed", 0))))}
+
+    def select_clips(self) -> tuple[str, list, list]:
+        """(speaker, adaptation clips, held-out clips) from the corpus: the configured speaker's
+        training-sentence clips; the held-out sentences score the result."""
+        full = ClipStore(self.cfg["paths"]["corpus"], splits=("train", "eval_sent", "eval_spk"))
         speaker = self.scfg.get("speaker", "auto")
         if speaker in (None, "auto"):
             cands = sorted({c.speaker for c in full.clips if c.entry["split"] == "eval_spk"}) or full.speakers
@@ -625,17 +634,14 @@ class AdaptStage(Stage):
         n = int(self.scfg.get("utterances", 10))
         if len(clips) < min(3, n):
             raise ValueError(f"speaker {speaker}: only {len(clips)} adaptation clips")
-        self.speaker = speaker
-        self.adapt_clips = clips[:n]
-        self.held_out = [c for c in full.by_speaker[speaker] if is_eval_sentence(c.entry["sid"])] or self.adapt_clips
-        self.content_encoder = frozen(root, "content_encoder", "content_encoder")
-        enc = frozen(root, "speaker_encoder", "speaker_encoder")
-        self.converter = frozen(root, converter_stage(self.cfg), "converter")
-        with torch.no_grad():
-            e = torch.cat([enc(torch.from_numpy(c.f["mel"])[None]) for c in self.adapt_clips]).mean(0)
-        self.spk_embed = (e / e.norm()).numpy().astype(np.float32)
-        self.voice_source = np.mean([c.f["voice_source"] for c in self.adapt_clips], 0).astype(np.float32)
-        self.modules = {"lora": LoRADelta(torch.Generator().manual_seed(int(self.scfg.get("seed", 0))))}
+        held_out = [c for c in full.by_speaker[speaker] if is_eval_sentence(c.entry["sid"])] or clips[:n]
+        return speaker, clips[:n], held_out
+
+    def frozen_models(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """(content encoder, speaker encoder, converter), frozen, from the training checkpoints."""
+        root = Path(self.cfg["paths"]["checkpoints"])
+        return (frozen(root, "content_encoder", "content_encoder"), frozen(root, "speaker_encoder", "speaker_encoder"),
+                frozen(root, converter_stage(self.cfg), "converter"))
 
     def _batch(self, clips, rng, n):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
@@ -670,15 +676,18 @@ class AdaptStage(Stage):
                 "loss_zero_delta": float(self._loss(*batch, torch.zeros_like(lora))),
                 "train_loss": float(self._loss(*self._batch(self.adapt_clips, _eval_rng(), 4), lora))}
 
+    def speaker_file_path(self) -> Path:
+        out_dir = Path(self.cfg["paths"]["checkpoints"]) / "speakers"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return out_dir / f"{self.speaker}.{C.SPEAKER_FILE_EXTENSION}"
+
     def finish(self, ckpt_dir: Path) -> dict:
         from tmrvc.speaker_file import SpeakerProfile
 
-        out_dir = Path(self.cfg["paths"]["checkpoints"]) / "speakers"
-        out_dir.mkdir(parents=True, exist_ok=True)
-        path = out_dir / f"{self.speaker}.{C.SPEAKER_FILE_EXTENSION}"
+        path = self.speaker_file_path()
         delta = self.modules["lora"].delta().detach().numpy()[0].astype(np.float32)
         SpeakerProfile(self.spk_embed, delta, self.voice_source,
-                       {"name": self.speaker, "created_by": "tmrvc.train adapt",
+                       {"name": self.speaker, "created_by": self.scfg.get("created_by", "tmrvc.train adapt"),
                         "sources": [f"{c.speaker}/{c.entry['sid']}" for c in self.adapt_clips],
                         "steps": int(self.scfg["steps"])}).write(path)
         back = SpeakerProfile.read(path)
