@@ -69,16 +69,10 @@ def load_utterance(path: Path) -> np.ndarray:
 
 def utterance_clip(path: Path, speaker: str):
     """A :class:`tmrvc.train.dataset.Clip` with the features the adaptation reads."""
-    from tmrvc.data.features import voice_source
-    from tmrvc.frontend import log_mel
-    from tmrvc.pitch import pitch_features
+    from tmrvc.data.features import clean_features
     from tmrvc.train.dataset import Clip
 
-    audio = load_utterance(path)
-    mel = log_mel(audio).astype(np.float32)
-    pitch = pitch_features(audio).astype(np.float32)
-    return Clip({"speaker": speaker, "sid": path.name},
-                {"mel": mel, "pitch": pitch, "voice_source": voice_source(mel, pitch).astype(np.float32)}, None)
+    return Clip({"speaker": speaker, "sid": path.name}, clean_features(load_utterance(path)), None)
 
 
 def adapt(wavs: list[Path], out: Path, models: Path = ROOT / "weights", name: str | None = None,
@@ -138,14 +132,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, help="seed of the LoRA initialisation and the crops (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     a = p.parse_args(argv)
+    if a.steps is not None and a.steps < 1:
+        p.error("--steps must be at least 1")
     import torch
+
+    from tmrvc.models.from_onnx import OnnxWeightsError
 
     torch.set_num_threads(max(1, a.threads))
     overrides = [f"stages.adapt.{k}={v}" for k, v in (("steps", a.steps), ("seed", a.seed)) if v is not None]
-    from tmrvc.models.from_onnx import OnnxWeightsError
-
-    if a.steps is not None and a.steps < 1:
-        p.error("--steps must be at least 1")
     try:
         adapt(a.wavs, a.out, a.models, a.name, overrides)
     except (FewShotError, OnnxWeightsError) as exc:

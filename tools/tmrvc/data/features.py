@@ -146,20 +146,27 @@ def _clip_seed(entry: dict, seed: int) -> int:
     return zlib.crc32(f"{entry['speaker']}/{entry['sid']}/{seed}".encode())
 
 
-def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel: ChannelConfig,
-                 teacher=None) -> dict:
+def clean_features(audio: np.ndarray) -> dict:
+    """``mel``, ``pitch`` and ``voice_source`` of a clean 24 kHz clip (float32)."""
     mel = log_mel(audio)
     pitch = pitch_features(audio)
+    return {"mel": mel, "pitch": pitch, "voice_source": voice_source(mel, pitch)}
+
+
+def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel: ChannelConfig,
+                 teacher=None) -> dict:
+    clean = clean_features(audio)
+    mel = clean["mel"]
     rng = np.random.default_rng(_clip_seed(entry, seed))
     mel_aug, ir_aug = [], []
     for _ in range(n_aug):
         y, params, _ = random_channel(audio, rng, channel)
         mel_aug.append(log_mel(y))
         ir_aug.append(params)
-    out = {"mel": mel, "pitch": pitch,
+    out = {"mel": mel, "pitch": clean["pitch"],
            "mel_aug": np.stack(mel_aug) if n_aug else np.zeros((0,) + mel.shape, np.float32),
            "ir_aug": np.stack(ir_aug) if n_aug else np.zeros((0, C.DIMS_IR_PARAMS), np.float32),
-           "voice_source": voice_source(mel, pitch)}
+           "voice_source": clean["voice_source"]}
     if teacher is not None:
         out["resemblyzer"] = teacher(audio)
     return out

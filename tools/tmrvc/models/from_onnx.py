@@ -22,8 +22,9 @@ class OnnxWeightsError(ValueError):
     """An ONNX file whose initializers do not fill the model's parameters exactly."""
 
 
-def onnx_state_dict(name: str, path: str | Path) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` of model ``name`` recovered from the initializers of ``path``.
+def onnx_state_dict(name: str, path: str | Path, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The ``state_dict`` of model ``name`` (``model``, or a freshly built one, gives the keys and
+    shapes) recovered from the initializers of ``path``.
 
     Raises :class:`OnnxWeightsError` naming the file and the first missing or mis-shaped
     parameter when the file was not exported from this model definition.
@@ -41,7 +42,7 @@ def onnx_state_dict(name: str, path: str | Path) -> dict[str, torch.Tensor]:
     except Exception as exc:  # protobuf decode errors have no common base class
         raise OnnxWeightsError(f"{path}: not a readable ONNX file ({exc})") from exc
     inits = {i.name: i for i in graph.initializer}
-    reference = build_model(name).state_dict()
+    reference = (model if model is not None else build_model(name)).state_dict()
     out: dict[str, torch.Tensor] = {}
     for key, ref in reference.items():
         if key in inits:
@@ -59,10 +60,8 @@ def onnx_state_dict(name: str, path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def load_from_onnx(name: str, path: str | Path) -> nn.Module:
-    """Model ``name`` in eval mode with the weights of the exported file ``path``, frozen."""
+    """Model ``name`` in eval mode with the weights of the exported file ``path``, frozen
+    (:func:`tmrvc.models.build_model` returns it so; loading weights keeps that)."""
     model = build_model(name)
-    model.load_state_dict(onnx_state_dict(name, path))
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
+    model.load_state_dict(onnx_state_dict(name, path, model))
     return model

@@ -44,11 +44,10 @@ def trainable(name: str, seed: int = 0) -> nn.Module:
 
 
 def frozen(ckpt_root: Path, stage: str, name: str, seed: int = 0) -> nn.Module:
+    """Model ``name`` with the weights of ``stage``'s final.pt, in eval mode and frozen (as
+    :func:`tmrvc.models.build_model` returns it; loading weights keeps that)."""
     m = build_model(name, seed)
     m.load_state_dict(load_final(ckpt_root, stage)["models"][name])
-    m.eval()
-    for p in m.parameters():
-        p.requires_grad_(False)
     return m
 
 
