@@ -70,7 +70,7 @@ def test_losses_fall(chain):
     stages = chain["report"]["stages"]
     adapted = [f"adapt/{v}" for v in _voices()[1:3]]
     assert set(stages) == {"speaker_encoder", "content_encoder", "ir_estimator", "vocoder", "teacher",
-                           "distill", "dmd", *adapted}
+                           "distill", "dmd", "vocoder_gta", *adapted}
     assert set(chain["report"]["timings_s"]["side_lane"]) == {"ir_estimator", "vocoder"}
     for name, s in stages.items():
         if name == "dmd":
@@ -86,6 +86,12 @@ def test_losses_fall(chain):
     assert m["eval_after"]["fake_v"] < m["eval_before"]["fake_v"], m
     assert m["eval_after"]["loss"] < 1.5 * m["eval_before"]["loss"], m
     assert chain["report"]["export"]["sources"]["converter"] == "dmd"
+    # the vocoder fine-tuned on the converter's reconstructions is the exported one, and it
+    # starts from the vocoder stage's weights (same size), scored on both kinds of input
+    g = stages["vocoder_gta"]
+    assert chain["report"]["export"]["sources"]["vocoder"] == "vocoder_gta"
+    assert g["params"] == stages["vocoder"]["params"]
+    assert g["eval_after"]["loss_real_mel"] < g["eval_before"]["loss_real_mel"], g
     assert m["params"] == {"converter": stages["distill"]["params"]["converter"],
                            "fake_score": stages["teacher"]["params"]["teacher"]}
     # the adapted LoRA beats no adaptation on the speaker's held-out sentences
@@ -186,6 +192,15 @@ def test_evaluation_on_the_smoke_models(chain, tmp_path):
     doc = tmp_path / "quality.md"
     write_doc(r, doc, "python -m tmrvc.evaluation (test)")
     assert "| tmrvc |" in doc.read_text()
+    # The same evaluation spread over two worker processes (one target each) gives the same rows.
+    r2 = evaluate(Path(chain["report"]["export"]["out"]), chain["ck"] / "speakers", chain["corpus"], tmp_path / "eval2",
+                  max_sentences=1, plots=False, jobs=2)
+    assert [(x["target"], x["system"], x["source"], x["sid"]) for x in r2["rows"]] == \
+        [(x["target"], x["system"], x["source"], x["sid"]) for x in r["rows"]]
+    for a, b in zip(r["rows"], r2["rows"]):
+        assert b["transcript"] == a["transcript"] and b["word_errors"] == a["word_errors"]
+        assert b.get("mcd", 0.0) == pytest.approx(a.get("mcd", 0.0), rel=1e-3, abs=1e-3)
+    assert json.loads((tmp_path / "eval2" / "results.json").read_text())["summary"].keys() == s.keys()
 
 
 def test_asr_fallback_is_reproducible(chain):

@@ -100,7 +100,14 @@ def _spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
 
 
 def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_sources: int | None = None,
-             max_sentences: int | None = None, plots: bool = True, log=print) -> dict:
+             max_sentences: int | None = None, plots: bool = True, log=print, jobs: int = 1,
+             only_targets: list[str] | None = None) -> dict:
+    """Runs every system on every (target, source, sentence); writes ``out_dir/results.json``
+    and returns it.  ``jobs`` > 1 evaluates the targets in that many worker processes (one
+    target each at a time) and merges their rows; ``only_targets`` restricts the run to
+    those targets (what a worker does)."""
+    if jobs > 1 and only_targets is None:
+        return _evaluate_parallel(models, speakers_dir, corpus, out_dir, max_sources, max_sentences, plots, log, jobs)
     from tmrvc.data.corpus import load_clip
     from tmrvc.evaluation.asr import WhisperASR, error_rates
     from tmrvc.reference_engine import convert, load_sessions, vocode
@@ -111,6 +118,8 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
         if not (models / f"{name}.onnx").exists():
             raise EvaluationError(f"{models / (name + '.onnx')}: missing (export the trained models first)")
     targets, files, sources, sids, by_key, train_clips = _select(corpus, speakers_dir, max_sources, max_sentences)
+    if only_targets is not None:
+        targets = [t for t in targets if t in only_targets]
     t0 = time.time()
     sessions = load_sessions(models)
     sim, asr = M.SpeakerSimilarity(), WhisperASR()
@@ -190,13 +199,53 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                 n_done += 1
                 if n_done % 10 == 0 or n_done == n_total:
                     log(f"  {n_done}/{n_total} conversions ({time.time() - t0:.0f} s)")
-    result = {"models": str(models), "out": str(out_dir), "speakers": {t: str(files[t]) for t in targets}, "corpus": str(corpus),
-              "targets": targets, "sources": sources, "sentences": sids, "seconds": round(time.time() - t0, 1),
-              "summary": summarize(rows), "per_target": {t: summarize([r for r in rows if r["target"] == t])
-                                                         for t in targets},
-              "rows": rows}
+    result = _result(models, out_dir, {t: str(files[t]) for t in targets}, corpus, targets, sources, sids,
+                     time.time() - t0, rows)
+    if only_targets is None:
+        _write_results(result, out_dir)
+    return result
+
+
+def _result(models, out_dir, speakers: dict, corpus, targets, sources, sids, seconds: float, rows: list[dict]) -> dict:
+    return {"models": str(models), "out": str(out_dir), "speakers": speakers, "corpus": str(corpus),
+            "targets": targets, "sources": sources, "sentences": sids, "seconds": round(seconds, 1),
+            "summary": summarize(rows), "per_target": {t: summarize([r for r in rows if r["target"] == t])
+                                                       for t in targets},
+            "rows": rows}
+
+
+def _write_results(result: dict, out_dir: Path) -> None:
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "results.json").write_text(json.dumps(result, indent=1, default=float))
+    tmp = out_dir / "results.json.tmp"
+    tmp.write_text(json.dumps(result, indent=1, default=float))
+    tmp.replace(out_dir / "results.json")
+
+
+def _worker(args: tuple) -> dict:
+    models, speakers_dir, corpus, out_dir, max_sources, max_sentences, plots, target = args
+    import torch
+
+    torch.set_num_threads(1)  # one core per worker: the workers already fill the machine
+    return evaluate(models, speakers_dir, corpus, out_dir, max_sources, max_sentences, plots,
+                    log=lambda msg: print(f"[{target}] {msg}", flush=True), only_targets=[target])
+
+
+def _evaluate_parallel(models, speakers_dir, corpus, out_dir, max_sources, max_sentences, plots, log, jobs) -> dict:
+    """:func:`evaluate` with the targets spread over ``jobs`` processes; rows merged in target order."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    targets, files, sources, sids, _, _ = _select(Path(corpus), Path(speakers_dir), max_sources, max_sentences)
+    t0 = time.time()
+    log(f"evaluate: {len(targets)} targets in {min(jobs, len(targets))} processes")
+    with ProcessPoolExecutor(min(jobs, len(targets)), mp_context=mp.get_context("spawn")) as pool:
+        parts = list(pool.map(_worker, [(models, speakers_dir, corpus, out_dir, max_sources, max_sentences, plots, t)
+                                        for t in targets]))
+    rows = [r for part in parts for r in part["rows"]]
+    result = _result(models, out_dir, {t: str(files[t]) for t in targets}, corpus, targets, sources, sids,
+                     time.time() - t0, rows)
+    _write_results(result, out_dir)
     return result
 
 
@@ -286,9 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-sentences", type=int, help="use only the first N held-out sentences")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--doc", type=Path, help="also write the tables as markdown here (docs/quality.md)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes, one target each (default 1)")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        p.error("--jobs must be at least 1")
     try:
-        r = evaluate(a.models, a.speakers, a.corpus, a.out, a.max_sources, a.max_sentences, not a.no_plots)
+        r = evaluate(a.models, a.speakers, a.corpus, a.out, a.max_sources, a.max_sentences, not a.no_plots,
+                     jobs=a.jobs)
     except (EvaluationError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -5,13 +5,15 @@ Commands:
 * ``data``     -- synthesise the corpus (:mod:`tmrvc.data.corpus`) and cache features
                   (:mod:`tmrvc.data.features`) as configured for the size;
 * one stage    -- ``speaker_encoder``, ``content_encoder``, ``ir_estimator``, ``vocoder``,
-                  ``teacher``, ``distill``, ``dmd``, ``adapt`` (see :mod:`tmrvc.train.stages`);
+                  ``teacher``, ``distill``, ``dmd``, ``adapt``, ``vocoder_gta`` (see
+                  :mod:`tmrvc.train.stages`);
 * ``export``   -- trained weights -> ONNX through :func:`tmrvc.export.export_all`
                   (into ``export.out``, never ``weights/`` unless asked explicitly) and a
                   contract check against the committed ``weights/models.json``;
 * ``all``      -- data, every stage in order, export; with ``--resume`` finished stages
                   (``final.pt``) are skipped and an interrupted one continues; ``--jobs 2``
-                  trains ir_estimator + vocoder in a second process (``lane``) meanwhile;
+                  trains ir_estimator + vocoder in a second process (``lane``) meanwhile,
+                  and ``vocoder_gta`` (it needs the converter and the vocoder) runs last;
 * ``summary``  -- print the stage summaries as JSON.
 
 Configs: ``configs/train_student.yaml``, ``configs/train_teacher.yaml``,
@@ -121,6 +123,8 @@ def check_contract(out_dir: Path, reference_json: Path) -> list[str]:
 # Stages that need no other stage's output; ``all --jobs 2`` trains them in a second process
 # while the dependent chain (speaker/content encoders -> teacher -> distill -> dmd -> adapt) runs.
 INDEPENDENT_STAGES = ("ir_estimator", "vocoder")
+# Stages that need both lanes' results (the converter and the vocoder); they run last.
+AFTER_LANE_STAGES = ("vocoder_gta",)
 
 
 def stage_runs(cfg: dict, name: str, root: Path) -> list[tuple[dict, Path]]:
@@ -202,9 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             run_data(cfg)
         timings["data"] = round(time.time() - t0, 2)
         side = None
-        chain = list(STAGE_ORDER)
+        chain = [n for n in STAGE_ORDER if n not in AFTER_LANE_STAGES]
         if a.jobs == 2:
-            chain = [n for n in STAGE_ORDER if n not in INDEPENDENT_STAGES]
+            chain = [n for n in chain if n not in INDEPENDENT_STAGES]
             side = _spawn_side_lane(a, root)
         try:
             run_stages(cfg, chain, root, a.resume, timings)
@@ -220,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"log: {root / 'side_lane.log'}")
                 return rc
             timings["side_lane"] = json.loads((root / "side_lane.json").read_text())
+        run_stages(cfg, AFTER_LANE_STAGES, root, a.resume, timings)   # they need the side lane's vocoder
         t = time.time()
         exp = run_export(cfg, a.out)
         timings["export"] = round(time.time() - t, 2)

@@ -9,7 +9,9 @@ ir_estimator        ir_estimator     --
 vocoder             vocoder          --
 teacher             teacher U-Net    content_encoder, speaker_encoder (embeddings)
 distill             converter        content_encoder, speaker_encoder, teacher
-adapt               a lora_delta     content_encoder, speaker_encoder, distill
+dmd                 converter        content_encoder, speaker_encoder, teacher, distill
+adapt               a lora_delta     content_encoder, speaker_encoder, distill (or dmd)
+vocoder_gta         vocoder          content_encoder, speaker_encoder, distill (or dmd), vocoder
 ==================  ===============  =====================================================
 """
 
@@ -602,6 +604,77 @@ class LoRADelta(nn.Module):
         return torch.cat(parts)[None]
 
 
+# ----------------------------------------------------------------------------- vocoder on converter output
+class VocoderGTAStage(VocoderStage):
+    """Fine-tunes the trained vocoder on the student converter's own output ("ground-truth
+    aligned" features, as in Tacotron/HiFi-GAN fine-tuning).  The converter's log-mel is
+    smoother than a real one, and a vocoder trained on real mels only renders it poorly; in
+    reconstruction the converter's output is time-aligned with the clip's audio, so the
+    vocoder's losses apply unchanged.  Per batch item, with probability ``p_real`` the real
+    clean mel (+ ``mel_noise``) is the input, as in :class:`VocoderStage`; otherwise the
+    frozen content encoder and converter reconstruct the clip from its (maybe augmented,
+    ``p_aug``) input mel with the speaker's own mean embedding and the input channel's
+    ir_params (voice source with probability ``p_voice_source``).  The converter runs over
+    ``warm`` extra leading frames, so its state is warm where the vocoder's crop starts."""
+
+    name = "vocoder_gta"
+
+    def setup(self) -> None:
+        root, corpus = Path(self.cfg["paths"]["checkpoints"]), self.cfg["paths"]["corpus"]
+        roles = tuple(self.scfg.get("roles", ["main"]))
+        self.store = ClipStore(corpus, splits=("train",), roles=roles, audio=True)
+        try:
+            self.eval = ClipStore(corpus, splits=("eval_sent",), roles=roles, audio=True)
+        except ValueError:
+            self.eval = None
+        self.content_encoder = frozen(root, "content_encoder", "content_encoder")
+        self.converter = frozen(root, converter_stage(self.cfg), "converter")
+        self.spk = speaker_embeddings(root)
+        voc = trainable("vocoder", self.scfg.get("seed", 0))
+        voc.load_state_dict(load_final(root, "vocoder")["models"]["vocoder"])
+        self.modules = {"vocoder": voc}
+
+    def _features(self, c, rng, start: int, length: int) -> np.ndarray:
+        """The converter's reconstruction of frames [start, start + length) of clip ``c``."""
+        w = int(self.scfg["warm"])
+        mel, ir = input_mel(c, rng, float(self.scfg.get("p_aug", 0.5)))
+        s0 = max(0, start - w)
+        n = start + length - s0
+        vs = c.f["voice_source"] if rng.random() < float(self.scfg.get("p_voice_source", 0.5)) \
+            else np.zeros(C.DIMS_VOICE_SOURCE, np.float32)
+        with torch.no_grad():
+            content = run_streaming(self.content_encoder, torch.from_numpy(crop(mel, s0, n, MEL_FLOOR))[None])[0]
+            out = converter_batch(self.converter, content, torch.from_numpy(self.spk[c.speaker])[None],
+                                  torch.from_numpy(np.concatenate([ir, vs]))[None],
+                                  torch.from_numpy(crop(c.f["pitch"], s0, n, 0.0))[None],
+                                  torch.zeros(1, C.LORA_DELTA_SIZE))
+        return out[0, :, start - s0:].numpy()
+
+    def _batch(self, store, rng, n, noise: float, p_real: float | None = None):
+        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
+        L = warm + frames
+        p_real = float(self.scfg.get("p_real", 0.5)) if p_real is None else p_real
+        mels, auds = [], []
+        for c in store.sample(rng, n):
+            s = crop_start(rng, c.n_frames, L)
+            if rng.random() < p_real:
+                mel = crop(c.f["mel"], s, L, MEL_FLOOR)
+                if noise > 0:
+                    mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
+            else:
+                mel = self._features(c, rng, s, L)
+            mels.append(mel)
+            auds.append(crop_audio(c.audio, (s - 1) * HOP, (L + 1) * HOP))   # output block t = [(t-1)H, tH)
+        return stack(mels), stack(auds)
+
+    @torch.no_grad()
+    def evaluate(self):
+        store = self.eval or self.store
+        out = {k: float(v) for k, v in self._loss(*self._batch(store, _eval_rng(), 4, 0.0, p_real=0.0)).items()}
+        out["loss_real_mel"] = float(self._loss(*self._batch(store, _eval_rng(), 4, 0.0, p_real=1.0))["loss"])
+        return out
+
+
 class AdaptStage(Stage):
     """Few-shot adaptation: from ``utterances`` clips of a speaker no stage trained on,
     spk_embed = normalised mean speaker_encoder embedding, voice_source preset = mean
@@ -704,6 +777,7 @@ STAGES: dict[str, type[Stage]] = {
     "distill": DistillStage,
     "dmd": DMDStage,
     "adapt": AdaptStage,
+    "vocoder_gta": VocoderGTAStage,
 }
 STAGE_ORDER = tuple(STAGES)
 # which stage's final.pt provides each exported model (the converter's: converter_stage(cfg))
@@ -717,9 +791,16 @@ def converter_stage(cfg: dict) -> str:
     return "dmd" if int(cfg.get("stages", {}).get("dmd", {}).get("steps", 0)) > 0 else "distill"
 
 
+def vocoder_stage(cfg: dict) -> str:
+    """The stage whose vocoder is exported: ``vocoder_gta`` when it is configured with
+    steps > 0 (the fine-tune on the converter's output), else ``vocoder``."""
+    return "vocoder_gta" if int(cfg.get("stages", {}).get("vocoder_gta", {}).get("steps", 0)) > 0 else "vocoder"
+
+
 def export_sources(cfg: dict) -> dict[str, str]:
-    """EXPORT_SOURCES with the converter taken from :func:`converter_stage`."""
-    return {**EXPORT_SOURCES, "converter": converter_stage(cfg)}
+    """EXPORT_SOURCES with the converter taken from :func:`converter_stage` and the vocoder
+    from :func:`vocoder_stage`."""
+    return {**EXPORT_SOURCES, "converter": converter_stage(cfg), "vocoder": vocoder_stage(cfg)}
 
 
 def summaries(ckpt_root: Path) -> dict:
