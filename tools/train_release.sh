@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Reproduces the shipped weights from scratch (docs/training.md, "Full run"): corpus + features,
-# the seven training stages (two processes), export into weights/, the few-shot speaker files,
+# the training stages (two processes, then vocoder_gta), export into weights/, the few-shot speaker files,
 # the ORT fixtures and the engine reference regenerated from the new weights, and the
 # evaluation that writes docs/quality.md. Needs tools/setup.sh and tools/setup_train.sh first.
 # Resumable: rerun after an interruption and finished stages are skipped.
-#   bash tools/train_release.sh            # ~1.5 h of training on this 2-vCPU machine
+#   bash tools/train_release.sh            # ~1.8 h of training on this 2-vCPU machine
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,5 +20,5 @@ mkdir -p "$ROOT/weights/examples"
 cp "$ROOT/data/corpus/wav/${EXAMPLE[0]}/${EXAMPLE[1]}.wav" "$ROOT/weights/examples/${EXAMPLE[0]}_${EXAMPLE[1]}.wav"
 $PY -m tmrvc.fixtures
 $PY -m tmrvc.reference_engine
-$PY -m tmrvc.evaluation --doc "$ROOT/docs/quality.md"
+$PY -m tmrvc.evaluation --doc "$ROOT/docs/quality.md" --jobs 2
 echo "release done: weights/, weights/speakers/, Tests/Fixtures/, docs/quality.md regenerated"

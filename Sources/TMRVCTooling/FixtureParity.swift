@@ -19,8 +19,15 @@ public struct ParityRow: Codable, Sendable {
     public var frames: Int
     /// Allowed max abs error.
     public var tolerance: Double
-    /// Whether `maxAbsError <= tolerance`.
-    public var passed: Bool { maxAbsError <= tolerance }
+    /// When set, a row whose max abs error exceeds `tolerance` still passes if its max relative
+    /// error is at most this (for outputs whose error scales with the value, such as an `exp`).
+    public var relativeTolerance: Double? = nil
+    /// Whether `maxAbsError <= tolerance`, or `maxRelError <= relativeTolerance` when that is set.
+    public var passed: Bool { maxAbsError <= tolerance || passedByRelativeBar }
+    /// Whether the row passes only through `relativeTolerance`.
+    public var passedByRelativeBar: Bool {
+        maxAbsError > tolerance && relativeTolerance.map { maxRelError <= $0 } == true
+    }
 }
 
 /// Accumulates error statistics for one output.
@@ -250,7 +257,7 @@ public enum FixtureParity {
             func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
             lines.append(pad(r.caseName, 27) + pad(r.output, 16) + pad(String(r.frames), 9)
                          + pad(String(format: "%.3e", r.maxAbsError), 14) + pad(String(format: "%.3e", r.maxRelError), 13)
-                         + pad(String(r.worstFrame), 13) + (r.passed ? "ok" : "FAIL (> \(r.tolerance))"))
+                         + pad(String(r.worstFrame), 13) + (r.passedByRelativeBar ? "ok (rel <= \(r.relativeTolerance!))" : r.passed ? "ok" : "FAIL (> \(r.tolerance))"))
         }
         return lines.joined(separator: "\n")
     }

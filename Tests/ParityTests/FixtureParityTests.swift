@@ -22,13 +22,22 @@ final class FixtureParityTests: XCTestCase {
 
     /// fp16 weight storage (SessionOptions.weightStorage = .float16): the same fixtures, every
     /// model, with a looser bar: outputs within 1e-2 absolute of ONNX Runtime's fp32 results
-    /// (docs/performance.md lists the measured errors).
+    /// (docs/performance.md lists the measured errors). The vocoder's `magnitude` is the `exp`
+    /// of its log-magnitude head, so weight rounding gives errors proportional to the value (up
+    /// to ~18 in the fixtures): it may instead meet a relative bar of 1e-2, which at the same time
+    /// holds its small values to 1e-6 absolute (the relative error's floor is 1e-4).
     static let fp16Tolerance = 1e-2
+    static let fp16MagnitudeRelativeTolerance = 1e-2
 
     func testAllModelsWithFloat16WeightsStayNearONNXRuntime() throws {
         var rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root,
                                          weightStorage: .float16)
-        for i in rows.indices { rows[i].tolerance = Self.fp16Tolerance }
+        for i in rows.indices {
+            rows[i].tolerance = Self.fp16Tolerance
+            if rows[i].caseName.hasPrefix("vocoder/") && rows[i].output == "magnitude" {
+                rows[i].relativeTolerance = Self.fp16MagnitudeRelativeTolerance
+            }
+        }
         print("fp16 weight storage:")
         print(FixtureParity.table(rows))
         XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
     p.add_argument("--corpus", type=Path, help="override paths.corpus")
     p.add_argument("--checkpoints", type=Path, help="override paths.checkpoints")
-    p.add_argument("--out", type=Path, help="export folder (default export.out)")
+    p.add_argument("--out", type=Path, help="export folder (default export.out, relative to the repository)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     p.add_argument("--jobs", type=int, choices=(1, 2), default=1,
@@ -179,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg["paths"]["corpus"] = str(a.corpus.resolve())
     if a.checkpoints:
         cfg["paths"]["checkpoints"] = str(a.checkpoints.resolve())
+    if a.out:                  # a command-line path is relative to the working directory, like
+        a.out = a.out.resolve()  # --corpus/--checkpoints; export.out in a config is relative to the repo
     root = Path(cfg["paths"]["checkpoints"])
     root.mkdir(parents=True, exist_ok=True)
     try:
