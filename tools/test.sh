@@ -16,9 +16,10 @@ fi
 echo "== Swift build + tests"
 swift build --build-tests
 swift test --skip-build
-echo "== real-time checks in a release build (zero allocations per run())"
+echo "== real-time checks (zero allocations per run()) and fp16-weight parity in a release build"
 swift build -c release --build-tests -Xswiftc -enable-testing
-swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests
+swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \
+  --filter FixtureParityTests/testAllModelsWithFloat16WeightsStayNearONNXRuntime
 echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== Python tests"

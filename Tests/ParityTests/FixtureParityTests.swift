@@ -30,6 +30,9 @@ final class FixtureParityTests: XCTestCase {
     static let fp16MagnitudeRelativeTolerance = 1e-2
 
     func testAllModelsWithFloat16WeightsStayNearONNXRuntime() throws {
+        #if DEBUG
+        throw XCTSkip("fp16 parity runs in tools/test.sh's release step (unoptimised it takes ~2.5 min)")
+        #endif
         var rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root,
                                          weightStorage: .float16)
         for i in rows.indices {
