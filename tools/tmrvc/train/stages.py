@@ -74,8 +74,9 @@ def _eval_rng(seed: int = 12345) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def _eval_store(corpus: Path, **kw) -> ClipStore | None:
-    for splits in (("eval_sent", "eval_spk"), ("eval_sent",), ("train",)):
+def _eval_store(corpus: Path, candidates=(("eval_sent", "eval_spk"), ("eval_sent",), ("train",)), **kw) -> ClipStore | None:
+    """The first of ``candidates`` (tuples of splits) that has clips, or None."""
+    for splits in candidates:
         try:
             return ClipStore(corpus, splits=splits, **kw)
         except ValueError:
@@ -314,18 +315,23 @@ class VocoderStage(Stage):
         self.eval = _eval_store(corpus, audio=True)
         self.modules = {"vocoder": trainable("vocoder", self.scfg.get("seed", 0))}
 
-    def _batch(self, store, rng, n, noise: float):
+    def _batch(self, store, rng, n, noise: float, **input_kw):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
         L = warm + frames
         mels, auds = [], []
         for c in store.sample(rng, n):
             s = crop_start(rng, c.n_frames, L)
-            mel = crop(c.f["mel"], s, L, MEL_FLOOR)
-            if noise > 0:
-                mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
-            mels.append(mel)
+            mels.append(self._input(c, rng, s, L, noise, **input_kw))
             auds.append(crop_audio(c.audio, (s - 1) * HOP, (L + 1) * HOP))   # output block t = [(t-1)H, tH)
         return stack(mels), stack(auds)
+
+    def _input(self, c, rng, start: int, length: int, noise: float) -> np.ndarray:
+        """The vocoder's input for frames [start, start + length) of clip ``c``: its clean
+        log-mel, plus N(0, ``noise``)."""
+        mel = crop(c.f["mel"], start, length, MEL_FLOOR)
+        if noise > 0:
+            mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
+        return mel
 
     def _loss(self, mel, aud):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
@@ -623,10 +629,7 @@ class VocoderGTAStage(VocoderStage):
         root, corpus = Path(self.cfg["paths"]["checkpoints"]), self.cfg["paths"]["corpus"]
         roles = tuple(self.scfg.get("roles", ["main"]))
         self.store = ClipStore(corpus, splits=("train",), roles=roles, audio=True)
-        try:
-            self.eval = ClipStore(corpus, splits=("eval_sent",), roles=roles, audio=True)
-        except ValueError:
-            self.eval = None
+        self.eval = _eval_store(corpus, candidates=(("eval_sent",),), roles=roles, audio=True)
         self.content_encoder = frozen(root, "content_encoder", "content_encoder")
         self.converter = frozen(root, converter_stage(self.cfg), "converter")
         self.spk = speaker_embeddings(root)
@@ -650,22 +653,13 @@ class VocoderGTAStage(VocoderStage):
                                   torch.zeros(1, C.LORA_DELTA_SIZE))
         return out[0, :, start - s0:].numpy()
 
-    def _batch(self, store, rng, n, noise: float, p_real: float | None = None):
-        warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
-        L = warm + frames
+    def _input(self, c, rng, start: int, length: int, noise: float, p_real: float | None = None) -> np.ndarray:
+        """With probability ``p_real`` (default: the config's) the real mel as in
+        :class:`VocoderStage`, else the converter's reconstruction."""
         p_real = float(self.scfg.get("p_real", 0.5)) if p_real is None else p_real
-        mels, auds = [], []
-        for c in store.sample(rng, n):
-            s = crop_start(rng, c.n_frames, L)
-            if rng.random() < p_real:
-                mel = crop(c.f["mel"], s, L, MEL_FLOOR)
-                if noise > 0:
-                    mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
-            else:
-                mel = self._features(c, rng, s, L)
-            mels.append(mel)
-            auds.append(crop_audio(c.audio, (s - 1) * HOP, (L + 1) * HOP))   # output block t = [(t-1)H, tH)
-        return stack(mels), stack(auds)
+        if rng.random() < p_real:
+            return super()._input(c, rng, start, length, noise)
+        return self._features(c, rng, start, length)
 
     @torch.no_grad()
     def evaluate(self):
