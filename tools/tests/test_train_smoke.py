@@ -70,11 +70,11 @@ def test_losses_fall(chain):
     stages = chain["report"]["stages"]
     adapted = [f"adapt/{v}" for v in _voices()[1:3]]
     assert set(stages) == {"speaker_encoder", "content_encoder", "ir_estimator", "vocoder", "teacher",
-                           "distill", "dmd", "vocoder_gta", *adapted}
+                           "distill", "dmd", "joint", "vocoder_gta", *adapted}
     assert set(chain["report"]["timings_s"]["side_lane"]) == {"ir_estimator", "vocoder"}
     for name, s in stages.items():
-        if name == "dmd":
-            continue                  # its own checks below
+        if name in ("dmd", "joint"):
+            continue                  # their own checks below
         assert s["loss_last"] < s["loss_first"], (name, s["loss_first"], s["loss_last"])
         assert s["eval_after"]["loss"] < s["eval_before"]["loss"], (name, s["eval_before"], s["eval_after"])
     # conversion pairs (another speaker's aligned reading as the target) improve too
@@ -85,7 +85,17 @@ def test_losses_fall(chain):
     m = stages["dmd"]
     assert m["eval_after"]["fake_v"] < m["eval_before"]["fake_v"], m
     assert m["eval_after"]["loss"] < 1.5 * m["eval_before"]["loss"], m
-    assert chain["report"]["export"]["sources"]["converter"] == "dmd"
+    # the end-to-end fine-tune starts from dmd's converter and the content stage's encoder, and
+    # both exported models come from it
+    j = stages["joint"]
+    # (its anchor term starts at 0 by construction, so the reconstruction and conversion terms are compared)
+    assert j["loss_last"] < j["loss_first"] and j["eval_before"]["anchor"] == 0.0, j
+    assert j["eval_after"]["rec"] < j["eval_before"]["rec"], j
+    assert j["eval_after"]["cross_l1"] < j["eval_before"]["cross_l1"], j
+    assert j["params"] == {"content_encoder": stages["content_encoder"]["params"]["content_encoder"],
+                           "converter": stages["distill"]["params"]["converter"]}
+    assert {k: chain["report"]["export"]["sources"][k] for k in ("content_encoder", "converter")} == \
+        {"content_encoder": "joint", "converter": "joint"}
     # the vocoder fine-tuned on the converter's reconstructions is the exported one, and it
     # starts from the vocoder stage's weights (same size), scored on both kinds of input
     g = stages["vocoder_gta"]
@@ -132,6 +142,29 @@ def test_export_loads_in_ort_with_contract_io(chain):
             assert np.all(np.isfinite(o)), name
     # the shipped weights were not touched
     assert U.sha256_file(REPO / "weights" / "vocoder.onnx") == ref["vocoder"]["sha256"]
+
+
+def test_seed_from_onnx_round_trips(chain, tmp_path):
+    """``seed --models DIR`` turns exported ONNX files back into the stages' final.pt: exporting
+    from the seeded checkpoints gives byte-identical files (the converter goes to ``distill`` and
+    the vocoder to ``vocoder``, so dmd, joint and vocoder_gta are switched off for the re-export), and
+    the speaker embeddings are there for the stages that follow (an adapt run on the seeded
+    weights works).  A folder that already holds results is refused."""
+    from tmrvc.train.cli import main
+
+    src = Path(chain["report"]["export"]["out"])
+    ck = tmp_path / "seeded"
+    args = [a if a != str(chain["ck"]) else str(ck) for a in chain["args"]]
+    assert main(["seed", *args, "--models", str(src)]) == 0
+    assert (ck / "speaker_encoder" / "embeddings.npz").exists()
+    off = ["--set", "stages.dmd.steps=0", "--set", "stages.joint.steps=0", "--set", "stages.vocoder_gta.steps=0"]
+    assert main(["export", *args, *off, "--out", str(tmp_path / "again")]) == 0
+    ref = json.loads((REPO / "weights" / "models.json").read_text())["models"]
+    for r in ref.values():
+        assert (tmp_path / "again" / r["file"]).read_bytes() == (src / r["file"]).read_bytes(), r["file"]
+    assert main(["adapt", *args, *off, "--set", "stages.adapt.steps=4"]) == 0
+    with pytest.raises(SystemExit, match="already has final.pt"):
+        main(["seed", *args, "--models", str(src)])
 
 
 def test_sigterm_then_resume_matches_uninterrupted(chain, tmp_path):

@@ -60,6 +60,15 @@ def test_sentences():
 
     assert len(S.SENTENCES) == 60 and len(set(S.SENTENCES)) == 60
     assert sum(S.is_eval_sentence(s) for s, _ in S.all_sentences()) == S.N_EVAL
+    # generated extra sentences: training-only, reproducible, new ids and texts, a longer
+    # list starting with a shorter one
+    extra = S.extra_sentences(300)
+    assert extra == S.extra_sentences(300) and extra[:40] == S.extra_sentences(40)
+    assert extra[0][0] == "s100" and extra[-1][0] == "s399"
+    assert not any(S.is_eval_sentence(sid) for sid, _ in extra)
+    texts = [t for _, t in extra]
+    assert len(set(texts)) == 300 and not set(texts) & set(S.SENTENCES)
+    assert all(t[0].isupper() and t[-1] in ".?" for t in texts)
 
 
 def test_lora_delta_layout_matches_converter():

@@ -81,11 +81,18 @@ def vocode(features: np.ndarray, sessions: dict) -> np.ndarray:
 
 def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights",
             sessions: dict | None = None) -> np.ndarray:
+    """``audio`` (24 kHz) converted to ``profile``'s voice as the engine does at q = 0."""
+    sessions = sessions or load_sessions(weights)
+    return vocode(convert_features(audio, profile, sessions), sessions)[:len(audio)]
+
+
+def convert_features(audio: np.ndarray, profile: SpeakerProfile, sessions: dict) -> np.ndarray:
+    """The converter's output features [80, T] for ``audio`` (before the vocoder), streamed
+    frame by frame with the content encoder, IR estimator and converter of ``sessions``."""
     x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
     mel = frontend.log_mel(x)                       # [80, T]
     n = mel.shape[1]
     pit = pitch.pitch_features(x)                   # [2, T]
-    sessions = sessions or load_sessions(weights)
     content_s, ir_s = sessions["content_encoder"], sessions["ir_estimator"]
     conv_s = sessions["converter"]
     content = np.stack([o["content"][0, :, 0] for o in
@@ -106,8 +113,7 @@ def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "
               "lora_delta": profile.lora_delta[None, :].astype(np.float32)}
     conv_frames = ({"content": content[t][None, :, None], "pitch": pit[None, :, t:t + 1],
                     "acoustic_params": acoustic[t][None, :]} for t in range(n))
-    features = np.stack([o["features"][0, :, 0] for o in _stream(conv_s, conv_frames, static)], axis=1)
-    return vocode(features, sessions)[:len(audio)]
+    return np.stack([o["features"][0, :, 0] for o in _stream(conv_s, conv_frames, static)], axis=1)
 
 
 def main(argv: list[str] | None = None) -> int:

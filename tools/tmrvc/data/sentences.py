@@ -1,9 +1,11 @@
 """The shared sentence list every voice of the corpus reads (a parallel corpus).
 
 60 short, varied English sentences (statements, questions, numbers, names, lists,
-long and short), written for this project.  Sentence ``i`` has the id ``s{i:03d}``.
+long and short; s000-s008 are from the IEEE "Harvard" sentence lists of 1969 and s016 is
+the traditional pangram, the others were written for this project).  Sentence ``i`` has the id ``s{i:03d}``.
 The last ``N_EVAL`` sentences are held out: no training stage sees them, the
-evaluation reports use them.
+evaluation reports use them.  :func:`extra_sentences` adds generated training-only
+sentences (``data.extra_sentences`` in configs/train_student.yaml).
 """
 
 from __future__ import annotations
@@ -84,4 +86,73 @@ def all_sentences() -> list[tuple[str, str]]:
 
 
 def is_eval_sentence(sid: str) -> bool:
-    return int(sid[1:]) >= len(SENTENCES) - N_EVAL
+    """True for the held-out sentences (the last ``N_EVAL`` of ``SENTENCES``); the generated
+    extra sentences (ids from ``s100``) are training sentences."""
+    return len(SENTENCES) - N_EVAL <= int(sid[1:]) < len(SENTENCES)
+
+
+# ----------------------------------------------------------------------------- generated training text
+# Extra training-only sentences (ids s100, s101, ...), made by a small seeded grammar from the
+# word lists below (written for this project).  They add phonetic and lexical variety: the
+# 50 training sentences above are too few for the models to generalise to new text (the
+# held-out-sentence losses stay well above the training ones).  Never held out.
+EXTRA_BASE = 100
+
+_NAMES = ("Anna", "Peter", "Maria", "George", "Helen", "Victor", "Laura", "Oscar", "Judith", "Samuel",
+          "Nora", "Felix", "Ruth", "Thomas", "Carmen", "Walter")
+_ADJ = ("old", "bright", "quiet", "heavy", "narrow", "yellow", "broken", "silver", "warm", "tiny",
+        "famous", "crooked", "shiny", "gentle", "rough", "empty", "purple", "frozen", "noisy", "clever")
+_NOUNS = ("lamp", "bridge", "basket", "guitar", "window", "ladder", "pencil", "blanket", "engine", "wallet",
+          "mirror", "feather", "bucket", "jacket", "tractor", "kettle", "puzzle", "violin", "carpet", "shovel",
+          "envelope", "umbrella", "bicycle", "sandwich", "magazine", "telescope", "chimney", "lantern")
+_PLURALS = ("apples", "boxes", "horses", "letters", "pebbles", "shoes", "cookies", "ducks", "coins", "oranges",
+            "bottles", "candles", "tickets", "flowers", "stones", "children", "sheep", "wolves")
+_VERBS_PAST = ("found", "painted", "carried", "dropped", "fixed", "washed", "borrowed", "hid", "sold", "measured",
+               "wrapped", "pushed", "cleaned", "opened", "dragged", "described", "photographed", "threw")
+_VERBS = ("find", "paint", "carry", "fix", "wash", "borrow", "sell", "measure", "wrap", "clean", "open", "check")
+_PLACES = ("kitchen", "harbour", "station", "garage", "library", "forest", "village", "museum", "hospital",
+           "playground", "cellar", "factory", "valley", "theatre", "orchard", "airport")
+_TIMES = ("yesterday", "this morning", "last winter", "on Friday", "after lunch", "at midnight", "every evening",
+          "before sunrise", "in August", "two weeks ago")
+_NUMBERS = ("two", "three", "four", "six", "eight", "eleven", "twelve", "fifteen", "twenty", "forty",
+            "ninety", "a hundred")
+_FEELINGS = ("surprised", "tired", "delighted", "worried", "curious", "nervous", "proud", "confused")
+
+_TEMPLATES = (
+    "{name} {vpast} the {adj} {noun} in the {place} {time}.",
+    "Did you {verb} the {adj} {noun} {time}?",
+    "{num} {plural} were lying next to the {noun}.",
+    "The {noun} in the {place} looks {adj} and {adj2}.",
+    "Why did {name} leave the {noun} near the {place}?",
+    "{name} was {feeling} when the {noun} finally arrived.",
+    "Please {verb} the {noun} before {name} comes home.",
+    "We counted {num} {plural} behind the {place} {time}.",
+    "My {adj} {noun} is older than the {place} itself.",
+    "{time_cap}, {name} and {name2} walked to the {place}.",
+    "Nobody knows who {vpast} the {noun} at the {place}.",
+    "How many {plural} can you fit inside a {adj} {noun}?",
+)
+
+
+def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """The first ``n`` generated training sentences as [(id, text)], ids from ``s100``; the
+    same ``seed`` gives the same list, and a longer list starts with the shorter one."""
+    import random
+
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    seen = set(SENTENCES)
+    while len(out) < n:
+        t = rng.choice(_TEMPLATES)
+        name, name2 = rng.sample(_NAMES, 2)
+        adj, adj2 = rng.sample(_ADJ, 2)
+        time_ = rng.choice(_TIMES)
+        text = t.format(name=name, name2=name2, adj=adj, adj2=adj2, noun=rng.choice(_NOUNS), place=rng.choice(_PLACES),
+                        plural=rng.choice(_PLURALS), vpast=rng.choice(_VERBS_PAST), verb=rng.choice(_VERBS),
+                        time=time_, time_cap=time_[0].upper() + time_[1:], num=rng.choice(_NUMBERS),
+                        feeling=rng.choice(_FEELINGS))
+        text = text[0].upper() + text[1:]
+        if text not in seen:
+            seen.add(text)
+            out.append((sentence_id(EXTRA_BASE + len(out)), text))
+    return out

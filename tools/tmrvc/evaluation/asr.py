@@ -43,10 +43,14 @@ def model_dir(cache: Path | None = None) -> Path:
     key = hashlib.sha1(f"{part1.stat().st_size}:{part2.stat().st_size}:{part1.stat().st_mtime_ns}".encode()).hexdigest()[:12]
     root = Path(cache or os.environ.get("TMRVC_CACHE") or Path.home() / ".cache" / "tmrvc") / f"whisper-base-{key}"
     if not (root / "model.bin").exists():
+        # several processes (evaluation --jobs N) may build the cache at once: each writes its
+        # own temporary files and renames them into place atomically
         root.mkdir(parents=True, exist_ok=True)
+        suffix = f".tmp.{os.getpid()}"
         for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-            shutil.copyfile(p1 / name, root / name)
-        tmp = root / "model.bin.tmp"
+            shutil.copyfile(p1 / name, root / (name + suffix))
+            os.replace(root / (name + suffix), root / name)
+        tmp = root / ("model.bin" + suffix)
         with open(tmp, "wb") as out:
             for part in (part1, part2):
                 with open(part, "rb") as f:

@@ -5,7 +5,7 @@ Commands:
 * ``data``     -- synthesise the corpus (:mod:`tmrvc.data.corpus`) and cache features
                   (:mod:`tmrvc.data.features`) as configured for the size;
 * one stage    -- ``speaker_encoder``, ``content_encoder``, ``ir_estimator``, ``vocoder``,
-                  ``teacher``, ``distill``, ``dmd``, ``adapt``, ``vocoder_gta`` (see
+                  ``teacher``, ``distill``, ``dmd``, ``joint``, ``adapt``, ``vocoder_gta`` (see
                   :mod:`tmrvc.train.stages`);
 * ``export``   -- trained weights -> ONNX through :func:`tmrvc.export.export_all`
                   (into ``export.out``, never ``weights/`` unless asked explicitly) and a
@@ -14,6 +14,10 @@ Commands:
                   (``final.pt``) are skipped and an interrupted one continues; ``--jobs 2``
                   trains ir_estimator + vocoder in a second process (``lane``) meanwhile,
                   and ``vocoder_gta`` (it needs the converter and the vocoder) runs last;
+* ``seed``     -- ``--models DIR``: the final.pt of every stage that an exported model comes
+                  from, read back from DIR's ONNX files (:mod:`tmrvc.models.from_onnx`), plus
+                  the speaker embeddings; later stages (``vocoder_gta``, ``adapt``, ...) then
+                  continue from those weights instead of retraining the chain;
 * ``summary``  -- print the stage summaries as JSON.
 
 Configs: ``configs/train_student.yaml``, ``configs/train_teacher.yaml``,
@@ -46,7 +50,8 @@ def run_data(cfg: dict, log=print) -> dict:
     d = cfg.get("data", {})
     root = Path(cfg["paths"]["corpus"])
     t0 = time.time()
-    corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log)
+    corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log,
+                     extra_sentences=int(d.get("extra_sentences", 0)))
     t1 = time.time()
     index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
                            use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
@@ -120,6 +125,42 @@ def check_contract(out_dir: Path, reference_json: Path) -> list[str]:
     return problems
 
 
+def run_seed(cfg: dict, models: Path, log=print) -> dict:
+    """Writes ``<checkpoints>/<stage>/final.pt`` for each exported model from the ONNX file
+    in ``models`` (the base stage of :data:`tmrvc.train.stages.EXPORT_SOURCES`: the vocoder goes to
+    ``vocoder``, so ``vocoder_gta`` can fine-tune it, the converter to ``distill``), and the
+    speaker_encoder stage's ``embeddings.npz`` computed with the read-back encoder.  Returns
+    {stage: source file}; a stage folder that already holds a final.pt is refused."""
+    from tmrvc.models.from_onnx import onnx_state_dict
+    from tmrvc.train.stages import EXPORT_SOURCES as sources
+    from tmrvc.train.stages import STAGES
+    from tmrvc.train.trainer import _atomic_save
+
+    root = Path(cfg["paths"]["checkpoints"])
+    taken = [s for s in sources.values() if (root / s / "final.pt").exists()]
+    if taken:
+        raise SystemExit(f"seed: {root} already has final.pt for {', '.join(taken)}; use an empty --checkpoints folder")
+    done = {}
+    for name, stage in sources.items():
+        path = Path(models) / f"{name}.onnx"
+        if not path.exists():
+            raise SystemExit(f"seed: {path} missing")
+        (root / stage).mkdir(parents=True, exist_ok=True)
+        summary = {"seeded_from": str(path)}
+        _atomic_save({"models": {name: onnx_state_dict(name, path)}, "stage": stage, "summary": summary},
+                     root / stage / "final.pt")
+        (root / stage / "summary.json").write_text(json.dumps(summary, indent=1))
+        done[stage] = str(path)
+        log(f"seed: {stage}/final.pt <- {path}")
+    enc = STAGES["speaker_encoder"](cfg, stage_config(cfg, "speaker_encoder"))
+    enc.setup()
+    enc.modules["speaker_encoder"].load_state_dict(onnx_state_dict("speaker_encoder", Path(models) / "speaker_encoder.onnx"))
+    enc.modules["speaker_encoder"].eval()
+    enc.finish(root / sources["speaker_encoder"])
+    log(f"seed: {sources['speaker_encoder']}/embeddings.npz from the corpus")
+    return done
+
+
 # Stages that need no other stage's output; ``all --jobs 2`` trains them in a second process
 # while the dependent chain (speaker/content encoders -> teacher -> distill -> dmd -> adapt) runs.
 INDEPENDENT_STAGES = ("ir_estimator", "vocoder")
@@ -160,12 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     from tmrvc.train.trainer import Interrupted, run_stage
 
     p = argparse.ArgumentParser(prog="python -m tmrvc.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("command", choices=("data", *STAGE_ORDER, "export", "all", "summary", "lane"))
+    p.add_argument("command", choices=("data", *STAGE_ORDER, "export", "all", "summary", "lane", "seed"))
     p.add_argument("--size", default="smoke", help="config size (smoke | full)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
     p.add_argument("--config-dir", type=Path, default=CONFIG_DIR)
     p.add_argument("--corpus", type=Path, help="override paths.corpus")
     p.add_argument("--checkpoints", type=Path, help="override paths.checkpoints")
+    p.add_argument("--models", type=Path, help="seed: folder of exported ONNX files (e.g. ../weights)")
     p.add_argument("--out", type=Path, help="export folder (default export.out, relative to the repository)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
@@ -192,6 +234,11 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if a.command == "export":
             run_export(cfg, a.out)
+            return 0
+        if a.command == "seed":
+            if a.models is None:
+                p.error("seed needs --models DIR")
+            run_seed(cfg, a.models.resolve())
             return 0
         if a.command in STAGES:
             run_stages(cfg, [a.command], root, a.resume, {})

@@ -70,6 +70,26 @@ def mrstft_loss(pred: Tensor, target: Tensor, resolutions=RESOLUTIONS) -> Tensor
     return total / len(resolutions)
 
 
+def _mag_weight(target_mag: Tensor) -> Tensor:
+    return target_mag / (target_mag.mean(dim=(1, 2), keepdim=True) + 1e-7)
+
+
 def phase_loss(phase: Tensor, target_phase: Tensor, target_mag: Tensor) -> Tensor:
-    w = target_mag / (target_mag.mean(dim=(1, 2), keepdim=True) + 1e-7)
-    return (w * (1.0 - torch.cos(phase - target_phase))).mean()
+    """Magnitude-weighted anti-wrapping loss on the phase itself, ``1 - cos(phase - target)``
+    ([B, bins, T] tensors)."""
+    return (_mag_weight(target_mag) * (1.0 - torch.cos(phase - target_phase))).mean()
+
+
+def phase_derivative_loss(phase: Tensor, target_phase: Tensor, target_mag: Tensor) -> Tensor:
+    """The same anti-wrapping loss on the phase's differences along frequency (group delay)
+    and along time (instantaneous frequency), as in APNet (Ai and Ling, 2023): they carry the
+    phase's structure (harmonics advancing coherently from frame to frame, onsets aligned
+    across bins) that the absolute phase alone, hard to predict, does not teach.  Each
+    difference is weighted by the smaller of the two magnitudes it joins; the two terms are
+    averaged."""
+    w = _mag_weight(target_mag)
+    gd = 1.0 - torch.cos(torch.diff(phase, dim=1) - torch.diff(target_phase, dim=1))
+    iaf = 1.0 - torch.cos(torch.diff(phase, dim=2) - torch.diff(target_phase, dim=2))
+    w_f = torch.minimum(w[:, 1:], w[:, :-1])
+    w_t = torch.minimum(w[..., 1:], w[..., :-1])
+    return 0.5 * ((w_f * gd).mean() + (w_t * iaf).mean())

@@ -10,8 +10,10 @@ vocoder             vocoder          --
 teacher             teacher U-Net    content_encoder, speaker_encoder (embeddings)
 distill             converter        content_encoder, speaker_encoder, teacher
 dmd                 converter        content_encoder, speaker_encoder, teacher, distill
-adapt               a lora_delta     content_encoder, speaker_encoder, distill (or dmd)
-vocoder_gta         vocoder          content_encoder, speaker_encoder, distill (or dmd), vocoder
+joint               content_encoder  content_encoder, speaker_encoder, distill (or dmd)
+                    + converter
+adapt               a lora_delta     speaker_encoder, joint (or content_encoder + distill/dmd)
+vocoder_gta         vocoder          speaker_encoder, joint (or content_encoder + distill/dmd), vocoder
 ==================  ===============  =====================================================
 """
 
@@ -347,6 +349,10 @@ class VocoderStage(Stage):
                "phase": dsp.phase_loss(phase[..., warm:], tph, tmag)}
         out["loss"] = out["mrstft"] + float(self.scfg.get("w_logmag", 1.0)) * out["logmag"] \
             + float(self.scfg.get("w_phase", 1.0)) * out["phase"]
+        w_pd = float(self.scfg.get("w_phase_deriv", 0.0))
+        if w_pd > 0:
+            out["phase_deriv"] = dsp.phase_derivative_loss(phase[..., warm:], tph, tmag)
+            out["loss"] = out["loss"] + w_pd * out["phase_deriv"]
         return out
 
     def train_step(self, step, rng, gen):
@@ -429,10 +435,11 @@ class _CondMixin:
             spks.append(self.spk[tgt_clip.speaker])
             vs = tgt_clip.f["voice_source"] if rng.random() < p_vs else np.zeros(C.DIMS_VOICE_SOURCE, np.float32)
             acs.append(np.concatenate([ir, vs]))
+        mel = stack(mels)
         with torch.no_grad():
-            content = run_streaming(self.content_encoder, stack(mels))[0]
+            content = run_streaming(self.content_encoder, mel)[0]
         return {"content": content, "pitch": stack(pitches), "spk": stack(spks), "acoustic": stack(acs),
-                "target": stack(tgts), "warm": warm}
+                "target": stack(tgts), "warm": warm, "mel": mel}
 
     @staticmethod
     def _teacher_cond(b: dict) -> tuple:
@@ -519,6 +526,47 @@ class DistillStage(_CondMixin, Stage):
         # conversion: another speaker's DTW-aligned reading of the same sentence as the target
         x = self._cond_batch(store, _eval_rng(7), 4, 0.0, 1.0, p_cross=1.0)
         out["cross_l1"] = float((self._student(x) - x["target"][..., x["warm"]:]).abs().mean())
+        return out
+
+
+class JointStage(_CondMixin, Stage):
+    """End-to-end fine-tune of the content encoder and the converter together, from the
+    distilled student (``converter_stage``) and the content stage's encoder: the converter's
+    output regresses the clean (or, for conversion pairs, the DTW-aligned other speaker's)
+    log-mel with L1, the gradient flowing into the content encoder, so that the content
+    features keep what the converter needs to render the words.  ``anchor_weight`` x L1
+    between the fine-tuned and the original content features keeps the representation
+    close to the speaker-independent one it started from."""
+
+    name = "joint"
+
+    def setup(self) -> None:
+        self._setup_cond()
+        root = Path(self.cfg["paths"]["checkpoints"])
+        enc = trainable("content_encoder", self.scfg.get("seed", 0))
+        enc.load_state_dict(load_final(root, "content_encoder")["models"]["content_encoder"])
+        conv = trainable("converter", self.scfg.get("seed", 0))
+        conv.load_state_dict(load_final(root, student_stage(self.cfg))["models"]["converter"])
+        self.modules = {"content_encoder": enc, "converter": conv}
+
+    def _loss(self, b) -> dict[str, Tensor]:
+        w = b["warm"]
+        content = run_streaming(self.modules["content_encoder"], b["mel"])[0]
+        lora = torch.zeros(content.shape[0], C.LORA_DELTA_SIZE)
+        pred = converter_batch(self.modules["converter"], content, b["spk"], b["acoustic"], b["pitch"], lora)[..., w:]
+        out = {"rec": (pred - b["target"][..., w:]).abs().mean(), "anchor": (content - b["content"]).abs().mean()}
+        out["loss"] = out["rec"] + float(self.scfg.get("anchor_weight", 1.0)) * out["anchor"]
+        return out
+
+    def train_step(self, step, rng, gen):
+        return self._loss(self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
+                                           float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0))))
+
+    @torch.no_grad()
+    def evaluate(self):
+        store = self.eval or self.store
+        out = {k: float(v) for k, v in self._loss(self._cond_batch(store, _eval_rng(), 4, 0.0, 1.0)).items()}
+        out["cross_l1"] = float(self._loss(self._cond_batch(store, _eval_rng(7), 4, 0.0, 1.0, p_cross=1.0))["rec"])
         return out
 
 
@@ -630,7 +678,7 @@ class VocoderGTAStage(VocoderStage):
         roles = tuple(self.scfg.get("roles", ["main"]))
         self.store = ClipStore(corpus, splits=("train",), roles=roles, audio=True)
         self.eval = _eval_store(corpus, candidates=(("eval_sent",),), roles=roles, audio=True)
-        self.content_encoder = frozen(root, "content_encoder", "content_encoder")
+        self.content_encoder = frozen(root, content_encoder_stage(self.cfg), "content_encoder")
         self.converter = frozen(root, converter_stage(self.cfg), "converter")
         self.spk = speaker_embeddings(root)
         voc = trainable("vocoder", self.scfg.get("seed", 0))
@@ -706,7 +754,8 @@ class AdaptStage(Stage):
     def frozen_models(self) -> tuple[nn.Module, nn.Module, nn.Module]:
         """(content encoder, speaker encoder, converter), frozen, from the training checkpoints."""
         root = Path(self.cfg["paths"]["checkpoints"])
-        return (frozen(root, "content_encoder", "content_encoder"), frozen(root, "speaker_encoder", "speaker_encoder"),
+        return (frozen(root, content_encoder_stage(self.cfg), "content_encoder"),
+                frozen(root, "speaker_encoder", "speaker_encoder"),
                 frozen(root, converter_stage(self.cfg), "converter"))
 
     def _batch(self, clips, rng, n):
@@ -770,6 +819,7 @@ STAGES: dict[str, type[Stage]] = {
     "teacher": TeacherStage,
     "distill": DistillStage,
     "dmd": DMDStage,
+    "joint": JointStage,
     "adapt": AdaptStage,
     "vocoder_gta": VocoderGTAStage,
 }
@@ -779,22 +829,40 @@ EXPORT_SOURCES = {"content_encoder": "content_encoder", "converter": "distill", 
                   "ir_estimator": "ir_estimator", "speaker_encoder": "speaker_encoder"}
 
 
+def _steps(cfg: dict, stage: str) -> int:
+    return int(cfg.get("stages", {}).get(stage, {}).get("steps", 0))
+
+
+def student_stage(cfg: dict) -> str:
+    """The stage whose converter is the distilled student: ``dmd`` when it is configured with
+    steps > 0, else ``distill`` (the dmd stage is skipped then)."""
+    return "dmd" if _steps(cfg, "dmd") > 0 else "distill"
+
+
 def converter_stage(cfg: dict) -> str:
-    """The stage whose converter is the student: ``dmd`` when it is configured with steps > 0,
-    else ``distill`` (the dmd stage is skipped then)."""
-    return "dmd" if int(cfg.get("stages", {}).get("dmd", {}).get("steps", 0)) > 0 else "distill"
+    """The stage whose converter is exported (and adapted): ``joint`` when it is configured
+    with steps > 0, else :func:`student_stage`."""
+    return "joint" if _steps(cfg, "joint") > 0 else student_stage(cfg)
+
+
+def content_encoder_stage(cfg: dict) -> str:
+    """The stage whose content encoder is exported: ``joint`` when it has steps > 0 (it
+    fine-tunes the encoder with the converter), else ``content_encoder``.  The teacher and the
+    distillation always use the ``content_encoder`` stage's encoder."""
+    return "joint" if _steps(cfg, "joint") > 0 else "content_encoder"
 
 
 def vocoder_stage(cfg: dict) -> str:
     """The stage whose vocoder is exported: ``vocoder_gta`` when it is configured with
     steps > 0 (the fine-tune on the converter's output), else ``vocoder``."""
-    return "vocoder_gta" if int(cfg.get("stages", {}).get("vocoder_gta", {}).get("steps", 0)) > 0 else "vocoder"
+    return "vocoder_gta" if _steps(cfg, "vocoder_gta") > 0 else "vocoder"
 
 
 def export_sources(cfg: dict) -> dict[str, str]:
-    """EXPORT_SOURCES with the converter taken from :func:`converter_stage` and the vocoder
-    from :func:`vocoder_stage`."""
-    return {**EXPORT_SOURCES, "converter": converter_stage(cfg), "vocoder": vocoder_stage(cfg)}
+    """EXPORT_SOURCES with the content encoder from :func:`content_encoder_stage`, the
+    converter from :func:`converter_stage` and the vocoder from :func:`vocoder_stage`."""
+    return {**EXPORT_SOURCES, "content_encoder": content_encoder_stage(cfg), "converter": converter_stage(cfg),
+            "vocoder": vocoder_stage(cfg)}
 
 
 def summaries(ckpt_root: Path) -> dict:
