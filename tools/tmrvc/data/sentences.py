@@ -134,6 +134,11 @@ _TEMPLATES = (
 )
 
 
+def is_extra_sentence(sid: str) -> bool:
+    """True for a generated training sentence (:func:`extra_sentences`, ids from ``s100``)."""
+    return int(sid[1:]) >= EXTRA_BASE
+
+
 def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
     """The first ``n`` generated training sentences as [(id, text)], ids from ``s100``; the
     same ``seed`` gives the same list, and a longer list starts with the shorter one."""

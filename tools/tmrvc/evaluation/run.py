@@ -21,7 +21,7 @@ and two reference rows per target clip: the parallel ``target`` recording itself
 ``target, vocoded`` (its log-mel through the exported vocoder: the vocoder's ceiling).
 
 Measures: speaker similarity (Resemblyzer cosine to the target's reference embedding = mean
-over its training-sentence clips; also to the source's), WER/CER of Whisper-base (beam 5, seeded fallback on repetition loops)
+over its clips of the 50 written training sentences; also to the source's), WER/CER of Whisper-base (beam 5, seeded fallback on repetition loops)
 transcripts against the sentence text, F0 correlation with the source (log F0 on frames
 voiced in both; invariant to the mean shift), the output's mean log-F0 minus the target
 speaker's (semitones), and mel-cepstral distortion (c1..c24 of the 80-band log-mel, DTW)
@@ -56,7 +56,7 @@ class EvaluationError(RuntimeError):
 
 def _select(corpus: Path, speakers_dir: Path, max_sources: int | None, max_sentences: int | None):
     from tmrvc.data.corpus import read_manifest
-    from tmrvc.data.sentences import is_eval_sentence
+    from tmrvc.data.sentences import is_eval_sentence, is_extra_sentence
 
     manifest = [e for e in read_manifest(corpus) if e["role"] == "main"]
     if not manifest:
@@ -73,8 +73,10 @@ def _select(corpus: Path, speakers_dir: Path, max_sources: int | None, max_sente
     speakers = sorted({e["speaker"] for e in manifest})
     sources = [s for s in speakers if s not in held][:max_sources or None] + [s for s in held]
     by_key = {(e["speaker"], e["sid"]): e for e in manifest}
-    train_clips = {s: [e for e in manifest if e["speaker"] == s and not is_eval_sentence(e["sid"])]
-                   for s in speakers}
+    # a speaker's reference = its clips of the 50 written training sentences (not the generated
+    # extra ones, so the references do not depend on how many of those the corpus holds)
+    train_clips = {s: [e for e in manifest if e["speaker"] == s and not is_eval_sentence(e["sid"])
+                       and not is_extra_sentence(e["sid"])] for s in speakers}
     return targets, files, sources, sids, by_key, train_clips
 
 
@@ -301,8 +303,8 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         f"* sentences: the {len(result['sentences'])} held-out sentences {result['sentences'][0]}..{result['sentences'][-1]}",
         "* conversion: the exported ONNX models streamed frame by frame with state feedback, as the engine "
         "runs them at q = 0 (`tmrvc.reference_engine.convert`)",
-        "* similarity: Resemblyzer cosine to the speaker's reference (mean embedding of its training-sentence "
-        "clips); WER/CER: Whisper-base transcripts (beam 5; a repetition loop, gzip ratio > 2.4, is decoded again at rising temperature with a seeded sampler), numbers spelled out; F0: the runtime's YIN, log-F0 "
+        "* similarity: Resemblyzer cosine to the speaker's reference (mean embedding of its clips of the 50 "
+        "written training sentences); WER/CER: Whisper-base transcripts (beam 5; a repetition loop, gzip ratio > 2.4, is decoded again at rising temperature with a seeded sampler), numbers spelled out; F0: the runtime's YIN, log-F0 "
         "correlation on frames voiced in both; MCD: c1..c24 of the 80-band log-mel, DTW-aligned to the "
         "parallel target recording",
         "",
