@@ -165,6 +165,10 @@ def test_seed_from_onnx_round_trips(chain, tmp_path):
     assert main(["adapt", *args, *off, "--set", "stages.adapt.steps=4"]) == 0
     with pytest.raises(SystemExit, match="already has final.pt"):
         main(["seed", *args, "--models", str(src)])
+    empty = [a if a != str(ck) else str(tmp_path / "other") for a in args]
+    with pytest.raises(SystemExit, match="missing .*vocoder.onnx"):
+        main(["seed", *empty, "--models", str(tmp_path / "again" / "nothing")])
+    assert not (tmp_path / "other" / "distill").exists()
 
 
 def test_sigterm_then_resume_matches_uninterrupted(chain, tmp_path):

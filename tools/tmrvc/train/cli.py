@@ -140,11 +140,12 @@ def run_seed(cfg: dict, models: Path, log=print) -> dict:
     taken = [s for s in sources.values() if (root / s / "final.pt").exists()]
     if taken:
         raise SystemExit(f"seed: {root} already has final.pt for {', '.join(taken)}; use an empty --checkpoints folder")
+    missing = [str(Path(models) / f"{name}.onnx") for name in sources if not (Path(models) / f"{name}.onnx").exists()]
+    if missing:                       # checked before anything is written
+        raise SystemExit(f"seed: missing {', '.join(missing)}")
     done = {}
     for name, stage in sources.items():
         path = Path(models) / f"{name}.onnx"
-        if not path.exists():
-            raise SystemExit(f"seed: {path} missing")
         (root / stage).mkdir(parents=True, exist_ok=True)
         summary = {"seeded_from": str(path)}
         _atomic_save({"models": {name: onnx_state_dict(name, path)}, "stage": stage, "summary": summary},
