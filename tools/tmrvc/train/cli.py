@@ -143,19 +143,19 @@ def run_seed(cfg: dict, models: Path, log=print) -> dict:
     missing = [str(Path(models) / f"{name}.onnx") for name in sources if not (Path(models) / f"{name}.onnx").exists()]
     if missing:                       # checked before anything is written
         raise SystemExit(f"seed: missing {', '.join(missing)}")
-    done = {}
+    done, weights = {}, {}
     for name, stage in sources.items():
         path = Path(models) / f"{name}.onnx"
         (root / stage).mkdir(parents=True, exist_ok=True)
         summary = {"seeded_from": str(path)}
-        _atomic_save({"models": {name: onnx_state_dict(name, path)}, "stage": stage, "summary": summary},
-                     root / stage / "final.pt")
+        weights[name] = onnx_state_dict(name, path)
+        _atomic_save({"models": {name: weights[name]}, "stage": stage, "summary": summary}, root / stage / "final.pt")
         (root / stage / "summary.json").write_text(json.dumps(summary, indent=1))
         done[stage] = str(path)
         log(f"seed: {stage}/final.pt <- {path}")
     enc = STAGES["speaker_encoder"](cfg, stage_config(cfg, "speaker_encoder"))
     enc.setup()
-    enc.modules["speaker_encoder"].load_state_dict(onnx_state_dict("speaker_encoder", Path(models) / "speaker_encoder.onnx"))
+    enc.modules["speaker_encoder"].load_state_dict(weights["speaker_encoder"])
     enc.modules["speaker_encoder"].eval()
     enc.finish(root / sources["speaker_encoder"])
     log(f"seed: {sources['speaker_encoder']}/embeddings.npz from the corpus")

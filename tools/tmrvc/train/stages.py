@@ -441,6 +441,20 @@ class _CondMixin:
         return {"content": content, "pitch": stack(pitches), "spk": stack(spks), "acoustic": stack(acs),
                 "target": stack(tgts), "warm": warm, "mel": mel}
 
+    def _train_batch(self, rng) -> dict:
+        """A training batch from the stage's config (``batch``, ``p_aug``, ``p_voice_source``,
+        ``p_cross``)."""
+        return self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
+                                float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
+
+    def _student(self, b, content: Tensor | None = None) -> Tensor:
+        """The stage's converter on batch ``b`` (zero LoRA), scored frames only; ``content``
+        replaces the batch's (frozen-encoder) content features."""
+        content = b["content"] if content is None else content
+        lora = torch.zeros(content.shape[0], C.LORA_DELTA_SIZE)
+        out = converter_batch(self.modules["converter"], content, b["spk"], b["acoustic"], b["pitch"], lora)
+        return out[..., b["warm"]:]
+
     @staticmethod
     def _teacher_cond(b: dict) -> tuple:
         w = b["warm"]
@@ -459,8 +473,7 @@ class TeacherStage(_CondMixin, Stage):
         self.modules = {"teacher": net}
 
     def train_step(self, step, rng, gen):
-        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
+        b = self._train_batch(rng)
         x0 = TN.to_x0(b["target"][..., b["warm"]:])
         return {"loss": TN.v_loss(self.modules["teacher"], x0, self._teacher_cond(b), gen)}
 
@@ -496,11 +509,6 @@ class DistillStage(_CondMixin, Stage):
             p.requires_grad_(False)
         self.modules = {"converter": trainable("converter", self.scfg.get("seed", 0))}
 
-    def _student(self, b) -> Tensor:
-        lora = torch.zeros(b["content"].shape[0], C.LORA_DELTA_SIZE)
-        out = converter_batch(self.modules["converter"], b["content"], b["spk"], b["acoustic"], b["pitch"], lora)
-        return out[..., b["warm"]:]
-
     def _loss(self, b, gen, steps, pred: Tensor | None = None):
         """Phase-A terms; ``pred`` is the student's output on ``b`` when the caller has it."""
         cond = self._teacher_cond(b)
@@ -513,8 +521,7 @@ class DistillStage(_CondMixin, Stage):
         return out
 
     def train_step(self, step, rng, gen):
-        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
+        b = self._train_batch(rng)
         return self._loss(b, gen, int(self.scfg.get("ode_steps", 8)))
 
     @torch.no_grad()
@@ -531,7 +538,7 @@ class DistillStage(_CondMixin, Stage):
 
 class JointStage(_CondMixin, Stage):
     """End-to-end fine-tune of the content encoder and the converter together, from the
-    distilled student (``converter_stage``) and the content stage's encoder: the converter's
+    distilled student (``student_stage``: distill or dmd) and the content stage's encoder: the converter's
     output regresses the clean (or, for conversion pairs, the DTW-aligned other speaker's)
     log-mel with L1, the gradient flowing into the content encoder, so that the content
     features keep what the converter needs to render the words.  ``anchor_weight`` x L1
@@ -550,17 +557,14 @@ class JointStage(_CondMixin, Stage):
         self.modules = {"content_encoder": enc, "converter": conv}
 
     def _loss(self, b) -> dict[str, Tensor]:
-        w = b["warm"]
         content = run_streaming(self.modules["content_encoder"], b["mel"])[0]
-        lora = torch.zeros(content.shape[0], C.LORA_DELTA_SIZE)
-        pred = converter_batch(self.modules["converter"], content, b["spk"], b["acoustic"], b["pitch"], lora)[..., w:]
-        out = {"rec": (pred - b["target"][..., w:]).abs().mean(), "anchor": (content - b["content"]).abs().mean()}
+        pred = self._student(b, content)
+        out = {"rec": (pred - b["target"][..., b["warm"]:]).abs().mean(), "anchor": (content - b["content"]).abs().mean()}
         out["loss"] = out["rec"] + float(self.scfg.get("anchor_weight", 1.0)) * out["anchor"]
         return out
 
     def train_step(self, step, rng, gen):
-        return self._loss(self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                                           float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0))))
+        return self._loss(self._train_batch(rng))
 
     @torch.no_grad()
     def evaluate(self):
@@ -624,8 +628,7 @@ class DMDStage(DistillStage):
         return terms
 
     def train_step(self, step, rng, gen):
-        b = self._cond_batch(self.store, rng, int(self.scfg["batch"]), float(self.scfg.get("p_aug", 0.5)),
-                             float(self.scfg.get("p_voice_source", 0.5)), float(self.scfg.get("p_cross", 0.0)))
+        b = self._train_batch(rng)
         return self._dmd_terms(b, gen)
 
     @torch.no_grad()
