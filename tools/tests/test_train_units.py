@@ -71,6 +71,39 @@ def test_sentences():
     assert all(t[0].isupper() and t[-1] in ".?" for t in texts)
 
 
+def test_lexicon_sentences(tmp_path):
+    """The wide-vocabulary grammar reads festival's POS lexicon format: each word goes to its most
+    probable tag, the skip list and non-``-ly`` adverbs are left out, and the list is reproducible."""
+    from tmrvc.data import sentences as S
+
+    lines = ["MNCL", '("!" ((punc -7.515) ) () )', '("Smith" ((nnp -5.0) ) () )',
+             '("incest" ((nn -1.0) ) () )', '("very" ((rb -1.0) ) () )', '("record" ((nn -9.0) (vb -2.0) ) () )']
+    for tag, stem in (("nn", "noun"), ("nns", "nouns"), ("jj", "adj"), ("vb", "verb"), ("vbd", "verbed"),
+                      ("rb", "ly")):
+        lines += [f'("{stem}{chr(97 + i)}{chr(97 + j)}{"ly" if tag == "rb" else ""}" (({tag} -{i + j / 10:.3f}) ) () )'
+                  for i in range(6) for j in range(6)]
+    lex = tmp_path / "poslex"
+    lex.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    words = S._lexicon_words(str(lex))
+    assert words["nn"][:2] == ["nounaa", "nounab"] and "incest" not in words["nn"]
+    assert "record" in words["vb"] and "record" not in words["nn"] and "very" not in words["rb"]
+    assert all(w.endswith("ly") for w in words["rb"]) and len(words["jj"]) == 36
+    out = S.lexicon_sentences(150, lexicon=str(lex))
+    assert out == S.lexicon_sentences(150, lexicon=str(lex)) and out[:20] == S.lexicon_sentences(20, lexicon=str(lex))
+    assert out[0][0] == "s1000" and out[-1][0] == "s1149" and S.lexicon_sentences(0, lexicon="/nonexistent") == []
+    assert all(S.is_extra_sentence(sid) and not S.is_eval_sentence(sid) for sid, _ in out)
+    texts = [t for _, t in out]
+    assert len(set(texts)) == 150 and all(t[0].isupper() and t[-1] in ".?" for t in texts)
+    assert not {sid for sid, _ in out} & {sid for sid, _ in S.extra_sentences(900)}
+    with pytest.raises(ValueError, match="at most 900"):
+        S.extra_sentences(901)
+    with pytest.raises(RuntimeError, match="nonexistent.*festival"):
+        S.lexicon_sentences(5, lexicon=str(tmp_path / "nonexistent"))
+    (tmp_path / "short").write_text("\n".join(lines[:40]) + "\n")
+    with pytest.raises(RuntimeError, match="too few words"):
+        S.lexicon_sentences(5, lexicon=str(tmp_path / "short"))
+
+
 def test_lora_delta_layout_matches_converter():
     from tmrvc.models.converter import split_lora_delta
     from tmrvc.train.stages import LoRADelta

@@ -77,10 +77,11 @@ def prepare_audio(audio: np.ndarray, sr: int) -> np.ndarray:
 
 def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None = None,
           sentence_ids: list[str] | None = None, force: bool = False, eval_speakers=EVAL_SPEAKERS,
-          log=print, extra_sentences: int = 0) -> list[dict]:
+          log=print, extra_sentences: int = 0, lexicon_sentences: int = 0) -> list[dict]:
     """Synthesises every voice x sentence clip missing from ``out`` and writes the manifest.
-    ``extra_sentences`` appends that many generated training-only sentences
-    (:func:`tmrvc.data.sentences.extra_sentences`) to the selected ones."""
+    ``extra_sentences`` and ``lexicon_sentences`` append that many generated training-only sentences
+    (:func:`tmrvc.data.sentences.extra_sentences`, :func:`~tmrvc.data.sentences.lexicon_sentences`)
+    to the selected ones."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sents = S.all_sentences()
@@ -90,7 +91,7 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
         # keep both training and held-out sentences in small corpora
         n_eval = min(S.N_EVAL, max(1, n_sentences // 4))
         sents = sents[:n_sentences - n_eval] + sents[len(sents) - n_eval:]
-    sents = sents + S.extra_sentences(int(extra_sentences))
+    sents = sents + S.extra_sentences(int(extra_sentences)) + S.lexicon_sentences(int(lexicon_sentences))
     voices = available_voices(voice_ids)
     missing = sorted(set(voice_ids or [v.id for v in VOICES]) - {v.id for v in voices})
     if missing:
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--voices", default="", help="comma-separated voice ids (default: all available)")
     p.add_argument("--sentences", type=int, default=0, help="use only N sentences (0 = all)")
     p.add_argument("--extra-sentences", type=int, default=0, help="add N generated training sentences (ids s100..)")
+    p.add_argument("--lexicon-sentences", type=int, default=0,
+                   help="add N generated wide-vocabulary training sentences (ids s1000..)")
     p.add_argument("--force", action="store_true")
     p.add_argument("--list", action="store_true", help="list the voices and whether they are available")
     a = p.parse_args(argv)
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             print(f"unknown voices: {unknown}", file=sys.stderr)
             return 2
-    build(a.out, ids, a.sentences or None, force=a.force, extra_sentences=a.extra_sentences)
+    build(a.out, ids, a.sentences or None, force=a.force, extra_sentences=a.extra_sentences,
+          lexicon_sentences=a.lexicon_sentences)
     return 0
 
 

@@ -5,7 +5,8 @@ long and short; s000-s008 are from the IEEE "Harvard" sentence lists of 1969 and
 the traditional pangram, the others were written for this project).  Sentence ``i`` has the id ``s{i:03d}``.
 The last ``N_EVAL`` sentences are held out: no training stage sees them, the
 evaluation reports use them.  :func:`extra_sentences` adds generated training-only
-sentences (``data.extra_sentences`` in configs/train_student.yaml).
+sentences (``data.extra_sentences`` in configs/train_student.yaml) and :func:`lexicon_sentences`
+wide-vocabulary ones (``data.lexicon_sentences``).
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ _TEMPLATES = (
 
 
 def is_extra_sentence(sid: str) -> bool:
-    """True for a generated training sentence (:func:`extra_sentences`, ids from ``s100``)."""
+    """True for a generated training sentence (:func:`extra_sentences`, ids from ``s100``, and
+    :func:`lexicon_sentences`, ids from ``s1000``)."""
     return int(sid[1:]) >= EXTRA_BASE
 
 
@@ -144,6 +146,9 @@ def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
     same ``seed`` gives the same list, and a longer list starts with the shorter one."""
     import random
 
+    if n > LEXICON_BASE - EXTRA_BASE:
+        raise ValueError(f"at most {LEXICON_BASE - EXTRA_BASE} extra sentences (ids s{EXTRA_BASE}.."
+                         f"s{LEXICON_BASE - 1}; lexicon_sentences start at s{LEXICON_BASE}), not {n}")
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     seen = set(SENTENCES)
@@ -160,4 +165,105 @@ def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
         if text not in seen:
             seen.add(text)
             out.append((sentence_id(EXTRA_BASE + len(out)), text))
+    return out
+
+
+# --- wide-vocabulary generated sentences (``data.lexicon_sentences``) ---------------------------
+
+LEXICON_BASE = 1000
+"""Id of the first :func:`lexicon_sentences` sentence (``s1000``)."""
+
+FESTIVAL_POS_LEXICON = "/usr/share/festival/dicts/wsj.wp39.poslexR"
+"""Festival's part-of-speech lexicon (Debian ``festival``): each word with the log-probabilities of
+its Penn tags, estimated on the Wall Street Journal corpus."""
+
+# how many of the most probable words of each tag the lexicon grammar draws from
+_LEXICON_SLOTS = {"nn": 600, "nns": 400, "jj": 400, "vb": 300, "vbd": 300, "rb": 100}
+# left out of the generated sentences: words that are offensive out of context or that voices spell out
+_LEXICON_SKIP = frozenset({"incest", "rape", "abortion", "abortions", "murder", "murders", "killed", "kill",
+                           "cocaine", "drug", "drugs", "suicide", "sex", "sexual", "gay", "racial", "nazi",
+                           "dead", "death", "deaths", "die", "died", "gun", "guns", "crime", "crimes",
+                           "weapons", "victims", "prison", "cancer", "blood", "guilty", "criminal", "illegal",
+                           "pregnant", "sick", "female", "guy", "jewish", "black", "african", "asian", "indian",
+                           "mexican", "korean", "irish", "italian", "spanish", "polish", "panamanian", "british",
+                           "french", "german", "soviet", "canadian", "european", "australian", "swiss", "brazilian",
+                           "japanese", "chinese", "american", "communist", "republican", "democratic", "nazi"})
+
+_LEXICON_TEMPLATES = (
+    "The {adj} {noun} {vbd} the {noun2} near the {noun3}.",
+    "{name} {vbd} {num} {nouns} {time}.",
+    "Why did the {nouns} {vb} the {adj} {noun}?",
+    "We will {vb} the {noun} and {vb2} the {nouns} {rb}.",
+    "{name} said the {noun} was {adj} and {adj2}.",
+    "Can you {vb} the {adj} {nouns} before the {noun}?",
+    "After the {noun} {vbd}, the {nouns} {vbd2} {rb}.",
+    "There were {num} {adj} {nouns} in the {noun}.",
+    "Nobody expected the {noun} to {vb} so {rb}.",
+    "Their {noun} is more {adj} than our {noun2}.",
+    "{time_cap}, the {adj} {nouns} {vbd} the {noun}.",
+    "Do the {nouns} really {vb} {rb}, {name}?",
+)
+
+
+def _lexicon_words(path: str) -> dict[str, list[str]]:
+    """The grammar's word lists: per tag of :data:`_LEXICON_SLOTS`, the lowercase words whose
+    most probable tag it is, most probable first (``rb``: the ``-ly`` adverbs only)."""
+    import re
+
+    ranked: dict[str, list[tuple[float, str]]] = {t: [] for t in _LEXICON_SLOTS}
+    entry = re.compile(r'\("([a-z]{3,12})" \((.*)\) \(\) \)$')
+    tag_prob = re.compile(r"\((\w+) (-?[\d.]+)\)")
+    try:
+        text = open(path, encoding="latin-1").read()
+    except OSError as exc:
+        raise RuntimeError(f"{path}: cannot read the part-of-speech lexicon for data.lexicon_sentences "
+                           f"(install Debian festival: tools/setup_train.sh): {exc}") from exc
+    for line in text.splitlines():
+        m = entry.match(line.strip())
+        if not m or m.group(1) in _LEXICON_SKIP:
+            continue
+        tags = [(t, float(p)) for t, p in tag_prob.findall(m.group(2))]
+        if not tags:
+            continue
+        tag, logp = max(tags, key=lambda tp: tp[1])
+        if tag in ranked and (tag != "rb" or m.group(1).endswith("ly")):
+            ranked[tag].append((logp, m.group(1)))
+    words = {t: [w for _, w in sorted(ranked[t], key=lambda pw: (-pw[0], pw[1]))[:k]]
+             for t, k in _LEXICON_SLOTS.items()}
+    short = [t for t, ws in words.items() if len(ws) < 20]
+    if short:
+        raise RuntimeError(f"{path}: too few words for the tags {', '.join(short)}: not a festival POS lexicon?")
+    return words
+
+
+def lexicon_sentences(n: int, seed: int = 0, lexicon: str = FESTIVAL_POS_LEXICON) -> list[tuple[str, str]]:
+    """The first ``n`` wide-vocabulary training sentences as [(id, text)], ids from ``s1000``.
+
+    A seeded 12-template grammar whose nouns, adjectives, verbs and adverbs are the ~2,100 most
+    probable words of their part of speech in festival's POS lexicon (:data:`FESTIVAL_POS_LEXICON`),
+    so the text covers far more words, and so more phone contexts, than :func:`extra_sentences`'
+    ~200.  Training-only, like those.  The same ``seed`` gives the same list, and a longer list
+    starts with the shorter one."""
+    import random
+
+    if n <= 0:
+        return []
+    w = _lexicon_words(lexicon)
+    rng = random.Random(seed)
+    out: list[tuple[str, str]] = []
+    seen = set(SENTENCES)
+    while len(out) < n:
+        t = rng.choice(_LEXICON_TEMPLATES)
+        noun, noun2, noun3 = rng.sample(w["nn"], 3)
+        adj, adj2 = rng.sample(w["jj"], 2)
+        vb, vb2 = rng.sample(w["vb"], 2)
+        vbd, vbd2 = rng.sample(w["vbd"], 2)
+        time_ = rng.choice(_TIMES)
+        text = t.format(name=rng.choice(_NAMES), noun=noun, noun2=noun2, noun3=noun3, nouns=rng.choice(w["nns"]),
+                        adj=adj, adj2=adj2, vb=vb, vb2=vb2, vbd=vbd, vbd2=vbd2, rb=rng.choice(w["rb"]),
+                        num=rng.choice(_NUMBERS), time=time_, time_cap=time_[0].upper() + time_[1:])
+        text = text[0].upper() + text[1:]
+        if text not in seen:
+            seen.add(text)
+            out.append((sentence_id(LEXICON_BASE + len(out)), text))
     return out

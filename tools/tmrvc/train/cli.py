@@ -51,7 +51,8 @@ def run_data(cfg: dict, log=print) -> dict:
     root = Path(cfg["paths"]["corpus"])
     t0 = time.time()
     corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log,
-                     extra_sentences=int(d.get("extra_sentences", 0)))
+                     extra_sentences=int(d.get("extra_sentences", 0)),
+                     lexicon_sentences=int(d.get("lexicon_sentences", 0)))
     t1 = time.time()
     index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
                            use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
