@@ -5,9 +5,10 @@
 # evaluation that writes docs/quality.md. Needs tools/setup.sh and tools/setup_train.sh first.
 # Resumable: rerun after an interruption and finished stages are skipped.
 #   bash tools/train_release.sh
-# Time: the 60-sentence configuration took ~1.8 h on this 2-vCPU machine; the current one (200 more
+# Time: the 60-sentence configuration took ~1.8 h on this 2-vCPU machine; the current one (600 more
 # generated sentences, then the joint fine-tune) has not been timed end to end: the data stage alone
-# took ~17 min more. The shipped files were made by that earlier run plus fine-tunes (docs/training.md).
+# took ~45 min more (17 + 28 min for the two sets). The shipped files were made by that earlier run plus
+# fine-tunes (docs/training.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD

@@ -150,3 +150,16 @@ def test_config_sizes_resolve():
             assert s["steps"] > 0 and s["lr"] > 0 and s["save_every"] > 0
     with pytest.raises(ValueError):
         load_config("nope")
+
+
+def test_evaluation_rerun_command(monkeypatch, tmp_path):
+    """docs/quality.md names the command that regenerates it, with the directory it ran in."""
+    from tmrvc.evaluation.run import ROOT, rerun_command
+
+    monkeypatch.chdir(ROOT / "tools")
+    cmd = rerun_command(["--doc", "../docs/quality.md", "--jobs", "2"])
+    assert cmd.startswith("cd tools && ") and cmd.endswith(" -m tmrvc.evaluation --doc ../docs/quality.md --jobs 2")
+    monkeypatch.chdir(ROOT)
+    assert not rerun_command([]).startswith("cd ")
+    monkeypatch.chdir(tmp_path)
+    assert rerun_command(["--jobs", "2"]).endswith("-m tmrvc.evaluation --jobs 2")

@@ -284,6 +284,19 @@ def table(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def rerun_command(args: list[str]) -> str:
+    """The shell command that reruns this evaluation as it was started: the working directory
+    (relative to the repository) and the interpreter (the repository's venv when it is one) included,
+    so the relative paths among ``args`` resolve the same way."""
+    import os
+
+    cwd = Path.cwd().resolve()
+    python = Path(sys.executable)
+    py = (os.path.relpath(python, cwd) if python.is_relative_to(ROOT) else "python")
+    cd = f"cd {cwd.relative_to(ROOT)} && " if cwd.is_relative_to(ROOT) and cwd != ROOT else ""
+    return f"{cd}{py} -m tmrvc.evaluation {' '.join(args)}".rstrip()
+
+
 def write_doc(result: dict, doc: Path, command: str) -> None:
     """The measured tables as markdown (docs/quality.md is this file, regenerated)."""
     doc = Path(doc)
@@ -350,6 +363,6 @@ def main(argv: list[str] | None = None) -> int:
     print(table(r["summary"]))
     print(f"wrote {a.out / 'results.json'} ({r['seconds']:.0f} s)")
     if a.doc:
-        write_doc(r, a.doc, "python -m tmrvc.evaluation " + " ".join(argv if argv is not None else sys.argv[1:]))
+        write_doc(r, a.doc, rerun_command(argv if argv is not None else sys.argv[1:]))
         print(f"wrote {a.doc}")
     return 0
