@@ -141,31 +141,41 @@ def is_extra_sentence(sid: str) -> bool:
     return int(sid[1:]) >= EXTRA_BASE
 
 
-def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
-    """The first ``n`` generated training sentences as [(id, text)], ids from ``s100``; the
-    same ``seed`` gives the same list, and a longer list starts with the shorter one."""
+def _generated(n: int, base: int, seed: int, draw) -> list[tuple[str, str]]:
+    """``n`` distinct sentences ``draw(rng)`` makes from one seeded ``random.Random``, first letter
+    capitalised, none of them one of :data:`SENTENCES`, with ids from ``base``."""
     import random
 
-    if n > LEXICON_BASE - EXTRA_BASE:
-        raise ValueError(f"at most {LEXICON_BASE - EXTRA_BASE} extra sentences (ids s{EXTRA_BASE}.."
-                         f"s{LEXICON_BASE - 1}; lexicon_sentences start at s{LEXICON_BASE}), not {n}")
     rng = random.Random(seed)
     out: list[tuple[str, str]] = []
     seen = set(SENTENCES)
     while len(out) < n:
+        text = draw(rng)
+        text = text[0].upper() + text[1:]
+        if text not in seen:
+            seen.add(text)
+            out.append((sentence_id(base + len(out)), text))
+    return out
+
+
+def extra_sentences(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """The first ``n`` generated training sentences as [(id, text)], ids from ``s100``; the
+    same ``seed`` gives the same list, and a longer list starts with the shorter one."""
+    if n > LEXICON_BASE - EXTRA_BASE:
+        raise ValueError(f"at most {LEXICON_BASE - EXTRA_BASE} extra sentences (ids s{EXTRA_BASE}.."
+                         f"s{LEXICON_BASE - 1}; lexicon_sentences start at s{LEXICON_BASE}), not {n}")
+
+    def draw(rng) -> str:
         t = rng.choice(_TEMPLATES)
         name, name2 = rng.sample(_NAMES, 2)
         adj, adj2 = rng.sample(_ADJ, 2)
         time_ = rng.choice(_TIMES)
-        text = t.format(name=name, name2=name2, adj=adj, adj2=adj2, noun=rng.choice(_NOUNS), place=rng.choice(_PLACES),
+        return t.format(name=name, name2=name2, adj=adj, adj2=adj2, noun=rng.choice(_NOUNS), place=rng.choice(_PLACES),
                         plural=rng.choice(_PLURALS), vpast=rng.choice(_VERBS_PAST), verb=rng.choice(_VERBS),
                         time=time_, time_cap=time_[0].upper() + time_[1:], num=rng.choice(_NUMBERS),
                         feeling=rng.choice(_FEELINGS))
-        text = text[0].upper() + text[1:]
-        if text not in seen:
-            seen.add(text)
-            out.append((sentence_id(EXTRA_BASE + len(out)), text))
-    return out
+
+    return _generated(n, EXTRA_BASE, seed, draw)
 
 
 # --- wide-vocabulary generated sentences (``data.lexicon_sentences``) ---------------------------
@@ -187,7 +197,7 @@ _LEXICON_SKIP = frozenset({"incest", "rape", "abortion", "abortions", "murder", 
                            "pregnant", "sick", "female", "guy", "jewish", "black", "african", "asian", "indian",
                            "mexican", "korean", "irish", "italian", "spanish", "polish", "panamanian", "british",
                            "french", "german", "soviet", "canadian", "european", "australian", "swiss", "brazilian",
-                           "japanese", "chinese", "american", "communist", "republican", "democratic", "nazi"})
+                           "japanese", "chinese", "american", "communist", "republican", "democratic"})
 
 _LEXICON_TEMPLATES = (
     "The {adj} {noun} {vbd} the {noun2} near the {noun3}.",
@@ -244,26 +254,19 @@ def lexicon_sentences(n: int, seed: int = 0, lexicon: str = FESTIVAL_POS_LEXICON
     so the text covers far more words, and so more phone contexts, than :func:`extra_sentences`'
     ~200.  Training-only, like those.  The same ``seed`` gives the same list, and a longer list
     starts with the shorter one."""
-    import random
-
     if n <= 0:
         return []
     w = _lexicon_words(lexicon)
-    rng = random.Random(seed)
-    out: list[tuple[str, str]] = []
-    seen = set(SENTENCES)
-    while len(out) < n:
+
+    def draw(rng) -> str:
         t = rng.choice(_LEXICON_TEMPLATES)
         noun, noun2, noun3 = rng.sample(w["nn"], 3)
         adj, adj2 = rng.sample(w["jj"], 2)
         vb, vb2 = rng.sample(w["vb"], 2)
         vbd, vbd2 = rng.sample(w["vbd"], 2)
         time_ = rng.choice(_TIMES)
-        text = t.format(name=rng.choice(_NAMES), noun=noun, noun2=noun2, noun3=noun3, nouns=rng.choice(w["nns"]),
+        return t.format(name=rng.choice(_NAMES), noun=noun, noun2=noun2, noun3=noun3, nouns=rng.choice(w["nns"]),
                         adj=adj, adj2=adj2, vb=vb, vb2=vb2, vbd=vbd, vbd2=vbd2, rb=rng.choice(w["rb"]),
                         num=rng.choice(_NUMBERS), time=time_, time_cap=time_[0].upper() + time_[1:])
-        text = text[0].upper() + text[1:]
-        if text not in seen:
-            seen.add(text)
-            out.append((sentence_id(LEXICON_BASE + len(out)), text))
-    return out
+
+    return _generated(n, LEXICON_BASE, seed, draw)
