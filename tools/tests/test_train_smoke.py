@@ -66,6 +66,28 @@ def test_corpus_and_features(chain):
         assert abs(T * 0.01 - e["duration"]) < 0.011
 
 
+def test_data_stage_in_one_process_writes_the_same_files(chain, tmp_path):
+    """The chain built its data with --jobs 2 (two processes); one process gives identical clips
+    and feature caches."""
+    from tmrvc.train.cli import run_data
+    from tmrvc.train.config import load_config
+
+    sets = [a for a in chain["args"][chain["args"].index("--set"):] if a != "--set"]
+    cfg = load_config("smoke", overrides=sets)
+    cfg["paths"]["corpus"], cfg["paths"]["checkpoints"] = str(tmp_path / "corpus"), str(tmp_path / "ck")
+    assert run_data(cfg, log=lambda *_: None, jobs=1)["jobs"] == 1
+    entries = [json.loads(x) for x in (chain["corpus"] / "manifest.jsonl").read_text().splitlines()]
+    assert (tmp_path / "corpus" / "manifest.jsonl").read_text() == (chain["corpus"] / "manifest.jsonl").read_text()
+    for e in entries:
+        assert (tmp_path / "corpus" / e["path"]).read_bytes() == (chain["corpus"] / e["path"]).read_bytes()
+        rel = Path("features") / e["speaker"] / f"{e['sid']}.npz"
+        with np.load(chain["corpus"] / rel) as two, np.load(tmp_path / "corpus" / rel) as one:
+            assert sorted(two.files) == sorted(one.files)
+            for k in two.files:
+                np.testing.assert_array_equal(two[k], one[k], err_msg=f"{rel}: {k}")
+    assert not list((chain["corpus"]).rglob("*.part"))
+
+
 def test_losses_fall(chain):
     stages = chain["report"]["stages"]
     adapted = [f"adapt/{v}" for v in _voices()[1:3]]

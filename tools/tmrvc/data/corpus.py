@@ -51,7 +51,9 @@ def _write_wav(path: Path, audio: np.ndarray) -> None:
     import soundfile as sf
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(str(path), np.clip(audio, -1.0, 1.0), C.AUDIO_SAMPLE_RATE, subtype="PCM_16")
+    tmp = path.with_name(path.name + ".part")      # an interrupted build leaves no truncated clip
+    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), C.AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
+    tmp.replace(path)
 
 
 def read_manifest(root: Path) -> list[dict]:
@@ -75,13 +77,30 @@ def prepare_audio(audio: np.ndarray, sr: int) -> np.ndarray:
     return audio * np.float32(PEAK / max(1e-6, float(np.abs(audio).max())))
 
 
+def _synthesize_clip(task: tuple[str, str, str, str]) -> tuple[str, str, int, str | None]:
+    """One clip of :func:`build`: (voice id, sentence id, text, wav path) -> (voice id, sentence
+    id, frames written, error or None)."""
+    vid, sid, text, path = task
+    try:
+        audio, sr = VOICE_BY_ID[vid].synthesize(text)
+    except Exception as exc:  # noqa: BLE001 - a broken voice is skipped, not fatal
+        return vid, sid, 0, str(exc)
+    audio = prepare_audio(audio, sr)
+    _write_wav(Path(path), audio)
+    return vid, sid, len(audio), None
+
+
 def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None = None,
           sentence_ids: list[str] | None = None, force: bool = False, eval_speakers=EVAL_SPEAKERS,
-          log=print, extra_sentences: int = 0, lexicon_sentences: int = 0) -> list[dict]:
+          log=print, extra_sentences: int = 0, lexicon_sentences: int = 0, jobs: int = 1) -> list[dict]:
     """Synthesises every voice x sentence clip missing from ``out`` and writes the manifest.
     ``extra_sentences`` and ``lexicon_sentences`` append that many generated training-only sentences
     (:func:`tmrvc.data.sentences.extra_sentences`, :func:`~tmrvc.data.sentences.lexicon_sentences`)
-    to the selected ones."""
+    to the selected ones. ``jobs`` processes synthesise in parallel (the clips are identical)."""
+    import soundfile as sf
+
+    from tmrvc.data.parallel import pool_map
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     sents = S.all_sentences()
@@ -96,39 +115,43 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
     missing = sorted(set(voice_ids or [v.id for v in VOICES]) - {v.id for v in voices})
     if missing:
         log(f"voices not available here (engine missing): {', '.join(missing)}")
-    entries: list[dict] = []
     t0 = time.time()
-    failed: dict[str, str] = {}
+    frames: dict[tuple[str, str], int] = {}
+    todo = []
     for voice in voices:
         for sid, text in sents:
-            rel = Path("wav") / voice.id / f"{sid}.wav"
-            path = out / rel
+            path = out / "wav" / voice.id / f"{sid}.wav"
             if force or not path.exists():
-                try:
-                    audio, sr = voice.synthesize(text)
-                except Exception as exc:  # noqa: BLE001 - a broken voice is skipped, not fatal
-                    failed[voice.id] = str(exc)
-                    break
-                audio = prepare_audio(audio, sr)
-                _write_wav(path, audio)
-                n = len(audio)
+                todo.append((voice.id, sid, text, str(path)))
             else:
-                import soundfile as sf
-
-                n = sf.info(str(path)).frames
+                frames[(voice.id, sid)] = sf.info(str(path)).frames
+    if todo:
+        log(f"synthesising {len(todo)} clips ({len(frames)} already there) with {jobs} process(es)")
+    failed: dict[str, str] = {}
+    for i, (vid, sid, n, err) in enumerate(pool_map(_synthesize_clip, todo, jobs), 1):
+        if err is not None:
+            failed.setdefault(vid, err)
+        else:
+            frames[(vid, sid)] = n
+        if i % 200 == 0 or i == len(todo):
+            log(f"  synthesised {i}/{len(todo)} ({time.time() - t0:.0f} s)")
+    entries: list[dict] = []
+    for voice in voices:
+        if voice.id in failed:
+            continue
+        for sid, text in sents:
             entries.append({"speaker": voice.id, "person": voice.person, "role": voice.role,
                             "gender": voice.gender, "engine": voice.engine, "sid": sid, "text": text,
-                            "path": str(rel), "duration": round(n / C.AUDIO_SAMPLE_RATE, 3),
+                            "path": str(Path("wav") / voice.id / f"{sid}.wav"),
+                            "duration": round(frames[(voice.id, sid)] / C.AUDIO_SAMPLE_RATE, 3),
                             "split": split_of(voice.id, sid, eval_speakers)})
-        log(f"  {voice.id:14s} {sum(e['speaker'] == voice.id for e in entries):3d} clips "
-            f"({time.time() - t0:.1f} s)")
+        log(f"  {voice.id:14s} {sum(e['speaker'] == voice.id for e in entries):3d} clips")
     for vid, err in failed.items():
         log(f"voice {vid} failed and was skipped: {err}")
-    entries = [e for e in entries if e["speaker"] not in failed]
     (out / MANIFEST).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     hours = sum(e["duration"] for e in entries) / 3600
     log(f"wrote {out / MANIFEST}: {len(entries)} clips, {len({e['speaker'] for e in entries})} speakers, "
-        f"{hours * 60:.1f} min of audio")
+        f"{hours * 60:.1f} min of audio ({time.time() - t0:.0f} s)")
     return entries
 
 
@@ -140,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--extra-sentences", type=int, default=0, help="add N generated training sentences (ids s100..)")
     p.add_argument("--lexicon-sentences", type=int, default=0,
                    help="add N generated wide-vocabulary training sentences (ids s1000..)")
+    p.add_argument("--jobs", type=int, default=1, help="synthesis processes (default 1)")
     p.add_argument("--force", action="store_true")
     p.add_argument("--list", action="store_true", help="list the voices and whether they are available")
     a = p.parse_args(argv)
@@ -154,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown voices: {unknown}", file=sys.stderr)
             return 2
     build(a.out, ids, a.sentences or None, force=a.force, extra_sentences=a.extra_sentences,
-          lexicon_sentences=a.lexicon_sentences)
+          lexicon_sentences=a.lexicon_sentences, jobs=max(1, a.jobs))
     return 0
 
 

@@ -172,57 +172,105 @@ def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel:
     return out
 
 
+# State of one :func:`build` call that its forked workers read (pool_map: copy-on-write, not pickled).
+_JOB: dict = {}
+
+
+def _init_teacher() -> None:
+    _JOB["teacher"] = _Resemblyzer() if _JOB["use_teacher"] else None
+
+
+def _extract_task(i: int) -> dict:
+    """First pass for entry ``i``: the clip's features, written to its cache file."""
+    e = _JOB["entries"][i]
+    f = extract_clip(load_clip(_JOB["corpus"], e), e, _JOB["n_aug"], _JOB["seed"], _JOB["channel"],
+                     _JOB["teacher"])
+    _save(feature_path(_JOB["corpus"], e), f)
+    return f
+
+
+def _content_task(i: int) -> tuple[np.ndarray, int]:
+    """Second pass for entry ``i``: (content target, number of references), written to its cache file."""
+    e = _JOB["entries"][i]
+    key = (e["speaker"], e["sid"])
+    ceps, normed = _JOB["ceps"], _JOB["normed"]
+    refs = [r for r in _JOB["content_refs"] if r != e["speaker"] and r in _JOB["by_sid"][e["sid"]]]
+    if refs:
+        warped = [dtw_warp(ceps[key], ceps[(r, e["sid"])], normed[(r, e["sid"])]) for r in refs]
+        target = np.mean(warped, axis=0).astype(np.float32)
+    else:                       # no other reader of this sentence: fall back to itself
+        target = normed[key].astype(np.float32)
+    _save(feature_path(_JOB["corpus"], e), {**_JOB["feats"][key], "content_target": target})
+    return target, len(refs)
+
+
+def _save(path: Path, f: dict) -> None:
+    """Writes one cache file whole or not at all (an interrupted build leaves no truncated .npz)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with open(tmp, "wb") as fh:
+        np.savez(fh, **f)
+    tmp.replace(path)
+
+
 def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_resemblyzer: bool = True,
           content_refs: list[str] | None = None, rir_method: str = "synthetic", whisper: bool = False,
-          threads: int = 1, log=print) -> dict:
+          threads: int = 1, jobs: int = 1, log=print) -> dict:
+    """Caches the features of every clip of the corpus manifest (incremental unless ``force``) and
+    writes ``features/index.json``. ``jobs`` processes extract and align in parallel; the files are
+    the same for any ``jobs`` (per-clip seeds)."""
+    from tmrvc.data.parallel import pool_map
+
     corpus = Path(corpus)
     entries = read_manifest(corpus)
-    teacher = _Resemblyzer() if use_resemblyzer and resemblyzer_available() else None
-    if use_resemblyzer and teacher is None:
+    use_teacher = use_resemblyzer and resemblyzer_available()
+    if use_resemblyzer and not use_teacher:
         log("resemblyzer not installed: no teacher embeddings (speaker encoder trains on labels only)")
-    channel = ChannelConfig(rir_method=rir_method)
     t0 = time.time()
     feats: dict[tuple[str, str], dict] = {}
+    todo = []
     for i, e in enumerate(entries):
         path = feature_path(corpus, e)
         if not force and path.exists():
             with np.load(path) as z:
                 feats[(e["speaker"], e["sid"])] = {k: z[k] for k in z.files}
-            continue
-        f = extract_clip(load_clip(corpus, e), e, n_aug, seed, channel, teacher)
-        feats[(e["speaker"], e["sid"])] = f
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **f)
-        if (i + 1) % 50 == 0:
-            log(f"  features {i + 1}/{len(entries)} ({time.time() - t0:.0f} s)")
+        else:
+            todo.append(i)
+    _JOB.clear()
+    _JOB.update(corpus=corpus, entries=entries, n_aug=n_aug, seed=seed, use_teacher=use_teacher,
+                channel=ChannelConfig(rir_method=rir_method))
+    if todo:
+        log(f"features: extracting {len(todo)} clips ({len(entries) - len(todo)} cached) with {jobs} process(es)")
+    for n, (i, f) in enumerate(zip(todo, pool_map(_extract_task, todo, jobs, initializer=_init_teacher)), 1):
+        feats[(entries[i]["speaker"], entries[i]["sid"])] = f
+        if n % 200 == 0 or n == len(todo):
+            log(f"  features {n}/{len(todo)} ({time.time() - t0:.0f} s)")
     # second pass: content targets from the parallel references
     if content_refs is None:
         content_refs = sorted({e["speaker"] for e in entries if e["split"] != "eval_spk" and e["role"] == "main"})
     by_sid: dict[str, list[str]] = {}
     for e in entries:
         by_sid.setdefault(e["sid"], []).append(e["speaker"])
-    ceps = {k: cepstrum(f["mel"]) for k, f in feats.items()}
-    normed = {k: norm_mel(f["mel"]) for k, f in feats.items()}
+    todo = [i for i, e in enumerate(entries)
+            if force or "content_target" not in feats[(e["speaker"], e["sid"])]]
+    _JOB.update(feats=feats, by_sid=by_sid, content_refs=content_refs,
+                ceps={k: cepstrum(f["mel"]) for k, f in feats.items()},
+                normed={k: norm_mel(f["mel"]) for k, f in feats.items()})
+    if todo:
+        log(f"features: content targets (DTW) for {len(todo)} clips with {jobs} process(es)")
     n_refs = []
-    for e in entries:
-        key = (e["speaker"], e["sid"])
-        f = feats[key]
-        if "content_target" in f and not force:
-            continue
-        refs = [r for r in content_refs if r != e["speaker"] and r in by_sid[e["sid"]]]
-        if refs:
-            warped = [dtw_warp(ceps[key], ceps[(r, e["sid"])], normed[(r, e["sid"])]) for r in refs]
-            f["content_target"] = np.mean(warped, axis=0).astype(np.float32)
-        else:                       # no other reader of this sentence: fall back to itself
-            f["content_target"] = normed[key].astype(np.float32)
-        n_refs.append(len(refs))
-        np.savez(feature_path(corpus, e), **f)
+    for n, (i, (target, k)) in enumerate(zip(todo, pool_map(_content_task, todo, jobs)), 1):
+        feats[(entries[i]["speaker"], entries[i]["sid"])]["content_target"] = target
+        n_refs.append(k)
+        if n % 500 == 0 or n == len(todo):
+            log(f"  content targets {n}/{len(todo)} ({time.time() - t0:.0f} s)")
+    _JOB.clear()
     n_whisper = 0
     if whisper:                 # third pass: Whisper-base encoder features (tmrvc.data.whisper_content)
         from tmrvc.data import whisper_content
 
         n_whisper = whisper_content.add_to_cache(corpus, entries, feats,
-                                                 lambda e, f: np.savez(feature_path(corpus, e), **f),
+                                                 lambda e, f: _save(feature_path(corpus, e), f),
                                                  force=force, threads=threads, log=log)
     speakers: dict[str, dict] = {}
     for e in entries:
@@ -231,7 +279,7 @@ def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_
         s["n"] += 1
         s["voice_source"] += feats[(e["speaker"], e["sid"])]["voice_source"]
     index = {"n_aug": n_aug, "seed": seed, "rir_method": rir_method, "content_refs": content_refs,
-             "resemblyzer": teacher is not None, "whisper": bool(whisper), "n_clips": len(entries),
+             "resemblyzer": use_teacher, "whisper": bool(whisper), "n_clips": len(entries),
              "speakers": {k: {"n": v["n"], "role": v["role"], "split": v["split"],
                               "voice_source": (v["voice_source"] / v["n"]).round(5).tolist()}
                           for k, v in sorted(speakers.items())}}
@@ -256,9 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="RIR source: exponential-decay noise generator or pyroomacoustics shoebox")
     p.add_argument("--no-resemblyzer", action="store_true")
     p.add_argument("--whisper", action="store_true", help="also cache Whisper-base encoder features (content target)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--force", action="store_true")
     a = p.parse_args(argv)
-    build(a.corpus, a.n_aug, a.seed, a.force, not a.no_resemblyzer, rir_method=a.rir, whisper=a.whisper)
+    build(a.corpus, a.n_aug, a.seed, a.force, not a.no_resemblyzer, rir_method=a.rir, whisper=a.whisper,
+          jobs=max(1, a.jobs))
     return 0
 
 

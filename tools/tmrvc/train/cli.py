@@ -43,7 +43,8 @@ def _setup_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def run_data(cfg: dict, log=print) -> dict:
+def run_data(cfg: dict, log=print, jobs: int = 1) -> dict:
+    """Corpus synthesis and the feature cache for ``cfg``'s size, in ``jobs`` processes."""
     from tmrvc.data import corpus as corpus_mod
     from tmrvc.data import features
 
@@ -52,15 +53,15 @@ def run_data(cfg: dict, log=print) -> dict:
     t0 = time.time()
     corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log,
                      extra_sentences=int(d.get("extra_sentences", 0)),
-                     lexicon_sentences=int(d.get("lexicon_sentences", 0)))
+                     lexicon_sentences=int(d.get("lexicon_sentences", 0)), jobs=jobs)
     t1 = time.time()
     index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
                            use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
-                           whisper=bool(d.get("whisper", False)), log=log)
+                           whisper=bool(d.get("whisper", False)), jobs=jobs, log=log)
     t2 = time.time()
     summary = {"clips": index["n_clips"], "speakers": len(index["speakers"]), "corpus_seconds": round(t1 - t0, 2),
                "feature_seconds": round(t2 - t1, 2), "resemblyzer": index["resemblyzer"],
-               "whisper": index.get("whisper", False)}
+               "whisper": index.get("whisper", False), "jobs": jobs}
     ck = Path(cfg["paths"]["checkpoints"])
     ck.mkdir(parents=True, exist_ok=True)
     (ck / "data_summary.json").write_text(json.dumps(summary, indent=1))
@@ -214,8 +215,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
     p.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     p.add_argument("--jobs", type=int, choices=(1, 2), default=1,
-                   help="all: 2 = train ir_estimator and vocoder in a second process alongside the "
-                        "dependent chain (use on a machine with 2+ cores)")
+                   help="data, all: 2 = synthesise and extract features in two processes; all: also "
+                        "train ir_estimator and vocoder in a second process alongside the dependent "
+                        "chain, then the last stages with twice --threads (use on a machine with 2+ cores)")
     a = p.parse_args(argv)
     _setup_threads(a.threads)
     cfg = load_config(a.size, a.config_dir, a.set)
@@ -232,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(summaries(root), indent=1))
             return 0
         if a.command == "data":
-            run_data(cfg)
+            run_data(cfg, jobs=a.jobs)
             return 0
         if a.command == "export":
             run_export(cfg, a.out)
@@ -254,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.time()
         timings = {}
         if not (a.resume and (root / "data_summary.json").exists()):
-            run_data(cfg)
+            run_data(cfg, jobs=a.jobs)
         timings["data"] = round(time.time() - t0, 2)
         side = None
         chain = [n for n in STAGE_ORDER if n not in AFTER_LANE_STAGES]
@@ -275,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
                       f"log: {root / 'side_lane.log'}")
                 return rc
             timings["side_lane"] = json.loads((root / "side_lane.json").read_text())
+        if a.jobs == 2:                 # the side lane is done: its core goes to the last stages
+            _setup_threads(2 * a.threads)
         run_stages(cfg, AFTER_LANE_STAGES, root, a.resume, timings)   # they need the side lane's vocoder
         t = time.time()
         exp = run_export(cfg, a.out)
