@@ -5,10 +5,8 @@
 # evaluation that writes docs/quality.md. Needs tools/setup.sh and tools/setup_train.sh first.
 # Resumable: rerun after an interruption and finished stages are skipped.
 #   bash tools/train_release.sh
-# Time: the 60-sentence configuration took ~1.8 h on this 2-vCPU machine; the current one (600 more
-# generated sentences, then the joint fine-tune) has not been timed end to end: the data stage alone
-# took ~45 min more (17 + 28 min for the two sets). The shipped files were made by that earlier run plus
-# fine-tunes (docs/training.md).
+# Time: 107 min on a fresh 2-vCPU machine (2026-12-04: data 26 min in two processes, the two training
+# lanes 67 min side by side, vocoder_gta 6 min, evaluation 7 min); the shipped files are that run's output.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -24,5 +22,5 @@ mkdir -p "$ROOT/weights/examples"
 cp "$ROOT/data/corpus/wav/${EXAMPLE[0]}/${EXAMPLE[1]}.wav" "$ROOT/weights/examples/${EXAMPLE[0]}_${EXAMPLE[1]}.wav"
 $PY -m tmrvc.fixtures
 $PY -m tmrvc.reference_engine
-$PY -m tmrvc.evaluation --doc "$ROOT/docs/quality.md" --jobs 2
+$PY -m tmrvc.evaluation --doc ../docs/quality.md --jobs 2   # from tools/
 echo "release done: weights/, weights/speakers/, Tests/Fixtures/, docs/quality.md regenerated"

@@ -17,6 +17,8 @@ public struct ParityRow: Codable, Sendable {
     public var worstFrame: Int
     /// Frames or calls compared.
     public var frames: Int
+    /// The reference value at the element with the largest absolute error.
+    public var referenceAtWorst: Double = 0
     /// Allowed max abs error.
     public var tolerance: Double
     /// When set, a row whose max abs error exceeds `tolerance` still passes if its max relative
@@ -35,6 +37,8 @@ public struct ErrorAccumulator {
     public private(set) var maxAbs = 0.0
     public private(set) var maxRel = 0.0
     public private(set) var worstFrame = 0
+    /// The reference value at the element with the largest absolute error.
+    public private(set) var wantAtWorst = 0.0
     public private(set) var frames = 0
     public init() {}
 
@@ -45,15 +49,17 @@ public struct ErrorAccumulator {
             let a = Double(got[i]), b = Double(want[i])
             var d = abs(a - b)
             if a.isNaN != b.isNaN || (a.isInfinite || b.isInfinite) && a != b { d = .infinity }
-            if d > maxAbs || (d.isNaN && !maxAbs.isNaN) { maxAbs = d; worstFrame = frame }
+            if d > maxAbs || (d.isNaN && !maxAbs.isNaN) { maxAbs = d; worstFrame = frame; wantAtWorst = b }
             maxRel = max(maxRel, d / max(abs(b), 1e-4))
         }
     }
 
     /// A finished row.
     public func row(caseName: String, output: String, tolerance: Double) -> ParityRow {
-        ParityRow(caseName: caseName, output: output, maxAbsError: maxAbs, maxRelError: maxRel,
-                  worstFrame: worstFrame, frames: frames, tolerance: tolerance)
+        var row = ParityRow(caseName: caseName, output: output, maxAbsError: maxAbs, maxRelError: maxRel,
+                            worstFrame: worstFrame, frames: frames, tolerance: tolerance)
+        row.referenceAtWorst = wantAtWorst
+        return row
     }
 }
 
@@ -64,7 +70,8 @@ public enum FixtureParity {
         let tolerance: Tolerance
         let cases: [Case]
     }
-    struct Tolerance: Decodable { let max_abs: Double }
+    /// A case's bar: `max_abs` for every output, unless `per_output` names the output.
+    struct Tolerance: Decodable { let max_abs: Double; let per_output: [String: Double]? }
     struct Case: Decodable {
         let name: String
         let kind: String
@@ -121,11 +128,15 @@ public enum FixtureParity {
             let path = repositoryRoot + "/" + modelFile
             let tol = c.tolerance?.max_abs ?? manifest.tolerance.max_abs
             func load(_ item: Item) throws -> Tensor { try NPY.load(path: fixturesDir + "/" + item.file) }
+            let first = rows.count
             switch c.kind {
             case "stream": rows += try runStream(c, path: path, tolerance: tol, storage: weightStorage, load: load)
             case "chunk": rows += try runChunk(c, path: path, tolerance: tol, storage: weightStorage, load: load)
             case "call", "calls": rows += try runCalls(c, path: path, tolerance: tol, storage: weightStorage, load: load)
             default: continue
+            }
+            for i in first..<rows.count {
+                if let t = c.tolerance?.per_output?[rows[i].output] { rows[i].tolerance = t }
             }
         }
         return rows

@@ -159,6 +159,8 @@ def test_evaluation_rerun_command(monkeypatch, tmp_path):
     monkeypatch.chdir(ROOT / "tools")
     cmd = rerun_command(["--doc", "../docs/quality.md", "--jobs", "2"])
     assert cmd.startswith("cd tools && ") and cmd.endswith(" -m tmrvc.evaluation --doc ../docs/quality.md --jobs 2")
+    absolute = rerun_command(["--doc", str(ROOT / "docs" / "quality.md"), "--jobs", "2"])
+    assert absolute == cmd, "a path inside the repository is written relative to the working directory"
     monkeypatch.chdir(ROOT)
     assert not rerun_command([]).startswith("cd ")
     monkeypatch.chdir(tmp_path)

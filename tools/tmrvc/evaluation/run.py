@@ -287,13 +287,17 @@ def table(summary: dict) -> str:
 def rerun_command(args: list[str]) -> str:
     """The shell command that reruns this evaluation as it was started: the working directory
     (relative to the repository) and the interpreter (the repository's venv when it is one) included,
-    so the relative paths among ``args`` resolve the same way."""
+    so the relative paths among ``args`` resolve the same way; absolute paths inside the repository
+    become relative ones, so the command works in any clone."""
     import os
 
     cwd = Path.cwd().resolve()
     python = Path(sys.executable)
     py = (os.path.relpath(python, cwd) if python.is_relative_to(ROOT) else "python")
-    cd = f"cd {cwd.relative_to(ROOT)} && " if cwd.is_relative_to(ROOT) and cwd != ROOT else ""
+    in_repo = cwd.is_relative_to(ROOT)
+    cd = f"cd {cwd.relative_to(ROOT)} && " if in_repo and cwd != ROOT else ""
+    args = [os.path.relpath(x, cwd) if in_repo and Path(x).is_absolute() and Path(x).is_relative_to(ROOT) else x
+            for x in args]
     return f"{cd}{py} -m tmrvc.evaluation {' '.join(args)}".rstrip()
 
 
