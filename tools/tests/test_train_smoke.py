@@ -88,6 +88,28 @@ def test_data_stage_in_one_process_writes_the_same_files(chain, tmp_path):
     assert not list((chain["corpus"]).rglob("*.part"))
 
 
+def test_asr_screen_rejects_a_misread_clip(chain, tmp_path):
+    """data.asr_max_cer: Whisper-base transcribes each clip; a clip whose text does not match what
+    was said is left out, the transcripts are cached, and a rerun transcribes nothing."""
+    pytest.importorskip("faster_whisper")
+    from tmrvc.data import asr_screen
+
+    entries = [json.loads(x) for x in (chain["corpus"] / "manifest.jsonl").read_text().splitlines()]
+    good = next(e for e in entries if e["speaker"] == "flite_awb" or e["speaker"] == "espeak_us")
+    other = next(e for e in entries if e["sid"] != good["sid"])
+    wrong = {**good, "sid": good["sid"] + "x", "text": other["text"], "path": good["path"]}
+    shutil.copytree(chain["corpus"] / "wav", tmp_path / "wav")
+    logs: list[str] = []
+    kept = asr_screen.screen(tmp_path, [good, wrong], max_cer=0.5, log=logs.append)
+    assert kept == [good], logs
+    rejected = [json.loads(x) for x in (tmp_path / asr_screen.REJECTED).read_text().splitlines()]
+    assert [r["sid"] for r in rejected] == [wrong["sid"]] and rejected[0]["cer"] > 0.5
+    assert json.loads(asr_screen.cache_path(tmp_path, good).read_text())["cer"] <= 0.5
+    logs.clear()
+    assert asr_screen.screen(tmp_path, [good, wrong], max_cer=0.5, log=logs.append) == [good]
+    assert not any("transcribing" in x for x in logs), logs
+
+
 def test_losses_fall(chain):
     stages = chain["report"]["stages"]
     adapted = [f"adapt/{v}" for v in _voices()[1:3]]

@@ -92,11 +92,14 @@ def _synthesize_clip(task: tuple[str, str, str, str]) -> tuple[str, str, int, st
 
 def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None = None,
           sentence_ids: list[str] | None = None, force: bool = False, eval_speakers=EVAL_SPEAKERS,
-          log=print, extra_sentences: int = 0, lexicon_sentences: int = 0, jobs: int = 1) -> list[dict]:
+          log=print, extra_sentences: int = 0, lexicon_sentences: int = 0, jobs: int = 1,
+          asr_max_cer: float | None = None) -> list[dict]:
     """Synthesises every voice x sentence clip missing from ``out`` and writes the manifest.
     ``extra_sentences`` and ``lexicon_sentences`` append that many generated training-only sentences
     (:func:`tmrvc.data.sentences.extra_sentences`, :func:`~tmrvc.data.sentences.lexicon_sentences`)
-    to the selected ones. ``jobs`` processes synthesise in parallel (the clips are identical)."""
+    to the selected ones. ``jobs`` processes synthesise in parallel (the clips are identical).
+    With ``asr_max_cer``, clips whose Whisper-base character error rate exceeds it are left out of
+    the manifest (:mod:`tmrvc.data.asr_screen`)."""
     import soundfile as sf
 
     from tmrvc.data.parallel import pool_map
@@ -148,6 +151,10 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
         log(f"  {voice.id:14s} {sum(e['speaker'] == voice.id for e in entries):3d} clips")
     for vid, err in failed.items():
         log(f"voice {vid} failed and was skipped: {err}")
+    if asr_max_cer is not None:
+        from tmrvc.data import asr_screen
+
+        entries = asr_screen.screen(out, entries, float(asr_max_cer), jobs=jobs, log=log)
     (out / MANIFEST).write_text("".join(json.dumps(e, sort_keys=True) + "\n" for e in entries))
     hours = sum(e["duration"] for e in entries) / 3600
     log(f"wrote {out / MANIFEST}: {len(entries)} clips, {len({e['speaker'] for e in entries})} speakers, "
@@ -164,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lexicon-sentences", type=int, default=0,
                    help="add N generated wide-vocabulary training sentences (ids s1000..)")
     p.add_argument("--jobs", type=int, default=1, help="synthesis processes (default 1)")
+    p.add_argument("--asr-max-cer", type=float, help="leave out clips whose Whisper-base CER exceeds this")
     p.add_argument("--force", action="store_true")
     p.add_argument("--list", action="store_true", help="list the voices and whether they are available")
     a = p.parse_args(argv)
@@ -178,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"unknown voices: {unknown}", file=sys.stderr)
             return 2
     build(a.out, ids, a.sentences or None, force=a.force, extra_sentences=a.extra_sentences,
-          lexicon_sentences=a.lexicon_sentences, jobs=max(1, a.jobs))
+          lexicon_sentences=a.lexicon_sentences, jobs=max(1, a.jobs), asr_max_cer=a.asr_max_cer)
     return 0
 
 

@@ -53,7 +53,8 @@ def run_data(cfg: dict, log=print, jobs: int = 1) -> dict:
     t0 = time.time()
     corpus_mod.build(root, d.get("voices") or None, d.get("sentences") or None, log=log,
                      extra_sentences=int(d.get("extra_sentences", 0)),
-                     lexicon_sentences=int(d.get("lexicon_sentences", 0)), jobs=jobs)
+                     lexicon_sentences=int(d.get("lexicon_sentences", 0)), jobs=jobs,
+                     asr_max_cer=d.get("asr_max_cer"))
     t1 = time.time()
     index = features.build(root, int(d.get("n_aug", 2)), int(d.get("seed", 0)),
                            use_resemblyzer=bool(d.get("resemblyzer", True)), rir_method=d.get("rir", "synthetic"),
