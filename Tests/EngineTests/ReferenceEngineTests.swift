@@ -7,8 +7,11 @@ import TMRVCTooling
 /// End to end: the engine, driven exactly as `tmrvc convert` drives it, against an independent
 /// Python implementation of the same algorithm on ONNX Runtime + the reference DSP
 /// (tools/tmrvc/reference_engine.py -> Tests/Fixtures/engine/). Tolerance: max abs error
-/// <= 1e-4 x the reference peak (trained weights, peak 0.39: measured 1.2e-5 = 3.1e-5 x peak;
-/// float32 differences of two implementations of the same arithmetic, not a drift).
+/// <= 4e-4 x the reference peak. With the weights of 2026-12-04 the output is ill-conditioned at
+/// float32 rounding level (the vocoder's phase head): moving the input of the Python reference
+/// itself by one ulp (x(1 +- 2^-23), ten draws) moves its output by up to 1.9e-4 x peak, at the same
+/// sample where the engine differs most (measured 6.2e-5 = 2.0e-4 x peak 0.31). With the weights
+/// before it this test measured 3.1e-5 x peak against a bar of 1e-4 x peak.
 final class ReferenceEngineTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
@@ -38,6 +41,6 @@ final class ReferenceEngineTests: XCTestCase {
         let peak = reference.map(abs).max() ?? 0
         print("engine vs Python reference: max abs error \(worst) at sample \(at) (reference peak \(peak))")
         XCTAssertGreaterThan(peak, 0.001, "the reference output must not be silent")
-        XCTAssertLessThanOrEqual(worst, 1e-4 * peak)
+        XCTAssertLessThanOrEqual(worst, 4e-4 * peak)
     }
 }
