@@ -38,7 +38,7 @@ public struct ErrorAccumulator {
     public private(set) var maxRel = 0.0
     public private(set) var worstFrame = 0
     /// The reference value at the element with the largest absolute error.
-    public private(set) var wantAtWorst = 0.0
+    public private(set) var referenceAtWorst = 0.0
     public private(set) var frames = 0
     public init() {}
 
@@ -49,7 +49,7 @@ public struct ErrorAccumulator {
             let a = Double(got[i]), b = Double(want[i])
             var d = abs(a - b)
             if a.isNaN != b.isNaN || (a.isInfinite || b.isInfinite) && a != b { d = .infinity }
-            if d > maxAbs || (d.isNaN && !maxAbs.isNaN) { maxAbs = d; worstFrame = frame; wantAtWorst = b }
+            if d > maxAbs || (d.isNaN && !maxAbs.isNaN) { maxAbs = d; worstFrame = frame; referenceAtWorst = b }
             maxRel = max(maxRel, d / max(abs(b), 1e-4))
         }
     }
@@ -58,7 +58,7 @@ public struct ErrorAccumulator {
     public func row(caseName: String, output: String, tolerance: Double) -> ParityRow {
         var row = ParityRow(caseName: caseName, output: output, maxAbsError: maxAbs, maxRelError: maxRel,
                             worstFrame: worstFrame, frames: frames, tolerance: tolerance)
-        row.referenceAtWorst = wantAtWorst
+        row.referenceAtWorst = referenceAtWorst
         return row
     }
 }

@@ -85,7 +85,7 @@ def test_data_stage_in_one_process_writes_the_same_files(chain, tmp_path):
             assert sorted(two.files) == sorted(one.files)
             for k in two.files:
                 np.testing.assert_array_equal(two[k], one[k], err_msg=f"{rel}: {k}")
-    assert not list((chain["corpus"]).rglob("*.part"))
+    assert not list((chain["corpus"]).rglob("*.tmp"))
 
 
 def test_asr_screen_rejects_a_misread_clip(chain, tmp_path):

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
+from tmrvc.atomic import replacing
 from tmrvc.data.parallel import pool_map
 
 ASR_DIR = "asr"
@@ -41,11 +43,8 @@ def _transcribe_task(i: int) -> dict:
     hyp = _JOB["asr"].transcribe(load_clip(_JOB["root"], e))
     _, _, ce, n = error_rates(e["text"], hyp)
     rec = {"text": e["text"], "hypothesis": hyp, "cer": round(ce / max(1, n), 4)}
-    path = cache_path(_JOB["root"], e)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(rec))
-    tmp.replace(path)
+    with replacing(cache_path(_JOB["root"], e)) as tmp:
+        tmp.write_text(json.dumps(rec))
     return rec
 
 
@@ -83,10 +82,9 @@ def screen(root: Path, entries: list[dict], max_cer: float, jobs: int = 1, log=p
             rejected.append({**e, "hypothesis": records[i]["hypothesis"], "cer": records[i]["cer"]})
         else:
             kept.append(e)
-    (root / REJECTED).write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rejected))
-    by_voice: dict[str, int] = {}
-    for r in rejected:
-        by_voice[r["speaker"]] = by_voice.get(r["speaker"], 0) + 1
+    with replacing(root / REJECTED) as tmp:
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in rejected))
+    by_voice = Counter(r["speaker"] for r in rejected)
     log(f"ASR screen: {len(rejected)} of {len(entries)} clips rejected (CER > {max_cer:g})"
         + (": " + ", ".join(f"{k} {v}" for k, v in sorted(by_voice.items())) if by_voice else "")
         + f"; list in {root / REJECTED} ({time.time() - t0:.0f} s)")

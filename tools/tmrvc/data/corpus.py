@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
+from tmrvc.atomic import replacing
 from tmrvc.data import sentences as S
 from tmrvc.data.vad import trim_silence
 from tmrvc.data.voices import VOICE_BY_ID, VOICES, available_voices
@@ -50,10 +51,8 @@ def split_of(speaker: str, sid: str, eval_speakers=EVAL_SPEAKERS) -> str:
 def _write_wav(path: Path, audio: np.ndarray) -> None:
     import soundfile as sf
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")      # an interrupted build leaves no truncated clip
-    sf.write(str(tmp), np.clip(audio, -1.0, 1.0), C.AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    tmp.replace(path)
+    with replacing(path) as tmp:                   # an interrupted build leaves no truncated clip
+        sf.write(str(tmp), np.clip(audio, -1.0, 1.0), C.AUDIO_SAMPLE_RATE, subtype="PCM_16", format="WAV")
 
 
 def read_manifest(root: Path) -> list[dict]:

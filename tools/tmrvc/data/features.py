@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
+from tmrvc.atomic import replacing
 from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.rir import ChannelConfig, random_channel
 from tmrvc.frontend import log_mel
@@ -206,11 +207,8 @@ def _content_task(i: int) -> tuple[np.ndarray, int]:
 
 def _save(path: Path, f: dict) -> None:
     """Writes one cache file whole or not at all (an interrupted build leaves no truncated .npz)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as fh:
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
         np.savez(fh, **f)
-    tmp.replace(path)
 
 
 def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_resemblyzer: bool = True,

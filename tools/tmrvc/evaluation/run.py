@@ -40,6 +40,7 @@ import numpy as np
 
 from tmrvc import constants as C
 from tmrvc import frontend
+from tmrvc.atomic import replacing
 from tmrvc.evaluation import metrics as M
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -219,9 +220,8 @@ def _result(models, out_dir, speakers: dict, corpus, targets, sources, sids, sec
 def _write_results(result: dict, out_dir: Path) -> None:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / "results.json.tmp"
-    tmp.write_text(json.dumps(result, indent=1, default=float))
-    tmp.replace(out_dir / "results.json")
+    with replacing(out_dir / "results.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1, default=float))
 
 
 def _worker(args: tuple) -> dict:
@@ -337,10 +337,8 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         lines += ["## Spectrograms (log-mel): source, conversion, pitch-shift baseline, target", ""]
         for png in pngs:
             lines += [f"![{png.stem}]({Path(rel(png)).relative_to('docs') if str(rel(png)).startswith('docs') else rel(png)})", ""]
-    doc.parent.mkdir(parents=True, exist_ok=True)
-    tmp = doc.with_name(doc.name + ".tmp")
-    tmp.write_text("\n".join(lines))
-    tmp.replace(doc)
+    with replacing(doc) as tmp:
+        tmp.write_text("\n".join(lines))
 
 
 def main(argv: list[str] | None = None) -> int:
