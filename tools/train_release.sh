@@ -22,5 +22,5 @@ mkdir -p "$ROOT/weights/examples"
 cp "$ROOT/data/corpus/wav/${EXAMPLE[0]}/${EXAMPLE[1]}.wav" "$ROOT/weights/examples/${EXAMPLE[0]}_${EXAMPLE[1]}.wav"
 $PY -m tmrvc.fixtures
 $PY -m tmrvc.reference_engine
-$PY -m tmrvc.evaluation --doc ../docs/quality.md --jobs 2   # from tools/
+$PY -m tmrvc.evaluation --doc ../docs/quality.md --jobs 2 --unseen   # from tools/; --unseen: real recordings, SVOX Pico, an enrolled real voice
 echo "release done: weights/, weights/speakers/, Tests/Fixtures/, docs/quality.md regenerated"

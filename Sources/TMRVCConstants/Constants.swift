@@ -68,6 +68,13 @@ public enum TMRVCConstants {
         /// `dims.attention_heads`.
         public static let attentionHeads: Int = 4
     }
+    /// `excitation` section of configs/constants.yaml.
+    public enum Excitation {
+        /// `excitation.harmonic_cutoff_hz`.
+        public static let harmonicCutoffHz: Double = 11000.0
+        /// `excitation.noise_seed`.
+        public static let noiseSeed: Int = 2779096485
+    }
     /// `pitch` section of configs/constants.yaml.
     public enum Pitch {
         /// `pitch.f0_ref_hz`.
@@ -76,6 +83,18 @@ public enum TMRVCConstants {
         public static let f0MinHz: Double = 50.0
         /// `pitch.f0_max_hz`.
         public static let f0MaxHz: Double = 1000.0
+        /// `pitch.register_prior_hz`.
+        public static let registerPriorHz: Double = 150.0
+        /// `pitch.register_prior_std`.
+        public static let registerPriorStd: Double = 0.2
+        /// `pitch.register_prior_frames`.
+        public static let registerPriorFrames: Int = 25
+        /// `pitch.register_max_frames`.
+        public static let registerMaxFrames: Int = 1000
+        /// `pitch.register_std_ratio_min`.
+        public static let registerStdRatioMin: Double = 0.5
+        /// `pitch.register_std_ratio_max`.
+        public static let registerStdRatioMax: Double = 2.0
     }
     /// `lora` section of configs/constants.yaml.
     public enum Lora {
@@ -110,6 +129,6 @@ public enum TMRVCConstants {
         /// `speaker_file.magic`.
         public static let magic: String = "TMRVCSPK"
         /// `speaker_file.version`.
-        public static let version: Int = 1
+        public static let version: Int = 2
     }
 }

@@ -2,13 +2,18 @@ import TMRVCConstants
 import TMRVCDSP
 import TMRVCRuntime
 
-/// One conversion path of the engine: converter + vocoder + overlap-add synthesis for one target
-/// speaker at one lookahead. The engine keeps two and crossfades between them when the speaker or
-/// the quality knob changes. All buffers are allocated at init; `process` is real-time safe.
+/// One conversion path of the engine: register mapping + converter + vocoder + source–filter
+/// synthesis (excitation, overlap-add) for one target speaker at one lookahead. The engine keeps two
+/// and crossfades between them when the speaker or the quality knob changes. All buffers are
+/// allocated at init; `process` is real-time safe.
 final class ConversionPath {
     let converter: StreamingModel
     let vocoder: StreamingModel
     let synthesizer: OverlapAddSynthesizer
+    /// Harmonic and noise excitation at the output F0 (`tmrvc.excitation.Excitation`).
+    let excitation: ExcitationGenerator
+    /// The source's running log-F0 statistics and the target register of the path's speaker.
+    var registerMap = RegisterMap()
 
     /// Lookahead of this path in hops: frame t is converted at hop t + lookahead.
     var lookaheadHops = 0
@@ -30,8 +35,12 @@ final class ConversionPath {
     private let acousticIndex: Int
     private let featuresOut: TensorBuffer
     private let featuresIn: TensorBuffer
-    private let magnitudeOut: TensorBuffer
-    private let phaseOut: TensorBuffer
+    private let vocoderPitchIn: TensorBuffer
+    private let harmonicOut: TensorBuffer
+    private let noiseOut: TensorBuffer
+    /// `Y = H E_h + N E_n` of the current frame (real and imaginary parts, 241 each).
+    private let spectrumReal: UnsafeMutablePointer<Float>
+    private let spectrumImaginary: UnsafeMutablePointer<Float>
 
     static let hop = TMRVCConstants.Audio.hopLength
 
@@ -45,6 +54,7 @@ final class ConversionPath {
         converter = try load("converter", slow: ["spk_embed", "lora_delta", "acoustic_params"])
         vocoder = try load("vocoder")
         synthesizer = OverlapAddSynthesizer()
+        excitation = ExcitationGenerator()
         func bind(_ m: StreamingModel, _ name: String, _ count: Int, output: Bool = false, file: String) throws(EngineError) -> TensorBuffer {
             guard let b = output ? m.output(name) : m.input(name) else {
                 throw EngineError(path: dir + "/" + file, reason: "the model has no \(output ? "output" : "input") '\(name)' (see docs/design/onnx-contract.md)")
@@ -64,8 +74,19 @@ final class ConversionPath {
         featuresOut = try bind(converter, "features", TMRVCConstants.Dims.mel, output: true, file: c)
         featuresIn = try bind(vocoder, "features", TMRVCConstants.Dims.mel, file: v)
         let bins = TMRVCConstants.Vocoder.nFft / 2 + 1
-        magnitudeOut = try bind(vocoder, "magnitude", bins, output: true, file: v)
-        phaseOut = try bind(vocoder, "phase", bins, output: true, file: v)
+        if vocoder.input("pitch") == nil || vocoder.output("harmonic") == nil || vocoder.output("noise") == nil,
+           vocoder.output("magnitude") != nil || vocoder.output("phase") != nil {
+            throw EngineError(path: dir + "/" + v, reason: "the model has the pre-excitation vocoder contract (outputs 'magnitude' and 'phase'); "
+                              + "this engine needs the source-filter vocoder: inputs 'features', 'pitch', outputs 'harmonic', 'noise' "
+                              + "(docs/design/onnx-contract.md); export the vocoder again with the current tools/")
+        }
+        vocoderPitchIn = try bind(vocoder, "pitch", TMRVCConstants.Dims.pitch, file: v)
+        harmonicOut = try bind(vocoder, "harmonic", bins, output: true, file: v)
+        noiseOut = try bind(vocoder, "noise", bins, output: true, file: v)
+        spectrumReal = .allocate(capacity: bins)
+        spectrumReal.initialize(repeating: 0, count: bins)
+        spectrumImaginary = .allocate(capacity: bins)
+        spectrumImaginary.initialize(repeating: 0, count: bins)
         preset = .allocate(capacity: TMRVCConstants.Dims.voiceSource)
         preset.initialize(repeating: 0, count: TMRVCConstants.Dims.voiceSource)
         block = .allocate(capacity: Self.hop)
@@ -75,10 +96,15 @@ final class ConversionPath {
     deinit {
         preset.deallocate()
         block.deallocate()
+        spectrumReal.deallocate()
+        spectrumImaginary.deallocate()
     }
 
-    /// Sets the target speaker (embedding, LoRA delta, optional preset). Real-time safe.
-    func setSpeaker(embedding: UnsafePointer<Float>, lora: UnsafePointer<Float>, preset newPreset: UnsafePointer<Float>?) {
+    /// Sets the target speaker (embedding, LoRA delta, optional preset, optional pitch statistics:
+    /// log2(f0 / f0_ref) mean and std). The register map keeps its source statistics and takes the
+    /// new target (none: shift only). Real-time safe.
+    func setSpeaker(embedding: UnsafePointer<Float>, lora: UnsafePointer<Float>, preset newPreset: UnsafePointer<Float>?,
+                    pitchStatistics: UnsafePointer<Float>?) {
         speakerIn.floats.update(from: embedding, count: speakerIn.count)
         loraIn.floats.update(from: lora, count: loraIn.count)
         if let newPreset {
@@ -88,12 +114,21 @@ final class ConversionPath {
             preset.update(repeating: 0, count: TMRVCConstants.Dims.voiceSource)
             hasPreset = false
         }
+        if let pitchStatistics {
+            registerMap.setTarget(mean: Double(pitchStatistics[0]), std: Double(pitchStatistics[1]))
+        } else {
+            registerMap.clearTarget()
+        }
         converter.session.invalidateSlowInputs()
     }
 
-    /// Copies speaker, preset and model states from `other` (the start of a crossfade). Real-time safe.
+    /// Copies speaker, preset, register map, excitation and model states from `other` (the start of
+    /// a crossfade). Real-time safe.
     func copyState(from other: ConversionPath) {
-        setSpeaker(embedding: other.speakerIn.floats, lora: other.loraIn.floats, preset: other.hasPreset ? other.preset : nil)
+        setSpeaker(embedding: other.speakerIn.floats, lora: other.loraIn.floats, preset: other.hasPreset ? other.preset : nil,
+                   pitchStatistics: nil)
+        registerMap = other.registerMap   // source statistics and the target
+        excitation.copyState(from: other.excitation)
         Self.copyStates(converter, from: other.converter)
         Self.copyStates(vocoder, from: other.vocoder)
         synthesizer.reset()   // the overlap belongs to the other path's time alignment
@@ -121,14 +156,23 @@ final class ConversionPath {
     }
 
     /// Converts one frame into `block` (240 samples). Real-time safe.
-    func process(content: UnsafePointer<Float>, logF0: Float, voicing: Float) {
+    ///
+    /// - Parameters:
+    ///   - logF0: the output pitch feature `log2(f0 / f0_ref)` (already register-mapped and
+    ///     shifted; 0 when unvoiced), fed to converter and vocoder with `voicing`.
+    ///   - excitationF0Hz: F0 of the harmonic excitation (0: unvoiced).
+    func process(content: UnsafePointer<Float>, logF0: Float, voicing: Float, excitationF0Hz: Double) {
         contentIn.floats.update(from: content, count: contentIn.count)
         pitchIn.floats[0] = logF0
         pitchIn.floats[1] = voicing
         converter.step()
         featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
+        vocoderPitchIn.floats[0] = logF0
+        vocoderPitchIn.floats[1] = voicing
         vocoder.step()
-        synthesizer.synthesize(magnitude: magnitudeOut.floats, phase: phaseOut.floats, output: block)
+        excitation.step(f0Hz: excitationF0Hz)
+        excitation.shape(harmonic: harmonicOut.floats, noise: noiseOut.floats, real: spectrumReal, imaginary: spectrumImaginary)
+        synthesizer.synthesize(real: spectrumReal, imaginary: spectrumImaginary, output: block)
     }
 
     /// Synthesizes from a given spectrum (diagnostic resynthesis mode). Real-time safe.
@@ -136,11 +180,14 @@ final class ConversionPath {
         synthesizer.synthesize(magnitude: magnitude, phase: phase, output: block)
     }
 
-    /// Start of a stream: zero states and overlap. Real-time safe.
+    /// Start of a stream: zero states and overlap, excitation and register statistics from the
+    /// start (the target stays). Real-time safe.
     func reset() {
         converter.resetState()
         vocoder.resetState()
         synthesizer.reset()
+        excitation.reset()
+        registerMap.reset()
         block.update(repeating: 0, count: Self.hop)
     }
 }

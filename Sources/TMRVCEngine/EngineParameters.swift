@@ -10,8 +10,25 @@ public final class EngineParameters: Sendable {
     private let gainValue = ClampedAtomicFloat(0, range: -60...24, nonFinite: 0)
     private let voiceSourceValue = ClampedAtomicFloat(0, range: 0...1, nonFinite: 0)
     private let gateValue = ClampedAtomicFloat(-60, range: -120...0, nonFinite: -120)
+    private let registerValue = Atomic<Int>(RegisterMode.automatic.rawValue)
 
     public init() {}
+
+    /// How the output pitch is derived from the input's.
+    public enum RegisterMode: Int, Sendable, CaseIterable {
+        /// Move the input's log-F0 into the speaker's register (running source statistics mapped
+        /// onto the speaker file's pitch statistics), then add the pitch shift. A speaker file
+        /// without pitch statistics (version 1) falls back to the shift only.
+        case automatic = 0
+        /// Keep the input's pitch; only the pitch shift moves it (manual).
+        case shiftOnly = 1
+    }
+
+    /// Register mode (default ``RegisterMode/automatic``); settable from any thread, picked up at the next hop.
+    public var registerMode: RegisterMode {
+        get { RegisterMode(rawValue: registerValue.load(ordering: .relaxed)) ?? .automatic }
+        set { registerValue.store(newValue.rawValue, ordering: .relaxed) }
+    }
 
     /// Quality knob q in [0, 1]: more lookahead, longer F0 window and more frequent room
     /// estimation at higher q; latency = 20 ms + lookahead_hops x 10 ms.
@@ -20,7 +37,7 @@ public final class EngineParameters: Sendable {
         set { qualityValue.value = newValue }
     }
 
-    /// Pitch shift in semitones (added to the converter's log2-F0 feature as semitones / 12).
+    /// Pitch shift in semitones (added to the output log2-F0 as semitones / 12, after the register mapping).
     public var pitchShiftSemitones: Float {
         get { pitchValue.value }
         set { pitchValue.value = newValue }

@@ -1,13 +1,24 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import TMRVCConstants
 import TMRVCDSP
 import TMRVCRuntime
 
-/// Computes a speaker embedding from reference recordings with `speaker_encoder.onnx`, in Swift
-/// (offline, not real-time). The LoRA delta of an enrolled profile is zero until few-shot
-/// adaptation (tools/) fits one.
+/// Computes a speaker embedding from reference recordings with `speaker_encoder.onnx`, and the
+/// speaker's register (log-F0 statistics) with the engine's pitch estimator, in Swift (offline, not
+/// real-time). The LoRA delta of an enrolled profile is zero until few-shot adaptation (tools/) fits one.
 public enum SpeakerEnrollment {
     /// Log-mel frames (frame-major [frames][80]) of a mono recording at `sampleRate`.
     public static func logMel(samples: [Float], sampleRate: Int) throws(EngineError) -> [Float] {
+        try logMel(samples24k: try resampled(samples: samples, sampleRate: sampleRate))
+    }
+
+    /// A mono recording at `sampleRate` resampled to `audio.sample_rate` (24 kHz) with the engine's
+    /// polyphase resampler, group delay removed, tail flushed.
+    public static func resampled(samples: [Float], sampleRate: Int) throws(EngineError) -> [Float] {
         var x = samples
         if sampleRate != TMRVCConstants.Audio.sampleRate {
             guard sampleRate > 0 else { throw EngineError(path: "sample rate", reason: "\(sampleRate) Hz is invalid") }
@@ -21,6 +32,11 @@ public enum SpeakerEnrollment {
             }
             x = Array(out[min(delay, n)..<n])
         }
+        return x
+    }
+
+    /// Log-mel frames (frame-major [frames][80]) of a 24 kHz mono recording.
+    public static func logMel(samples24k x: [Float]) throws(EngineError) -> [Float] {
         let mel = CausalLogMel()
         let frames = x.count / TMRVCConstants.Audio.hopLength
         guard frames >= 10 else {
@@ -50,6 +66,34 @@ public enum SpeakerEnrollment {
         }
         model.session.run()
         return Array(UnsafeBufferPointer(start: output.floats, count: output.count))
+    }
+
+    /// F0 (Hz) of the voiced frames of a 24 kHz mono recording: the engine's `PitchEstimator`
+    /// (window `frontend.win_length` = 960, from a zero history), frames with `f0 > 0` and voicing > 0.
+    public static func voicedF0(samples24k x: [Float]) -> [Double] {
+        let estimator = PitchEstimator(windowLength: TMRVCConstants.Frontend.winLength)
+        let count = x.count / TMRVCConstants.Audio.hopLength * TMRVCConstants.Audio.hopLength
+        guard count > 0 else { return [] }
+        var estimates = [PitchEstimate](repeating: .unvoiced, count: estimator.estimateCount(afterPushing: count))
+        let n = x.withUnsafeBufferPointer { p in
+            estimates.withUnsafeMutableBufferPointer { e in
+                estimator.process(p.baseAddress!, count: count, estimates: e.baseAddress!, capacity: e.count)
+            }
+        }
+        return estimates[0..<n].filter { $0.f0Hz > 0 && $0.voicing > 0 }.map { Double($0.f0Hz) }
+    }
+
+    /// The speaker's register from the F0 (Hz) of its voiced frames, as `tmrvc.excitation.log_f0_stats`:
+    /// mean and (population) standard deviation of `log2(f0 / pitch.f0_ref_hz)`, the standard
+    /// deviation floored at 0.02. Throws with fewer than 10 voiced frames.
+    public static func pitchStatistics(voicedF0 f0: [Double]) throws(EngineError) -> PitchStatistics {
+        guard f0.count >= 10 else {
+            throw EngineError(path: "audio", reason: "only \(f0.count) voiced frames: too little speech for pitch statistics (need at least 10)")
+        }
+        let x = f0.map { log2($0 / TMRVCConstants.Pitch.f0RefHz) }
+        let mean = x.reduce(0, +) / Double(x.count)
+        let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
+        return PitchStatistics(mean: Float(mean), std: Float(max(variance.squareRoot(), 0.02)))
     }
 
     /// Averages per-utterance embeddings weighted by their frame counts, then L2-normalises.

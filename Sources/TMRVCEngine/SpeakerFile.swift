@@ -5,11 +5,28 @@ import Darwin
 #endif
 import TMRVCConstants
 
-/// A target voice: the `.tmrvc_speaker` file format (docs/design/speaker-file.md), version 1.
+/// The target's register: mean and standard deviation of `log2(f0 / pitch.f0_ref_hz)` over the voiced
+/// frames of its recordings (what the engine's register map moves the input's pitch onto).
+public struct PitchStatistics: Sendable, Equatable {
+    /// Mean log2(f0 / f0_ref).
+    public var mean: Float
+    /// Standard deviation of log2(f0 / f0_ref) (> 0).
+    public var std: Float
+
+    public init(mean: Float, std: Float) {
+        self.mean = mean
+        self.std = std
+    }
+}
+
+/// A target voice: the `.tmrvc_speaker` file format (docs/design/speaker-file.md), version 2.
 ///
 /// Layout (little-endian): a 64-byte header, then `spk_embed` float32[speakerDim], `lora_delta`
-/// float32[loraSize], the optional `voice_source_preset` float32[voiceSourceDim], and UTF-8 JSON
-/// metadata. A CRC-32 (IEEE) over the whole file with the CRC field zeroed protects it.
+/// float32[loraSize], the optional `voice_source_preset` float32[voiceSourceDim] (flag bit 0), the
+/// optional pitch statistics float32[2] (flag bit 1, version 2), and UTF-8 JSON metadata. A CRC-32
+/// (IEEE) over the whole file with the CRC field zeroed protects it. Version-1 files (no pitch
+/// statistics) still load; the writer always writes version 2. Byte-identical to
+/// `tools/tmrvc/speaker_file.py`.
 public struct SpeakerProfile: Sendable, Equatable {
     /// Speaker embedding, `TMRVCConstants.Dims.speaker` values.
     public var embedding: [Float]
@@ -19,21 +36,31 @@ public struct SpeakerProfile: Sendable, Equatable {
     public var voiceSourcePreset: [Float]?
     /// Free-form UTF-8 JSON metadata (name, source files, creation tool); "{}" when none.
     public var metadataJSON: String
+    /// Optional target register (log2-F0 statistics of the speaker's voiced frames).
+    public var pitchStatistics: PitchStatistics?
 
     /// A profile; sizes are checked when written or read.
-    public init(embedding: [Float], loraDelta: [Float], voiceSourcePreset: [Float]? = nil, metadataJSON: String = "{}") {
+    public init(embedding: [Float], loraDelta: [Float], voiceSourcePreset: [Float]? = nil, metadataJSON: String = "{}",
+                pitchStatistics: PitchStatistics? = nil) {
         self.embedding = embedding
         self.loraDelta = loraDelta
         self.voiceSourcePreset = voiceSourcePreset
         self.metadataJSON = metadataJSON
+        self.pitchStatistics = pitchStatistics
     }
 
     /// Header size in bytes.
     public static let headerSize = 64
     /// File magic (8 ASCII bytes).
     public static let magic: [UInt8] = Array(TMRVCConstants.SpeakerFile.magic.utf8)
-    /// Format version this code reads and writes.
+    /// Format version this code writes (it reads 1 ... version).
     public static let version = UInt32(TMRVCConstants.SpeakerFile.version)
+    /// Oldest format version this code reads.
+    public static let oldestVersion: UInt32 = 1
+    /// Flag bit 0: a voice-source preset is present.
+    public static let presetFlag: UInt32 = 1
+    /// Flag bit 1 (version 2): pitch statistics are present.
+    public static let pitchFlag: UInt32 = 2
     /// Byte offset of the CRC field in the header.
     static let crcOffset = 36
 
@@ -49,12 +76,16 @@ public struct SpeakerProfile: Sendable, Equatable {
         if let v = voiceSourcePreset, v.count != TMRVCConstants.Dims.voiceSource {
             throw SpeakerFileError(path: path, reason: "voice_source_preset has \(v.count) values, the models need \(TMRVCConstants.Dims.voiceSource)")
         }
-        for x in embedding + loraDelta + (voiceSourcePreset ?? []) where !x.isFinite {
+        let pitch = pitchStatistics.map { [$0.mean, $0.std] } ?? []
+        if let p = pitchStatistics, !(p.std > 0) {
+            throw SpeakerFileError(path: path, reason: "pitch statistics must be (mean, std > 0)")
+        }
+        for x in embedding + loraDelta + (voiceSourcePreset ?? []) + pitch where !x.isFinite {
             throw SpeakerFileError(path: path, reason: "profile contains a non-finite value")
         }
         let meta = Array(metadataJSON.utf8)
         var out = [UInt8]()
-        out.reserveCapacity(Self.headerSize + 4 * (embedding.count + loraDelta.count + 8) + meta.count)
+        out.reserveCapacity(Self.headerSize + 4 * (embedding.count + loraDelta.count + 8 + 2) + meta.count)
         func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
         out += Self.magic
         u32(Self.version)
@@ -62,11 +93,11 @@ public struct SpeakerProfile: Sendable, Equatable {
         u32(UInt32(embedding.count))
         u32(UInt32(loraDelta.count))
         u32(UInt32(voiceSourcePreset?.count ?? 0))
-        u32(voiceSourcePreset == nil ? 0 : 1)
+        u32((voiceSourcePreset == nil ? 0 : Self.presetFlag) | (pitchStatistics == nil ? 0 : Self.pitchFlag))
         u32(UInt32(meta.count))
         u32(0)  // CRC, filled below
         while out.count < Self.headerSize { out.append(0) }
-        for x in embedding + loraDelta + (voiceSourcePreset ?? []) { u32(x.bitPattern) }
+        for x in embedding + loraDelta + (voiceSourcePreset ?? []) + pitch { u32(x.bitPattern) }
         out += meta
         let crc = CRC32.checksum(out)
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { out[Self.crcOffset + i] = $0[i] } }
@@ -82,7 +113,9 @@ public struct SpeakerProfile: Sendable, Equatable {
             UInt32(bytes[at]) | UInt32(bytes[at + 1]) << 8 | UInt32(bytes[at + 2]) << 16 | UInt32(bytes[at + 3]) << 24
         }
         let version = u32(8)
-        guard version == Self.version else { throw fail("format version \(version) is not supported (this build reads version \(Self.version))") }
+        guard (Self.oldestVersion...Self.version).contains(version) else {
+            throw fail("format version \(version) is not supported (this build reads versions \(Self.oldestVersion)...\(Self.version))")
+        }
         let headerSize = Int(u32(12))
         guard headerSize == Self.headerSize else { throw fail("header size \(headerSize) is invalid (expected \(Self.headerSize))") }
         let dim = Int(u32(16)), lora = Int(u32(20)), vs = Int(u32(24)), flags = u32(28), metaCount = Int(u32(32))
@@ -92,12 +125,17 @@ public struct SpeakerProfile: Sendable, Equatable {
         guard lora == TMRVCConstants.Lora.deltaSize else {
             throw fail("lora_delta has \(lora) values but these models need \(TMRVCConstants.Lora.deltaSize) (file made for another model version)")
         }
-        let hasPreset = flags & 1 != 0
-        guard flags & ~1 == 0 else { throw fail("unknown flags 0x\(String(flags, radix: 16))") }
+        let hasPreset = flags & Self.presetFlag != 0
+        let hasPitch = flags & Self.pitchFlag != 0
+        let known = Self.presetFlag | (version >= 2 ? Self.pitchFlag : 0)
+        guard flags & ~known == 0 else {
+            throw fail("unknown flag bits 0x\(String(flags & ~known, radix: 16)) for format version \(version)")
+        }
         guard vs == (hasPreset ? TMRVCConstants.Dims.voiceSource : 0) else {
             throw fail("voice_source_preset has \(vs) values (expected \(hasPreset ? TMRVCConstants.Dims.voiceSource : 0))")
         }
-        let floats = dim + lora + vs
+        let pitchCount = hasPitch ? 2 : 0
+        let floats = dim + lora + vs + pitchCount
         let expected = Self.headerSize + 4 * floats + metaCount
         guard bytes.count == expected else {
             throw fail("file is \(bytes.count) bytes but its header describes \(expected) (truncated or corrupt)")
@@ -114,9 +152,13 @@ public struct SpeakerProfile: Sendable, Equatable {
             guard v.isFinite else { throw fail("value \(i) is not finite") }
             values.append(v)
         }
+        if hasPitch && !(values[floats - 1] > 0) {
+            throw fail("pitch statistics: the standard deviation must be positive (it is \(values[floats - 1]))")
+        }
         embedding = Array(values[0..<dim])
         loraDelta = Array(values[dim..<(dim + lora)])
-        voiceSourcePreset = hasPreset ? Array(values[(dim + lora)...]) : nil
+        voiceSourcePreset = hasPreset ? Array(values[(dim + lora)..<(dim + lora + vs)]) : nil
+        pitchStatistics = hasPitch ? PitchStatistics(mean: values[floats - 2], std: values[floats - 1]) : nil
         metadataJSON = String(decoding: bytes[(Self.headerSize + 4 * floats)...], as: UTF8.self)
     }
 

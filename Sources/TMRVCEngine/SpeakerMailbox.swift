@@ -6,14 +6,17 @@ import TMRVCConstants
 /// publishes its index; the audio thread takes it (an atomic exchange) and copies the values out
 /// within the same hop, so a slot is never written while it is read.
 public final class SpeakerMailbox: @unchecked Sendable {
-    /// Floats per slot: embedding, LoRA delta, preset (zero when absent).
+    /// Floats per slot: embedding, LoRA delta, preset (zero when absent), pitch statistics (log2-F0
+    /// mean and std; zero when absent).
     static let embeddingCount = TMRVCConstants.Dims.speaker
     static let loraCount = TMRVCConstants.Lora.deltaSize
     static let presetCount = TMRVCConstants.Dims.voiceSource
-    static let slotCount = embeddingCount + loraCount + presetCount
+    static let pitchCount = 2
+    static let slotCount = embeddingCount + loraCount + presetCount + pitchCount
 
     private let slots: UnsafeMutablePointer<Float>
     private var hasPreset: [Bool] = [false, false]
+    private var hasPitch: [Bool] = [false, false]
     private let pending = Atomic<Int>(-1)
     private var nextSlot = 0
     private let generationCounter = Atomic<Int>(0)
@@ -48,18 +51,29 @@ public final class SpeakerMailbox: @unchecked Sendable {
             preset.update(repeating: 0, count: Self.presetCount)
             hasPreset[s] = false
         }
+        let pitch = preset + Self.presetCount
+        if let stats = profile.pitchStatistics {
+            pitch[0] = stats.mean
+            pitch[1] = stats.std
+            hasPitch[s] = true
+        } else {
+            pitch.update(repeating: 0, count: Self.pitchCount)
+            hasPitch[s] = false
+        }
         pending.store(s, ordering: .releasing)
         return true
     }
 
     /// Takes the newest posted profile, if any (audio thread; real-time safe). `body` receives
-    /// the embedding, LoRA delta and preset (nil when the file had none) and must copy them out.
+    /// the embedding, LoRA delta, preset (nil when the file had none) and pitch statistics (mean,
+    /// std; nil when the file had none) and must copy them out.
     @inline(__always)
-    public func take(_ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?) -> Void) -> Bool {
+    public func take(_ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>?, UnsafePointer<Float>?) -> Void) -> Bool {
         let s = pending.exchange(-1, ordering: .acquiringAndReleasing)
         guard s >= 0 else { return false }
         let base = UnsafePointer(slots + s * Self.slotCount)
-        body(base, base + Self.embeddingCount, hasPreset[s] ? base + Self.embeddingCount + Self.loraCount : nil)
+        let preset = base + Self.embeddingCount + Self.loraCount
+        body(base, base + Self.embeddingCount, hasPreset[s] ? preset : nil, hasPitch[s] ? preset + Self.presetCount : nil)
         generationCounter.add(1, ordering: .relaxed)
         return true
     }

@@ -13,8 +13,9 @@ import TMRVCRuntime
 ///
 /// Signal flow (docs/design/streaming-design.md): host rate -> polyphase resampler -> 24 kHz ->
 /// noise gate -> per 240-sample hop: causal log-mel -> content_encoder -> (ir_estimator every N
-/// hops, cached) -> voice-source blend -> converter -> vocoder -> iSTFT overlap-add -> 24 kHz
-/// FIFO -> resampler -> host rate -> dry/wet + gain.
+/// hops, cached) -> voice-source blend; YIN F0 -> register map into the speaker's register (+ pitch
+/// shift) -> converter -> vocoder (harmonic and noise envelopes) x excitation at the mapped F0 ->
+/// iSTFT overlap-add -> 24 kHz FIFO -> resampler -> host rate -> dry/wet + gain.
 ///
 /// Threading: `prepare`, `reset`, `setSpeaker` and `init` are not real-time; `process` is (no
 /// allocation, no locks, no throwing) and must be called from one thread at a time. `parameters`
@@ -140,6 +141,9 @@ public final class StreamingEngine: @unchecked Sendable {
         public var underruns = 0
         /// Crossfades performed (speaker or quality changes).
         public var crossfades = 0
+        /// F0 (Hz) of the most recent converted frame on the active path, after the register
+        /// mapping and the pitch shift (0: unvoiced): the pitch the output is synthesised at.
+        public var outputF0Hz = 0.0
     }
     /// Live statistics.
     public private(set) var statistics = Statistics()
@@ -329,12 +333,15 @@ public final class StreamingEngine: @unchecked Sendable {
 
     /// Sets the speaker immediately (before streaming starts; not real-time, no crossfade).
     public func setSpeaker(_ profile: SpeakerProfile) {
+        let stats: [Float]? = profile.pitchStatistics.map { [$0.mean, $0.std] }
         profile.embedding.withUnsafeBufferPointer { e in
             profile.loraDelta.withUnsafeBufferPointer { l in
-                if let p = profile.voiceSourcePreset {
-                    p.withUnsafeBufferPointer { paths[active].setSpeaker(embedding: e.baseAddress!, lora: l.baseAddress!, preset: $0.baseAddress!) }
-                } else {
-                    paths[active].setSpeaker(embedding: e.baseAddress!, lora: l.baseAddress!, preset: nil)
+                (profile.voiceSourcePreset ?? []).withUnsafeBufferPointer { p in
+                    (stats ?? []).withUnsafeBufferPointer { s in
+                        paths[active].setSpeaker(embedding: e.baseAddress!, lora: l.baseAddress!,
+                                                 preset: profile.voiceSourcePreset == nil ? nil : p.baseAddress!,
+                                                 pitchStatistics: stats == nil ? nil : s.baseAddress!)
+                    }
                 }
             }
         }
@@ -504,11 +511,16 @@ public final class StreamingEngine: @unchecked Sendable {
             let estimator = pitch[path.pitchWindow]
             let window = estimator.windowLength
             let e = estimator.estimate(window: history + historyLength - window)
-            var logF0: Float = 0
-            if e.f0Hz > 0 && e.voicing > 0 {
-                logF0 = log2f(e.f0Hz / Float(TMRVCConstants.Pitch.f0RefHz)) + parameters.pitchShiftSemitones / 12
-            }
-            path.process(content: contentRing + (t % (Self.maxLookahead + 1)) * Self.contentCount, logF0: logF0, voicing: e.voicing)
+            let voiced = e.f0Hz > 0 && e.voicing > 0
+            let source: Float = voiced ? e.logF0Feature : 0   // log2(f0 / f0_ref) in Double, rounded once
+            // Into the speaker's register (automatic mode, a speaker file with pitch statistics),
+            // plus the user's shift; 0 when unvoiced.
+            let logF0 = path.registerMap.map(logF0: source, voiced: voiced, shiftSemitones: parameters.pitchShiftSemitones,
+                                             applyTarget: parameters.registerMode == .automatic)
+            let f0Hz = voiced ? TMRVCConstants.Pitch.f0RefHz * pow(2.0, Double(logF0)) : 0
+            if path === paths[active] { statistics.outputF0Hz = f0Hz }
+            path.process(content: contentRing + (t % (Self.maxLookahead + 1)) * Self.contentCount, logF0: logF0, voicing: e.voicing,
+                         excitationF0Hz: f0Hz)
         case .resynthesis:
             // Frame t's synthesis segment spans input samples [t*hop - hop, t*hop + hop): the 480
             // samples ending (lookahead) hops before the newest one.
@@ -579,9 +591,9 @@ public final class StreamingEngine: @unchecked Sendable {
         }
         guard fadingTo < 0 else { return }   // one transition at a time
         // Speaker change.
-        if speakers.take({ e, l, p in
+        if speakers.take({ e, l, p, s in
             let next = beginCrossfade()
-            next.setSpeaker(embedding: e, lora: l, preset: p)
+            next.setSpeaker(embedding: e, lora: l, preset: p, pitchStatistics: s)
             next.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
         }) {
             return

@@ -10,6 +10,7 @@ import TMRVCRuntime
 /// Kernel microbenchmarks, each against a baseline measured in the same run: the packed
 /// GEMV / small GEMM against OpenBLAS (cblas_sgemv / cblas_sgemm), the Conv kernel against the
 /// BLAS call it replaces, overlap-add synthesis against the bare FFTW inverse transform, the
+/// excitation generator's cost per hop, the
 /// polyphase resampler against a plain FIR, plus memory bandwidth and an estimate of the clock.
 enum BenchKernels {
     struct Output { var text: String; var json: [String: Any] }
@@ -302,6 +303,19 @@ enum BenchKernels {
             lines.append("")
             lines.append("iSTFT frame (n=480, hop 240): OverlapAddSynthesizer.synthesize(magnitude:phase:) \(benchFormat(ours.median, 2)) µs vs bare FFTW c2r (+ input copy) \(benchFormat(raw.median, 2)) µs: ratio raw/ours \(benchFormat(raw.median / ours.median, 2))x (the rest is 241 cos/sin pairs and the windowed overlap-add)")
             json["istft"] = ["ours_us": ours.median, "fftw_c2r_us": raw.median]
+        }
+
+        // Excitation of the source-filter vocoder: one hop (240 samples, two 480-point r2c FFTs).
+        do {
+            let g = ExcitationGenerator()
+            var k = 0
+            let voiced = measure(reps: 2_000) { k += 1; g.step(f0Hz: 130 + Double(k % 7)) }
+            let low = measure(reps: 2_000) { k += 1; g.step(f0Hz: 52 + Double(k % 3)) }
+            for _ in 0..<3 { g.step(f0Hz: 0) }
+            let unvoiced = measure(reps: 2_000) { g.step(f0Hz: 0) }
+            lines.append("")
+            lines.append("Excitation hop (ExcitationGenerator.step, harmonic + noise frame spectra): voiced 130 Hz \(benchFormat(voiced.median, 2)) µs (min \(benchFormat(voiced.min, 2))), voiced 52 Hz \(benchFormat(low.median, 2)) µs, unvoiced \(benchFormat(unvoiced.median, 2)) µs")
+            json["excitation"] = ["voiced_us": voiced.median, "voiced_52hz_us": low.median, "unvoiced_us": unvoiced.median]
         }
 
         // Resampler against a direct-form FIR with the same prototype filter.

@@ -5,9 +5,10 @@ import TMRVCEngine
 import TMRVCRuntime
 
 /// Offline throughput in seconds of 24 kHz audio per second: log-mel front end, content encoder,
-/// converter, vocoder (IR estimator every 10 frames) and overlap-add synthesis, either streamed
-/// (models compiled at T = 1, one call per 10 ms hop) or chunked (models compiled at T = 100, one
-/// call per second of audio, states carried between chunks). Pitch estimation is not included.
+/// converter, vocoder (IR estimator every 10 frames) and source–filter synthesis (excitation at a
+/// fixed 150 Hz, `Y = H E_h + N E_n`, overlap-add), either streamed (models compiled at T = 1, one
+/// call per 10 ms hop) or chunked (models compiled at T = 100, one call per second of audio, states
+/// carried between chunks). Pitch estimation and register mapping are not included.
 enum BenchOffline {
     struct Output { var text: String; var json: [String: Any] }
 
@@ -27,6 +28,18 @@ enum BenchOffline {
         defer { output.deallocate() }
         let ir = try BenchModels.loadIR(dir, storage: storage)
         BenchModels.fillInputs(ir, seed: 22)
+        let f0Hz = 150.0
+        let logF0 = Float(log2(f0Hz / TMRVCConstants.Pitch.f0RefHz))
+        let specRe = UnsafeMutablePointer<Float>.allocate(capacity: bins), specIm = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+        defer { specRe.deallocate(); specIm.deallocate() }
+        func vocoderBindings(_ vocoder: StreamingModel) throws -> (pitch: TensorBuffer, harmonic: TensorBuffer, noise: TensorBuffer) {
+            guard let p = vocoder.input("pitch"), let h = vocoder.output("harmonic"), let n = vocoder.output("noise") else {
+                throw CLIError("\(dir)/vocoder.onnx: expected input 'pitch' and outputs 'harmonic', 'noise' (the source-filter vocoder contract)")
+            }
+            let frames = p.count / 2   // [1, 2, T]: log-F0 row, then voicing row
+            for f in 0..<frames { p.floats[f] = logF0; p.floats[frames + f] = 0.9 }
+            return (p, h, n)
+        }
 
         func models(_ t: Int) throws -> (StreamingModel, StreamingModel, StreamingModel) {
             let c = try BenchModels.load(dir, "content_encoder", frames: t, storage: storage)
@@ -40,10 +53,11 @@ enum BenchOffline {
         let streamed: Double
         do {
             let (content, converter, vocoder) = try models(1)
-            let mel = CausalLogMel(), synth = OverlapAddSynthesizer()
+            let mel = CausalLogMel(), synth = OverlapAddSynthesizer(), excitation = ExcitationGenerator()
             let melIn = content.input("mel")!, contentOut = content.output("content")!
             let contentIn = converter.input("content")!, featuresOut = converter.output("features")!
-            let featuresIn = vocoder.input("features")!, mag = vocoder.output("magnitude")!, phase = vocoder.output("phase")!
+            let featuresIn = vocoder.input("features")!
+            let (_, harmonic, noise) = try vocoderBindings(vocoder)
             let acousticIndex = converter.session.inputIndex("acoustic_params")!
             let t0 = benchNowMicroseconds()
             for f in 0..<frames {
@@ -54,7 +68,9 @@ enum BenchOffline {
                 converter.step()
                 featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
                 vocoder.step()
-                synth.synthesize(magnitude: mag.floats, phase: phase.floats, output: output + f * hop)
+                excitation.step(f0Hz: f0Hz)
+                excitation.shape(harmonic: harmonic.floats, noise: noise.floats, real: specRe, imaginary: specIm)
+                synth.synthesize(real: specRe, imaginary: specIm, output: output + f * hop)
             }
             streamed = (benchNowMicroseconds() - t0) / 1e6
         }
@@ -63,13 +79,14 @@ enum BenchOffline {
         let chunked: Double
         do {
             let (content, converter, vocoder) = try models(chunk)
-            let mel = CausalLogMel(), synth = OverlapAddSynthesizer()
+            let mel = CausalLogMel(), synth = OverlapAddSynthesizer(), excitation = ExcitationGenerator()
             let melIn = content.input("mel")!, contentOut = content.output("content")!
             let contentIn = converter.input("content")!, featuresOut = converter.output("features")!
-            let featuresIn = vocoder.input("features")!, mag = vocoder.output("magnitude")!, phase = vocoder.output("phase")!
+            let featuresIn = vocoder.input("features")!
+            let (_, harmonic, noise) = try vocoderBindings(vocoder)
             let melFrames = UnsafeMutablePointer<Float>.allocate(capacity: chunk * mels)
-            let magFrame = UnsafeMutablePointer<Float>.allocate(capacity: bins), phaseFrame = UnsafeMutablePointer<Float>.allocate(capacity: bins)
-            defer { melFrames.deallocate(); magFrame.deallocate(); phaseFrame.deallocate() }
+            let hFrame = UnsafeMutablePointer<Float>.allocate(capacity: bins), nFrame = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+            defer { melFrames.deallocate(); hFrame.deallocate(); nFrame.deallocate() }
             let t0 = benchNowMicroseconds()
             for c in 0..<(frames / chunk) {
                 let base = c * chunk
@@ -83,17 +100,19 @@ enum BenchOffline {
                 converter.step()
                 featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
                 vocoder.step()
-                let pm = mag.floats, pp = phase.floats
+                let ph = harmonic.floats, pn = noise.floats
                 for f in 0..<chunk {
-                    for k in 0..<bins { magFrame[k] = pm[k * chunk + f]; phaseFrame[k] = pp[k * chunk + f] }
-                    synth.synthesize(magnitude: magFrame, phase: phaseFrame, output: output + (base + f) * hop)
+                    for k in 0..<bins { hFrame[k] = ph[k * chunk + f]; nFrame[k] = pn[k * chunk + f] }
+                    excitation.step(f0Hz: f0Hz)
+                    excitation.shape(harmonic: hFrame, noise: nFrame, real: specRe, imaginary: specIm)
+                    synth.synthesize(real: specRe, imaginary: specIm, output: output + (base + f) * hop)
                 }
             }
             chunked = (benchNowMicroseconds() - t0) / 1e6
         }
         let text = """
 
-        Offline throughput (\(storage.label), \(benchFormat(audioSeconds)) s of 24 kHz audio; log-mel + models + IR every 10 frames + overlap-add):
+        Offline throughput (\(storage.label), \(benchFormat(audioSeconds)) s of 24 kHz audio; log-mel + models + IR every 10 frames + excitation + overlap-add):
           streamed (T=1):   \(benchFormat(audioSeconds / streamed)) s of audio per second (\(benchFormat(1e6 * streamed / Double(frames))) µs per 10 ms frame)
           chunked (T=\(chunk)): \(benchFormat(audioSeconds / chunked)) s of audio per second (\(benchFormat(1e6 * chunked / Double(frames))) µs per frame); chunked/streamed \(benchFormat(streamed / chunked, 2))x
         """

@@ -28,8 +28,18 @@ struct Convert: ParsableCommand {
     @Option(name: .customLong("q"), help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
     var quality: Float = 0.5
 
-    @Option(parsing: .unconditional, help: "Pitch shift in semitones.")
+    @Option(parsing: .unconditional, help: "Pitch shift in semitones (added after the register mapping).")
     var pitch: Float = 0
+
+    /// `--register`: the engine's register mode.
+    enum Register: String, ExpressibleByArgument, CaseIterable {
+        case auto, shift
+        var mode: EngineParameters.RegisterMode { self == .auto ? .automatic : .shiftOnly }
+    }
+
+    @Option(help: ArgumentHelp("Output pitch: auto moves the input's pitch into the speaker's register (speaker files with pitch statistics; others fall back to shift), shift keeps the input's pitch and applies --pitch only.",
+                               valueName: "auto|shift"))
+    var register: Register = .auto
 
     @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
     var wet: Float = 1
@@ -90,6 +100,7 @@ struct Convert: ParsableCommand {
         engine.overloadControlEnabled = false
         engine.parameters.quality = quality
         engine.parameters.pitchShiftSemitones = pitch
+        engine.parameters.registerMode = register.mode
         engine.parameters.wet = wet
         engine.parameters.outputGainDB = gain
         engine.parameters.voiceSourceAlpha = voiceSource
@@ -126,6 +137,15 @@ struct Convert: ParsableCommand {
         wrote \(output): \(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz\(audio.sourceChannels > 1 ? " (mixed down from \(audio.sourceChannels) channels)" : "")
         latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(audio.sampleRate))) ms; q \(quality): lookahead \(profileInUse.lookaheadHops) hops)
         real-time factor \(String(format: "%.3f", elapsed / audio.duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", audio.duration)) s of audio)
+        pitch: \(registerDescription(profile))\(pitch != 0 ? String(format: ", shifted by %+.2f semitones", pitch) : "")
         """)
+    }
+
+    func registerDescription(_ profile: SpeakerProfile) -> String {
+        switch (register, profile.pitchStatistics) {
+        case (.shift, _): return "the input's register (--register shift)"
+        case (.auto, nil): return "the input's register (the speaker file has no pitch statistics)"
+        case (.auto, let s?): return "mapped into the speaker's register (\(String(format: "%.1f", 200 * pow(2, Double(s.mean)))) Hz)"
+        }
     }
 }

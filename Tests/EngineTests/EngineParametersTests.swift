@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import TMRVCEngine
 
@@ -12,5 +13,16 @@ final class EngineParametersTests: XCTestCase {
         p.quality = .nan; p.pitchShiftSemitones = .infinity; p.wet = .nan; p.outputGainDB = .nan; p.voiceSourceAlpha = .nan; p.gateThresholdDB = .nan
         XCTAssertEqual([p.quality, p.pitchShiftSemitones, p.wet, p.outputGainDB, p.voiceSourceAlpha, p.gateThresholdDB],
                        [0, 0, 1, 0, 0, -120])
+    }
+
+    func testRegisterModeDefaultsToAutomaticAndIsSettableFromAnyThread() {
+        let p = EngineParameters()
+        XCTAssertEqual(p.registerMode, .automatic)
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async { p.registerMode = .shiftOnly; done.signal() }
+        done.wait()
+        XCTAssertEqual(p.registerMode, .shiftOnly)
+        p.registerMode = .automatic
+        XCTAssertEqual(p.registerMode, .automatic)
     }
 }

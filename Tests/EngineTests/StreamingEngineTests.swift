@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
+import TestSupport
 import TMRVCConstants
+import TMRVCDSP
 @testable import TMRVCEngine
 
 final class StreamingEngineTests: XCTestCase {
@@ -118,7 +120,8 @@ final class StreamingEngineTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/a.tmrvc_speaker"
         try SpeakerProfile(embedding: (0..<192).map { Float($0 % 5) / 10 }, loraDelta: [Float](repeating: 0.01, count: 4096),
-                           voiceSourcePreset: [Float](repeating: 0.2, count: 8)).write(to: path)
+                           voiceSourcePreset: [Float](repeating: 0.2, count: 8),
+                           pitchStatistics: PitchStatistics(mean: 0.5, std: 0.1)).write(to: path)
         let x = probe(rate: 48000, seconds: 0.5)
         let loaded = expectation(description: "speaker loaded")
         let thread = Thread {
@@ -152,6 +155,84 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertLessThanOrEqual(abs(lag - e.latencySamples), 1)
         XCTAssertGreaterThan(c, 0.95)
         XCTAssertEqual(e.statistics.underruns, 0)
+    }
+
+    /// The output pitch: automatic mode moves a steady 120 Hz voice into a 240 Hz speaker's register,
+    /// exactly as a RegisterMap fed with the engine's F0 estimates predicts (the running source
+    /// statistics start at the 150 Hz prior, so after 0.6 s the map still sits below the target
+    /// mean); shift-only mode keeps 120 Hz, plus the pitch shift; a speaker without pitch statistics
+    /// falls back to the shift. The mode is set from another thread.
+    func testRegisterModes() throws {
+        let rate = 24000, hops = 60
+        let x = (0..<(hops * 240)).map { i -> Float in
+            let t = Double(i) / Double(rate)
+            return Float(0.3 * sin(2 * .pi * 120 * t) + 0.1 * sin(2 * .pi * 240 * t + 0.3) + 0.05 * sin(2 * .pi * 360 * t))
+        }
+        var base = try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker")
+        base.pitchStatistics = nil   // as a version-1 file
+        var high = base
+        high.pitchStatistics = PitchStatistics(mean: Float(log2(240.0 / 200)), std: 0.1)
+        // What the engine should do at q = 0: its F0 window is the newest 960 samples of each hop.
+        let estimator = PitchEstimator(windowLength: 960)
+        var estimates = [PitchEstimate](repeating: .unvoiced, count: hops)
+        _ = x.withUnsafeBufferPointer { p in estimates.withUnsafeMutableBufferPointer { estimator.process(p.baseAddress!, count: x.count, estimates: $0.baseAddress!, capacity: hops) } }
+        var map = RegisterMap(targetMean: Double(high.pitchStatistics!.mean), targetStd: Double(high.pitchStatistics!.std))
+        var y: Float = 0
+        for e in estimates {
+            let voiced = e.f0Hz > 0 && e.voicing > 0
+            y = map.map(logF0: voiced ? e.logF0Feature : 0, voiced: voiced)
+        }
+        let predicted = 200 * pow(2, Double(y))
+        let e = try engine(.convert, rate: rate, block: 480)
+        func outputF0(_ profile: SpeakerProfile, _ mode: EngineParameters.RegisterMode, shift: Float = 0) -> Double {
+            e.setSpeaker(profile)
+            e.parameters.pitchShiftSemitones = shift
+            let set = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async { e.parameters.registerMode = mode; set.signal() }
+            set.wait()
+            e.reset()
+            let out = run(e, x, blocks: [480])
+            XCTAssertTrue(out.allSatisfy(\.isFinite))
+            XCTAssertEqual(e.statistics.hops, hops)
+            return e.statistics.outputF0Hz
+        }
+        let auto = outputF0(high, .automatic)
+        let octave = outputF0(high, .shiftOnly, shift: 12)
+        let noStats = outputF0(base, .automatic, shift: -2)
+        print("output F0 for a 120 Hz input: automatic (240 Hz register) \(auto) Hz (predicted \(predicted)), shift-only +12 st \(octave) Hz, no statistics -2 st \(noStats) Hz")
+        XCTAssertEqual(auto, predicted, accuracy: 1e-9 * predicted)
+        XCTAssertGreaterThan(auto, 1.6 * 120)
+        XCTAssertEqual(octave, 240, accuracy: 0.01 * 240)
+        XCTAssertEqual(noStats, octave / 2 * pow(2, -2.0 / 12), accuracy: 1e-6 * noStats)
+    }
+
+    /// A vocoder of the pre-excitation contract (features -> magnitude, phase) is refused with an
+    /// error naming the file and the contract; one without the `pitch` input names the input.
+    func testOldVocoderContractIsRefusedClearly() throws {
+        let dir = NSTemporaryDirectory() + "tmrvc-oldvoc-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for name in ["content_encoder", "converter", "ir_estimator"] {
+            try FileManager.default.createSymbolicLink(atPath: dir + "/\(name).onnx", withDestinationPath: Self.weights + "/\(name).onnx")
+        }
+        let w = (0..<(241 * 80)).map { Float($0 % 11) * 0.01 }
+        func write(outputs: [String], pitch: Bool) throws {
+            let nodes = outputs.map { ("MatMul", ["w", "features"], [$0]) }
+            let bytes = makeModel(nodes: nodes, initializers: [("w", [241, 80], w)],
+                                  inputs: [("features", [1, 80, 1])] + (pitch ? [("pitch", [1, 2, 1])] : []),
+                                  outputs: outputs.map { ($0, [1, 241, 1]) })
+            try Data(bytes).write(to: URL(fileURLWithPath: dir + "/vocoder.onnx"))
+        }
+        try write(outputs: ["magnitude", "phase"], pitch: false)
+        XCTAssertThrowsError(try StreamingEngine(modelsDirectory: dir)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains(dir + "/vocoder.onnx") && text.contains("pre-excitation vocoder contract"), text)
+        }
+        try write(outputs: ["harmonic", "noise"], pitch: false)
+        XCTAssertThrowsError(try StreamingEngine(modelsDirectory: dir)) {
+            let text = "\($0)"
+            XCTAssertTrue(text.contains("vocoder.onnx") && text.contains("no input 'pitch'"), text)
+        }
     }
 
     func testUnsupportedRateAndBlockSizeAreRejected() throws {

@@ -3,6 +3,7 @@ import XCTest
 import AllocationCounter
 import ONNXFormat
 import TestSupport
+import TMRVCDSP
 import TMRVCRuntime
 import TMRVCEngine
 
@@ -23,6 +24,35 @@ final class AllocationTests: XCTestCase {
         #if DEBUG
         throw XCTSkip("allocation counts are checked in release builds (tools/test.sh runs this target with -c release)")
         #endif
+    }
+
+    /// The source-filter excitation (ExcitationGenerator.step, shape, copyState, reset) and the
+    /// register map, over voiced, unvoiced and transition hops.
+    func testExcitationAndRegisterMapDoNotAllocate() throws {
+        try Self.requireRelease()
+        let g = ExcitationGenerator(), other = ExcitationGenerator()
+        let bins = ExcitationGenerator.binCount
+        let h = UnsafeMutablePointer<Float>.allocate(capacity: bins), n = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+        let re = UnsafeMutablePointer<Float>.allocate(capacity: bins), im = UnsafeMutablePointer<Float>.allocate(capacity: bins)
+        defer { h.deallocate(); n.deallocate(); re.deallocate(); im.deallocate() }
+        h.initialize(repeating: 0.5, count: bins)
+        n.initialize(repeating: 0.1, count: bins)
+        var map = RegisterMap(targetMean: 0.2, targetStd: 0.1)
+        g.step(f0Hz: 120)
+        tmrvc_allocation_counting_begin()
+        var sum: Float = 0
+        for k in 0..<10_000 {
+            let voiced = k % 50 >= 10
+            let y = map.map(logF0: Float(k % 17) * 0.02 - 0.5, voiced: voiced, shiftSemitones: 2, applyTarget: k % 1000 < 500)
+            g.step(f0Hz: voiced ? 200 * Double(exp2f(y)) : 0)
+            g.shape(harmonic: h, noise: n, real: re, imaginary: im)
+            sum += re[3]
+            if k % 997 == 0 { other.copyState(from: g) }
+            if k % 4999 == 0 { g.reset(); map.reset() }
+        }
+        let count = tmrvc_allocation_counting_end()
+        XCTAssertTrue(sum.isFinite)
+        XCTAssertEqual(count, 0, "ExcitationGenerator / RegisterMap: \(count) allocations in 10,000 hops")
     }
 
     func testSmallGraphRunDoesNotAllocate() throws {

@@ -257,6 +257,7 @@ def test_evaluation_on_the_smoke_models(chain, tmp_path):
     plots and the markdown are written."""
     pytest.importorskip("faster_whisper")
     pytest.importorskip("resemblyzer")
+    pytest.importorskip("speechmos")
     from tmrvc.evaluation.run import SYSTEMS, evaluate, write_doc
 
     out = tmp_path / "eval"
@@ -267,12 +268,18 @@ def test_evaluation_on_the_smoke_models(chain, tmp_path):
     assert s["target"]["wer"] <= 25.0, r["rows"]
     assert s["target"]["sim_target"] > s["source"]["sim_target"] + 0.05
     assert s["source"]["f0_corr"] == pytest.approx(1.0)
+    assert s["source"]["vuv_agree"] == pytest.approx(1.0) and s["source"]["voiced_src"] == s["source"]["voiced"]
     for system in SYSTEMS[1:]:
         assert np.isfinite(s[system]["mcd"]) and s[system]["mcd"] > 0 and 0 <= s[system]["wer"] <= 100 * 3
+    for system in (*SYSTEMS, "target", "target, vocoded"):
+        assert 1.0 <= s[system]["dnsmos_ovrl"] <= 5.0 and 0.0 <= s[system]["voiced"] <= 1.0
+        if system != "target":
+            assert 0.0 <= s[system]["vuv_agree"] <= 1.0
     assert list(out.glob("*.png")) and (out / "results.json").exists()
     doc = tmp_path / "quality.md"
     write_doc(r, doc, "python -m tmrvc.evaluation (test)")
-    assert "| tmrvc |" in doc.read_text()
+    text = doc.read_text()
+    assert "| tmrvc |" in text and text.index("| target | bar |") < text.index("## All targets")
     # The same evaluation spread over two worker processes (one target each) gives the same rows.
     r2 = evaluate(Path(chain["report"]["export"]["out"]), chain["ck"] / "speakers", chain["corpus"], tmp_path / "eval2",
                   max_sentences=1, plots=False, jobs=2)
@@ -282,6 +289,40 @@ def test_evaluation_on_the_smoke_models(chain, tmp_path):
         assert b["transcript"] == a["transcript"] and b["word_errors"] == a["word_errors"]
         assert b.get("mcd", 0.0) == pytest.approx(a.get("mcd", 0.0), rel=1e-3, abs=1e-3)
     assert json.loads((tmp_path / "eval2" / "results.json").read_text())["summary"].keys() == s.keys()
+
+
+def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
+    """The --unseen section end to end on the smoke export with two unseen clips (the installed
+    real recordings / Pico voices), into both adapted speakers and into an 'enrolled' target (one
+    of the smoke speaker files, so no few-shot fit runs here): rows for every system, the
+    enrolled voice's own recordings as its references, and the section in the markdown."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("resemblyzer")
+    pytest.importorskip("speechmos")
+    from tmrvc.evaluation import unseen as U
+    from tmrvc.evaluation.run import SYSTEMS, evaluate, evaluate_unseen, write_doc
+
+    if not any(c.voice == U.ENROLLED_VOICE for c in U.human_clips()):
+        pytest.skip("the real recordings are not installed (tools/setup.sh: pocketsphinx-testdata)")
+    models, speakers = Path(chain["report"]["export"]["out"]), chain["ck"] / "speakers"
+    enrolled = sorted(speakers.glob("*.tmrvc_speaker"))[0]
+    u = evaluate_unseen(models, speakers, chain["corpus"], tmp_path / "eval", max_clips=2, max_sentences=1,
+                        plots=False, enrolled=str(enrolled))
+    assert len(u["clips"]) == 2 and len(u["targets"]) == 3
+    for system in SYSTEMS:
+        assert u["summary"][system]["n"] >= 2 and 1.0 <= u["summary"][system]["dnsmos_ovrl"] <= 5.0
+    assert u["summary"]["source"]["vuv_agree"] == pytest.approx(1.0)
+    own = [r for r in u["rows"] if r["system"] == "target"]
+    assert own and {r["voice"] for r in own} == {U.ENROLLED_VOICE}
+    assert not any(r["voice"] == U.ENROLLED_VOICE for r in u["rows"]
+                   if r["target"].endswith("(enrolled)") and r["system"] in SYSTEMS)
+    assert all("mcd" not in r for r in u["rows"])
+    r = evaluate(models, speakers, chain["corpus"], tmp_path / "eval", max_sentences=1, plots=False)
+    r["unseen"] = u
+    write_doc(r, tmp_path / "quality.md", "python -m tmrvc.evaluation --unseen (test)")
+    text = (tmp_path / "quality.md").read_text()
+    head = next(line for line in text.splitlines() if line.startswith("| target | bar |"))
+    assert "## Unseen voices" in text and "unseen voices" in head
 
 
 def test_asr_fallback_is_reproducible(chain):

@@ -37,7 +37,10 @@ SCHEMA: dict[str, dict[str, object]] = {
         "acoustic_params": int, "pitch": int, "speaker_tokens": int, "attention_dim": int,
         "attention_heads": int,
     },
-    "pitch": {"f0_ref_hz": float, "f0_min_hz": float, "f0_max_hz": float},
+    "excitation": {"harmonic_cutoff_hz": float, "noise_seed": int},
+    "pitch": {"f0_ref_hz": float, "f0_min_hz": float, "f0_max_hz": float, "register_prior_hz": float,
+              "register_prior_std": float, "register_prior_frames": int, "register_max_frames": int,
+              "register_std_ratio_min": float, "register_std_ratio_max": float},
     "lora": {"rank": int, "targets": (list, str), "delta_size": int},
     "streaming": {
         "ir_update_interval": int, "ir_window_frames": int, "ir_run_parts": int, "acoustic_update_parts": int,

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
+from tmrvc.speaker_file import SpeakerFileError, SpeakerProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 MIN_UTTERANCES = 3
@@ -122,6 +123,24 @@ def adapt(wavs: list[Path], out: Path, models: Path = ROOT / "weights", name: st
     return summary
 
 
+def add_pitch_statistics(wavs: list[Path], out: Path, log=print) -> tuple[float, float]:
+    """Rewrites speaker file ``out`` with the target register (log2-F0 mean and std of the voiced
+    frames, the engine's YIN) of ``wavs``; every other field stays as it was."""
+    from tmrvc.excitation import log_f0_stats
+    from tmrvc.pitch import estimate_f0
+
+    profile = SpeakerProfile.read(out)
+    f0 = np.concatenate([estimate_f0(load_utterance(Path(w)))[0] for w in wavs])
+    try:
+        profile.pitch_stats = log_f0_stats(f0)
+    except ValueError as exc:
+        raise FewShotError(f"{', '.join(str(w) for w in wavs)}: {exc}") from exc
+    profile.write(out)
+    log(f"{out}: target register log2(f0/{C.PITCH_F0_REF_HZ:g}) mean {profile.pitch_stats[0]:+.3f} "
+        f"({C.PITCH_F0_REF_HZ * 2 ** profile.pitch_stats[0]:.0f} Hz), std {profile.pitch_stats[1]:.3f} octaves")
+    return profile.pitch_stats
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tmrvc.fewshot", description=__doc__.split("\n\n")[0])
     p.add_argument("wavs", nargs="+", type=Path, help=f"{MIN_UTTERANCES} to 20 recordings of one speaker")
@@ -131,7 +150,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, help="LoRA fitting steps (default: the adapt stage's, 300)")
     p.add_argument("--seed", type=int, help="seed of the LoRA initialisation and the crops (default 0)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--pitch-only", action="store_true",
+                   help="only (re)write the pitch statistics of the existing speaker file -o from the recordings "
+                        "(embedding, LoRA delta and preset unchanged; e.g. to upgrade a version-1 file)")
     a = p.parse_args(argv)
+    if a.pitch_only:
+        try:
+            add_pitch_statistics(a.wavs, a.out)
+        except (FewShotError, SpeakerFileError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
     if a.steps is not None and a.steps < 1:
         p.error("--steps must be at least 1")
     import torch

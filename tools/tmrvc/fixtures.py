@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
+from tmrvc import excitation
 from tmrvc import onnx_utils as U
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -49,10 +50,7 @@ FORMAT = "tmrvc-fixtures-v1"
 N_STREAM = 300          # frames streamed per streaming model
 N_CHUNK = 100           # frames of the chunked (T>1) case
 TOL_MAX_ABS = 1e-4      # fp32 parity bar for model outputs
-# except the vocoder's `phase` (an unbounded angle, |values| up to ~12 with the 2026-12-04 weights), which
-# is ill-conditioned: a one-ulp change of the input features moves ONNX Runtime's own phase by 2.2-2.4e-4
-# (the Swift runtime measured 1.26e-4 from ORT; docs/performance.md)
-TOL_PER_OUTPUT = {"vocoder": {"phase": 2e-4}}
+TOL_PER_OUTPUT: dict[str, dict[str, float]] = {}   # per-model, per-output exceptions (none today)
 # float32 front end vs this float64 reference: quiet bands near the floor amplify
 # FFT rounding in the log domain, so the bar is looser (see docs)
 TOL_FRONTEND = 5e-4
@@ -70,6 +68,17 @@ UTTERANCES = [
 ]
 SOURCE_UTT = "utt0"     # streamed through content_encoder -> converter -> vocoder
 TARGET_UTT = "utt1"     # its speaker embedding is the converter's target
+
+
+def _output_f0(pitch_features: np.ndarray) -> np.ndarray:
+    """Excitation F0 (Hz, 0 unvoiced) of pitch features [2, T], as the engine derives it."""
+    return np.where(pitch_features[1] > 0, C.PITCH_F0_REF_HZ * 2.0 ** pitch_features[0].astype(np.float64), 0.0)
+
+
+def cv_saved_pitch(cases: list[dict]) -> dict:
+    """The converter stream case's pitch input entry (the vocoder's pitch input refers to it)."""
+    case = next(c for c in cases if c["name"] == "converter/stream")
+    return next(e for e in case["inputs"] if e["name"] == "pitch")
 
 
 class FixtureError(RuntimeError):
@@ -341,17 +350,21 @@ def generate(weights_dir: Path = DEFAULT_WEIGHTS, out_dir: Path = DEFAULT_OUT,
                              "acoustic_params": acoustic[0], "pitch": pitch_src[:, :, :N_CHUNK],
                              "lora_delta": lora})
 
-    # -- vocoder + reference iSTFT
-    vo_out, vo_saved = stream_case("vocoder", {"features": features}, {}, {}, {"features": cv_saved["features"]})
-    chunk_case("vocoder", {"features": features[:, :, :N_CHUNK]})
-    mag, phase = U.frames_to_time(vo_out["magnitude"])[0], U.frames_to_time(vo_out["phase"])[0]
-    audio_out = frontend.istft_ola(mag, phase)
-    cases.append({"name": "vocoder/istft", "kind": "istft",
-                  "description": "tmrvc.frontend.istft_ola of vocoder/stream magnitude & phase: block t "
-                                 "(samples [240t, 240t+240)) is emitted right after frame t",
-                  "inputs": [_ref(vo_saved["magnitude"], "magnitude", per_frame=True),
-                             _ref(vo_saved["phase"], "phase", per_frame=True)],
-                  "outputs": [_entry(w, "vocoder/istft_audio.npy", audio_out, "audio")],
+    # -- vocoder (the converter's output features and the source pitch as its output pitch) +
+    #    reference source-filter synthesis
+    vo_out, vo_saved = stream_case("vocoder", {"features": features, "pitch": pitch_src}, {}, {},
+                                   {"features": cv_saved["features"], "pitch": cv_saved_pitch(cases)})
+    chunk_case("vocoder", {"features": features[:, :, :N_CHUNK], "pitch": pitch_src[:, :, :N_CHUNK]})
+    h, nz = U.frames_to_time(vo_out["harmonic"])[0], U.frames_to_time(vo_out["noise"])[0]
+    audio_out = excitation.synthesize(h.astype(np.float64), nz.astype(np.float64), _output_f0(pitch_src[0]))
+    cases.append({"name": "vocoder/synthesis", "kind": "synthesis",
+                  "description": "tmrvc.excitation.synthesize of vocoder/stream harmonic & noise with the "
+                                 "excitation at the pitch input's F0 (200 * 2^pitch[0] where pitch[1] > 0): "
+                                 "block t (samples [240t, 240t+240)) is emitted right after frame t",
+                  "inputs": [_ref(vo_saved["harmonic"], "harmonic", per_frame=True),
+                             _ref(vo_saved["noise"], "noise", per_frame=True),
+                             _ref(cv_saved_pitch(cases), "pitch", per_frame=True)],
+                  "outputs": [_entry(w, "vocoder/synthesis_audio.npy", audio_out, "audio")],
                   "tolerance": {"max_abs": TOL_MAX_ABS}})
 
     manifest = {
@@ -444,10 +457,9 @@ def verify(weights_dir: Path = DEFAULT_WEIGHTS, out_dir: Path = DEFAULT_OUT, ver
             res = [U.run_chunk(sess, {k: v[i] for k, v in ins.items()}) for i in range(case["n_calls"])]
             got = {e["name"]: np.stack([r[e["name"]] for r in res]) for e in case["outputs"]}
             refs = case["outputs"]
-        elif kind == "istft":
-            from tmrvc.frontend import istft_ola
-            ins = {e["name"]: U.frames_to_time(_load(out_dir, e))[0] for e in case["inputs"]}
-            got = {"audio": istft_ola(ins["magnitude"], ins["phase"])}
+        elif kind == "synthesis":
+            ins = {e["name"]: U.frames_to_time(_load(out_dir, e))[0].astype(np.float64) for e in case["inputs"]}
+            got = {"audio": excitation.synthesize(ins["harmonic"], ins["noise"], _output_f0(ins["pitch"]))}
             refs = case["outputs"]
         elif kind in ("frontend_log_mel", "reference_pitch"):
             from tmrvc import frontend, pitch

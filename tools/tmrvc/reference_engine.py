@@ -15,8 +15,12 @@ Per hop t (frame t = the 240 samples ending at (t+1)*240):
   converter's update of its acoustic_params nodes over K = min(streaming.acoustic_update_parts,
   20 - P + 1) = 4 hops (the first shared), so its result applies from hop t + P + K - 2 = t + 9 on
   acoustic_params = [ir_params (latest applied update), 8 zeros]
-  pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame)
-  converter (T=1, slow inputs from the speaker file) -> vocoder (T=1) -> istft_ola.
+  pitch = tmrvc.pitch.pitch_features (causal YIN on the same 960-sample frame), its log-F0 moved
+  into the target's register (tmrvc.excitation.RegisterMap with the speaker file's pitch
+  statistics; a shift only for a version-1 file) plus the pitch shift
+  converter (T=1, slow inputs from the speaker file; the mapped pitch) -> vocoder (T=1; features and
+  the mapped pitch) -> H, N -> Y = H E_h + N E_n with the excitation at the mapped F0
+  (tmrvc.excitation.Excitation) -> istft_ola.
 The engine emits block t (input-aligned samples [(t-1)*240, t*240)) and reports a latency of 480
 samples; ``tmrvc convert`` drops them, so its output sample n equals istft_ola's sample n + 240.
 The input is padded with 480 zeros, as ``tmrvc convert`` does.
@@ -33,7 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
-from tmrvc import frontend, pitch
+from tmrvc import excitation, frontend, pitch
 from tmrvc.onnx_utils import make_session
 from tmrvc.speaker_file import SpeakerProfile
 
@@ -68,31 +72,62 @@ def load_sessions(weights: Path = ROOT / "weights") -> dict:
             for name in ("content_encoder", "ir_estimator", "converter", "vocoder")}
 
 
-def vocode(features: np.ndarray, sessions: dict) -> np.ndarray:
-    """Vocoder (T=1, states fed back) + istft_ola on log-mel features [80, T]; the output
-    sample n is istft_ola's sample n + 240, as in :func:`convert` (the synthesis delay)."""
-    mags, phases = [], []
-    frames = ({"features": features[None, :, t:t + 1].astype(np.float32)} for t in range(features.shape[1]))
-    for o in _stream(sessions["vocoder"], frames, {}):
-        mags.append(o["magnitude"][0, :, 0])
-        phases.append(o["phase"][0, :, 0])
-    return frontend.istft_ola(np.stack(mags, axis=1), np.stack(phases, axis=1))[HOP:].astype(np.float32)
+def vocode(features: np.ndarray, pitch_features: np.ndarray, sessions: dict) -> np.ndarray:
+    """Vocoder (T=1, states fed back) on log-mel features [80, T] and the output pitch [2, T],
+    source-filter synthesis with the streaming excitation, istft_ola; the output sample n is
+    istft_ola's sample n + 240, as in :func:`convert` (the synthesis delay)."""
+    ex = excitation.Excitation()
+    spectra = []
+    frames = ({"features": features[None, :, t:t + 1].astype(np.float32),
+               "pitch": pitch_features[None, :, t:t + 1].astype(np.float32)} for t in range(features.shape[1]))
+    for t, o in enumerate(_stream(sessions["vocoder"], frames, {})):
+        e_h, e_n = ex.step(output_f0_hz(pitch_features[:, t]))
+        spectra.append(o["harmonic"][0, :, 0].astype(np.float64) * e_h + o["noise"][0, :, 0].astype(np.float64) * e_n)
+    y = np.stack(spectra, axis=1)
+    return frontend.istft_ola(np.abs(y), np.angle(y))[HOP:].astype(np.float32)
+
+
+def output_f0_hz(pitch_frame: np.ndarray) -> float:
+    """The excitation's F0 for one frame of (mapped) pitch features: 0 when unvoiced."""
+    logf0, voicing = float(pitch_frame[0]), float(pitch_frame[1])
+    return C.PITCH_F0_REF_HZ * 2.0 ** logf0 if voicing > 0 else 0.0
+
+
+def map_pitch(pit: np.ndarray, profile: SpeakerProfile, shift_semitones: float = 0.0) -> np.ndarray:
+    """Source pitch features [2, T] -> output pitch features: log-F0 moved into the profile's
+    register (running source statistics, :class:`tmrvc.excitation.RegisterMap`), plus the shift."""
+    stats = profile.pitch_stats
+    rm = excitation.RegisterMap(*stats) if stats is not None else excitation.RegisterMap()
+    out = pit.copy()
+    for t in range(pit.shape[1]):
+        out[0, t] = rm(float(pit[0, t]), bool(pit[1, t] > 0), shift_semitones)
+    return out.astype(np.float32)
+
+
+def copy_synthesis(audio: np.ndarray, sessions: dict) -> np.ndarray:
+    """``audio`` (24 kHz) through the vocoder alone (its own log-mel and pitch), same length: the
+    vocoder's ceiling in the evaluation."""
+    x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
+    return vocode(frontend.log_mel(x), pitch.pitch_features(x), sessions)[:len(audio)]
 
 
 def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights",
-            sessions: dict | None = None) -> np.ndarray:
+            sessions: dict | None = None, shift_semitones: float = 0.0) -> np.ndarray:
     """``audio`` (24 kHz) converted to ``profile``'s voice as the engine does at q = 0."""
     sessions = sessions or load_sessions(weights)
-    return vocode(convert_features(audio, profile, sessions), sessions)[:len(audio)]
+    features, pit = convert_features(audio, profile, sessions, shift_semitones)
+    return vocode(features, pit, sessions)[:len(audio)]
 
 
-def convert_features(audio: np.ndarray, profile: SpeakerProfile, sessions: dict) -> np.ndarray:
+def convert_features(audio: np.ndarray, profile: SpeakerProfile, sessions: dict,
+                     shift_semitones: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The converter's output features [80, T] for ``audio`` (before the vocoder), streamed
-    frame by frame with the content encoder, IR estimator and converter of ``sessions``."""
+    frame by frame with the content encoder, IR estimator and converter of ``sessions``, and
+    the output (register-mapped) pitch features [2, T] fed to converter and vocoder."""
     x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
     mel = frontend.log_mel(x)                       # [80, T]
     n = mel.shape[1]
-    pit = pitch.pitch_features(x)                   # [2, T]
+    pit = map_pitch(pitch.pitch_features(x), profile, shift_semitones)   # [2, T]
     content_s, ir_s = sessions["content_encoder"], sessions["ir_estimator"]
     conv_s = sessions["converter"]
     content = np.stack([o["content"][0, :, 0] for o in
@@ -113,7 +148,7 @@ def convert_features(audio: np.ndarray, profile: SpeakerProfile, sessions: dict)
               "lora_delta": profile.lora_delta[None, :].astype(np.float32)}
     conv_frames = ({"content": content[t][None, :, None], "pitch": pit[None, :, t:t + 1],
                     "acoustic_params": acoustic[t][None, :]} for t in range(n))
-    return np.stack([o["features"][0, :, 0] for o in _stream(conv_s, conv_frames, static)], axis=1)
+    return np.stack([o["features"][0, :, 0] for o in _stream(conv_s, conv_frames, static)], axis=1), pit
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,8 +1,10 @@
-"""Read and write ``.tmrvc_speaker`` files (docs/design/speaker-file.md), format version 1.
+"""Read and write ``.tmrvc_speaker`` files (docs/design/speaker-file.md), format version 2.
 
 Mirrors ``Sources/TMRVCEngine/SpeakerFile.swift`` byte for byte: a 64-byte little-endian
-header, float32 ``spk_embed``, ``lora_delta``, optional ``voice_source_preset``, then UTF-8 JSON
-metadata; CRC-32 (zlib) over the whole file with the CRC field zeroed.
+header, float32 ``spk_embed``, ``lora_delta``, optional ``voice_source_preset``, optional pitch
+statistics (log2(f0 / f0_ref) mean and standard deviation of the target's voiced frames, flag
+bit 1), then UTF-8 JSON metadata; CRC-32 (zlib) over the whole file with the CRC field zeroed.
+Version-1 files (no pitch statistics) still load.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ import numpy as np
 from tmrvc import constants as C
 
 HEADER_SIZE = 64
+FLAG_PRESET = 1
+FLAG_PITCH = 2          # version 2: pitch statistics present
+PITCH_STATS_SIZE = 2
 CRC_OFFSET = 36
 MAGIC = C.SPEAKER_FILE_MAGIC.encode("ascii")
 
@@ -34,6 +39,7 @@ class SpeakerProfile:
     lora_delta: np.ndarray                     # float32 [LORA_DELTA_SIZE]
     voice_source_preset: np.ndarray | None = None  # float32 [DIMS_VOICE_SOURCE]
     metadata: dict = field(default_factory=dict)
+    pitch_stats: tuple[float, float] | None = None  # target log2(f0 / f0_ref): (mean, std)
 
     def encode(self) -> bytes:
         emb = np.asarray(self.embedding, dtype="<f4").reshape(-1)
@@ -45,12 +51,16 @@ class SpeakerProfile:
             raise SpeakerFileError(f"lora_delta has {lora.size} values, the models need {C.LORA_DELTA_SIZE}")
         if vs is not None and vs.size != C.DIMS_VOICE_SOURCE:
             raise SpeakerFileError(f"voice_source_preset has {vs.size} values, the models need {C.DIMS_VOICE_SOURCE}")
-        values = np.concatenate([emb, lora] + ([vs] if vs is not None else []))
+        ps = None if self.pitch_stats is None else np.asarray(self.pitch_stats, dtype="<f4").reshape(-1)
+        if ps is not None and (ps.size != PITCH_STATS_SIZE or not ps[1] > 0):
+            raise SpeakerFileError("pitch statistics must be (mean, std > 0)")
+        values = np.concatenate([emb, lora] + ([vs] if vs is not None else []) + ([ps] if ps is not None else []))
         if not np.all(np.isfinite(values)):
             raise SpeakerFileError("profile contains a non-finite value")
         meta = json.dumps(self.metadata, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        flags = (0 if vs is None else FLAG_PRESET) | (0 if ps is None else FLAG_PITCH)
         header = MAGIC + struct.pack("<8I", C.SPEAKER_FILE_VERSION, HEADER_SIZE, emb.size, lora.size,
-                                     0 if vs is None else vs.size, 0 if vs is None else 1, len(meta), 0)
+                                     0 if vs is None else vs.size, flags, len(meta), 0)
         header += b"\0" * (HEADER_SIZE - len(header))
         blob = bytearray(header + values.astype("<f4").tobytes() + meta)
         blob[CRC_OFFSET:CRC_OFFSET + 4] = struct.pack("<I", zlib.crc32(bytes(blob)) & 0xFFFFFFFF)
@@ -81,27 +91,38 @@ class SpeakerProfile:
         if data[:8] != MAGIC:
             raise fail("not a .tmrvc_speaker file (bad magic)")
         version, header_size, dim, lora, vs, flags, meta_len, crc = struct.unpack("<8I", data[8:40])
-        if version != C.SPEAKER_FILE_VERSION:
-            raise fail(f"format version {version} is not supported")
+        if version not in (1, C.SPEAKER_FILE_VERSION):
+            raise fail(f"format version {version} is not supported (1..{C.SPEAKER_FILE_VERSION})")
         if header_size != HEADER_SIZE:
             raise fail(f"header size {header_size} is invalid")
         if dim != C.DIMS_SPEAKER or lora != C.LORA_DELTA_SIZE:
             raise fail(f"sizes spk_embed={dim}, lora_delta={lora} do not match these models "
                        f"({C.DIMS_SPEAKER}, {C.LORA_DELTA_SIZE}): file made for another model version")
-        has_preset = bool(flags & 1)
-        if flags & ~1 or vs != (C.DIMS_VOICE_SOURCE if has_preset else 0):
+        has_preset = bool(flags & FLAG_PRESET)
+        has_pitch = bool(flags & FLAG_PITCH)
+        known = FLAG_PRESET | (FLAG_PITCH if version >= 2 else 0)
+        if flags & ~known:
+            raise fail(f"unknown flag bits {flags & ~known:#x} for format version {version}")
+        if vs != (C.DIMS_VOICE_SOURCE if has_preset else 0):
             raise fail("invalid voice-source preset fields")
-        expected = HEADER_SIZE + 4 * (dim + lora + vs) + meta_len
+        ps = PITCH_STATS_SIZE if has_pitch else 0
+        expected = HEADER_SIZE + 4 * (dim + lora + vs + ps) + meta_len
         if len(data) != expected:
             raise fail(f"file is {len(data)} bytes but its header describes {expected} (truncated or corrupt)")
         zeroed = bytearray(data)
         zeroed[CRC_OFFSET:CRC_OFFSET + 4] = b"\0\0\0\0"
         if zlib.crc32(bytes(zeroed)) & 0xFFFFFFFF != crc:
             raise fail("checksum mismatch: the file is corrupt")
-        values = np.frombuffer(data, dtype="<f4", count=dim + lora + vs, offset=HEADER_SIZE).astype(np.float32)
-        meta = json.loads(data[HEADER_SIZE + 4 * (dim + lora + vs):].decode("utf-8") or "{}")
+        n = dim + lora + vs + ps
+        values = np.frombuffer(data, dtype="<f4", count=n, offset=HEADER_SIZE).astype(np.float32)
+        if not np.all(np.isfinite(values)):
+            raise fail("contains a non-finite value")
+        if has_pitch and not values[n - 1] > 0:
+            raise fail("pitch statistics: the standard deviation must be positive")
+        meta = json.loads(data[HEADER_SIZE + 4 * n:].decode("utf-8") or "{}")
         return SpeakerProfile(values[:dim].copy(), values[dim:dim + lora].copy(),
-                              values[dim + lora:].copy() if has_preset else None, meta)
+                              values[dim + lora:dim + lora + vs].copy() if has_preset else None, meta,
+                              (float(values[n - 2]), float(values[n - 1])) if has_pitch else None)
 
     @staticmethod
     def read(path: str | os.PathLike) -> "SpeakerProfile":

@@ -15,8 +15,15 @@ peak-normalise to -6 dBFS -> ``wav/<voice>/<sentence id>.wav`` (24 kHz, 16-bit).
 
 Splits: ``train`` (training speaker, training sentence), ``eval_sent`` (training
 speaker, held-out sentence: the last ``sentences.N_EVAL``), ``eval_spk`` (held-out
-speaker, any sentence; see ``EVAL_SPEAKERS``).  Existing clips are kept (the builder
-is incremental and can be interrupted); ``--force`` re-synthesises.
+speaker, any sentence; see ``EVAL_SPEAKERS``), ``eval_unseen`` (``UNSEEN_SPEAKERS``: voices
+that no stage reads at all, not even the few-shot adaptation or the evaluation's ``eval_spk``
+targets; kept for testing on truly unseen voices: select them with ``split == "eval_unseen"``).
+Existing clips are kept (the builder is incremental and can be interrupted); ``--force``
+re-synthesises.
+
+A voice with ``max_written`` or ``max_generated`` set (the slow Kokoro voices) reads only the
+first ``max_written`` of the selected written sentences and the first ``max_generated`` of the
+generated ones (extra and lexicon sentences in proportion): :func:`voice_sentences`.
 """
 
 from __future__ import annotations
@@ -33,19 +40,37 @@ from tmrvc import constants as C
 from tmrvc.atomic import replacing
 from tmrvc.data import sentences as S
 from tmrvc.data.vad import trim_silence
-from tmrvc.data.voices import VOICE_BY_ID, VOICES, available_voices
+from tmrvc.data.voices import KOKORO_HELD_OUT, VOICE_BY_ID, VOICES, Voice, available_voices
 from tmrvc.frontend import resample_to_24k
 
 # speakers never seen by any training stage (few-shot adaptation / evaluation targets)
 EVAL_SPEAKERS = ("flite_rms", "fest_ked")
+# speakers no stage reads (split eval_unseen): ClipStore, the evaluation and adapt never select them
+UNSEEN_SPEAKERS = KOKORO_HELD_OUT
 MANIFEST = "manifest.jsonl"
 PEAK = 10 ** (-6 / 20)
 
 
-def split_of(speaker: str, sid: str, eval_speakers=EVAL_SPEAKERS) -> str:
+def split_of(speaker: str, sid: str, eval_speakers=EVAL_SPEAKERS, unseen_speakers=UNSEEN_SPEAKERS) -> str:
+    if speaker in unseen_speakers:
+        return "eval_unseen"
     if speaker in eval_speakers:
         return "eval_spk"
     return "eval_sent" if S.is_eval_sentence(sid) else "train"
+
+
+def voice_sentences(voice: Voice, written: list[tuple[str, str]], extra: list[tuple[str, str]],
+                    lexicon: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The sentences ``voice`` reads: the ``written`` ones (the first ``voice.max_written`` when
+    set), and the generated ones (``extra`` + ``lexicon``) unless ``voice.max_generated`` caps
+    them: then the first ones of each list, in proportion to the lists' lengths (so a larger cap
+    only adds sentences)."""
+    written = written[:voice.max_written] if voice.max_written is not None else written
+    cap = voice.max_generated
+    if cap is None or cap >= len(extra) + len(lexicon):
+        return written + extra + lexicon
+    n_extra = min(len(extra), -(-cap * len(extra) // max(1, len(extra) + len(lexicon))))
+    return written + extra[:n_extra] + lexicon[:cap - n_extra]
 
 
 def _write_wav(path: Path, audio: np.ndarray) -> None:
@@ -112,8 +137,9 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
         # keep both training and held-out sentences in small corpora
         n_eval = min(S.N_EVAL, max(1, n_sentences // 4))
         sents = sents[:n_sentences - n_eval] + sents[len(sents) - n_eval:]
-    sents = sents + S.extra_sentences(int(extra_sentences)) + S.lexicon_sentences(int(lexicon_sentences))
+    extra, lexicon = S.extra_sentences(int(extra_sentences)), S.lexicon_sentences(int(lexicon_sentences))
     voices = available_voices(voice_ids)
+    sents_of = {v.id: voice_sentences(v, sents, extra, lexicon) for v in voices}
     missing = sorted(set(voice_ids or [v.id for v in VOICES]) - {v.id for v in voices})
     if missing:
         log(f"voices not available here (engine missing): {', '.join(missing)}")
@@ -121,7 +147,7 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
     frames: dict[tuple[str, str], int] = {}
     todo = []
     for voice in voices:
-        for sid, text in sents:
+        for sid, text in sents_of[voice.id]:
             path = out / "wav" / voice.id / f"{sid}.wav"
             if force or not path.exists():
                 todo.append((voice.id, sid, text, str(path)))
@@ -141,13 +167,13 @@ def build(out: Path, voice_ids: list[str] | None = None, n_sentences: int | None
     for voice in voices:
         if voice.id in failed:
             continue
-        for sid, text in sents:
+        for sid, text in sents_of[voice.id]:
             entries.append({"speaker": voice.id, "person": voice.person, "role": voice.role,
                             "gender": voice.gender, "engine": voice.engine, "sid": sid, "text": text,
                             "path": str(Path("wav") / voice.id / f"{sid}.wav"),
                             "duration": round(frames[(voice.id, sid)] / C.AUDIO_SAMPLE_RATE, 3),
                             "split": split_of(voice.id, sid, eval_speakers)})
-        log(f"  {voice.id:14s} {sum(e['speaker'] == voice.id for e in entries):3d} clips")
+        log(f"  {voice.id:28s} {sum(e['speaker'] == voice.id for e in entries):3d} clips")
     for vid, err in failed.items():
         log(f"voice {vid} failed and was skipped: {err}")
     if asr_max_cer is not None:
@@ -176,7 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.list:
         for v in VOICES:
-            print(f"{v.id:14s} {v.engine:9s} {v.role:5s} {'available' if v.available() else 'MISSING'}")
+            split = "eval_unseen" if v.id in UNSEEN_SPEAKERS else "eval_spk" if v.id in EVAL_SPEAKERS else ""
+            print(f"{v.id:28s} {v.engine:9s} {v.role:7s} {'available' if v.available() else 'MISSING':9s} {split}")
         return 0
     ids = [v for v in a.voices.split(",") if v] or None
     if ids:

@@ -1,5 +1,7 @@
-"""Objective measures of the evaluation: speaker similarity, F0 agreement, mel-cepstral
-distortion, and the pitch-shift baseline.  Everything runs on 24 kHz float32 audio."""
+"""Objective measures of the evaluation: speaker similarity, F0 agreement (correlation, V/UV
+agreement, voiced fraction, RMSE to the expected register-mapped contour), mel-cepstral
+distortion, the DNSMOS P.835 naturalness predictor, and the pitch-shift baseline.  Everything
+runs on 24 kHz float32 audio; F0 tracks are per 10 ms frame, log2 Hz, NaN where unvoiced."""
 
 from __future__ import annotations
 
@@ -61,6 +63,49 @@ def f0_agreement(src_log_f0: np.ndarray, out_log_f0: np.ndarray) -> tuple[float,
     return float(np.corrcoef(a[m], b[m])[0, 1]), int(m.sum())
 
 
+def voiced_fraction(log_f0_track: np.ndarray) -> float:
+    """Fraction of the frames of a :func:`log_f0` track that are voiced (NaN for an empty track)."""
+    t = np.asarray(log_f0_track)
+    return float(np.mean(~np.isnan(t))) if len(t) else float("nan")
+
+
+def vuv_agreement(src_log_f0: np.ndarray, out_log_f0: np.ndarray) -> float:
+    """Fraction of frames whose voiced/unvoiced decisions agree between two :func:`log_f0`
+    tracks, frames aligned 1:1 over the shorter track (NaN when it is empty)."""
+    n = min(len(src_log_f0), len(out_log_f0))
+    if n == 0:
+        return float("nan")
+    return float(np.mean(np.isnan(src_log_f0[:n]) == np.isnan(out_log_f0[:n])))
+
+
+def log_f0_stats(log_f0_tracks: list[np.ndarray]) -> tuple[float, float]:
+    """(mean, standard deviation) of log2 F0 over the voiced frames of the tracks: a speaker's
+    register (NaN, NaN if no frame is voiced)."""
+    v = np.concatenate([np.asarray(t, np.float64) for t in log_f0_tracks]) if log_f0_tracks else np.zeros(0)
+    v = v[~np.isnan(v)]
+    return (float(np.mean(v)), float(np.std(v))) if len(v) else (float("nan"), float("nan"))
+
+
+def expected_log_f0(src_log_f0: np.ndarray, src_stats: tuple[float, float],
+                    tgt_stats: tuple[float, float]) -> np.ndarray:
+    """The source contour moved into the target's register: target mean + (source log2 F0 -
+    source mean) * (target std / source std), frame by frame (NaN stays NaN)."""
+    (sm, ss), (tm, ts) = src_stats, tgt_stats
+    return tm + (np.asarray(src_log_f0, np.float64) - sm) * (ts / ss if ss > 0 else 1.0)
+
+
+def f0_rmse_cents(expected: np.ndarray, out_log_f0: np.ndarray) -> tuple[float, int]:
+    """RMS difference in cents (1200 x log2 ratio) between an expected log2 F0 contour and the
+    output's, over the frames voiced in both (aligned 1:1).  Returns (RMSE, frames used); NaN
+    with fewer than 10 frames."""
+    n = min(len(expected), len(out_log_f0))
+    a, b = np.asarray(expected[:n], np.float64), np.asarray(out_log_f0[:n], np.float64)
+    m = ~np.isnan(a) & ~np.isnan(b)
+    if m.sum() < 10:
+        return float("nan"), int(m.sum())
+    return float(1200.0 * np.sqrt(np.mean((a[m] - b[m]) ** 2))), int(m.sum())
+
+
 def mean_voiced(log_f0_tracks: list[np.ndarray]) -> float:
     """Mean log2 F0 over the voiced frames of :func:`log_f0` tracks (NaN if none is voiced)."""
     v = np.concatenate(log_f0_tracks)
@@ -70,6 +115,44 @@ def mean_voiced(log_f0_tracks: list[np.ndarray]) -> float:
 
 def mean_log_f0(clips: list[np.ndarray]) -> float:
     return mean_voiced([log_f0(c) for c in clips])
+
+
+class DNSMOS:
+    """DNSMOS P.835 (Reddy et al., ICASSP 2022): a non-intrusive predictor of the ITU-T P.835
+    listening-test scores of speech quality, SIG (signal), BAK (background) and OVRL (overall),
+    each on 1..5, plus the P.808 MOS.  The ONNX models ship inside the PyPI package
+    ``speechmos`` (Microsoft, MIT licence), so it runs offline; they take 16 kHz audio in 9.01 s
+    windows hopped by 1 s (shorter clips are repeated up to 9.01 s) and the scores are the
+    window means.  Here the 24 kHz clip is resampled to 16 kHz and clipped to [-1, 1]."""
+
+    def __init__(self, threads: int = 1) -> None:
+        try:
+            import onnxruntime as ort
+            import speechmos
+            from speechmos.dnsmos import DNSMOS as _Model
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("DNSMOS needs the PyPI package speechmos (tools/setup.sh installs it with the "
+                              "eval extra: pip install -e 'tools[eval]')") from exc
+        from pathlib import Path
+
+        models = Path(speechmos.__file__).parent / "dnsmos_models"
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+        model = _Model.__new__(_Model)      # its __init__ makes sessions with all cores' threads
+        model.primary_model_path = str(models / "sig_bak_ovr.onnx")
+        model.onnx_sess = ort.InferenceSession(model.primary_model_path, opts, providers=["CPUExecutionProvider"])
+        model.p808_onnx_sess = ort.InferenceSession(str(models / "model_v8.onnx"), opts,
+                                                    providers=["CPUExecutionProvider"])
+        self.model = model
+
+    def __call__(self, audio_24k: np.ndarray) -> dict:
+        """{"ovrl", "sig", "bak", "p808"} for one clip of 24 kHz audio."""
+        x = np.clip(resample(np.asarray(audio_24k, np.float32), SR, 16000), -1.0, 1.0)
+        if len(x) < 160:
+            raise ValueError("DNSMOS needs at least 10 ms of audio")
+        r = self.model(x, 16000, False)
+        return {"ovrl": float(r["ovrl_mos"]), "sig": float(r["sig_mos"]), "bak": float(r["bak_mos"]),
+                "p808": float(r["p808_mos"])}
 
 
 def mel_cepstrum(audio: np.ndarray) -> np.ndarray:

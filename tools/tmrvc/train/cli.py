@@ -91,9 +91,17 @@ def run_export(cfg: dict, out: Path | None = None, log=print) -> dict:
             m.load_state_dict(load_final(root, stage)["models"][name])
             models[name] = m
         except FileNotFoundError as exc:
-            if ecfg.get("require_all", True):
+            fallback = ecfg.get("fallback_onnx")
+            if fallback:
+                from tmrvc.models.from_onnx import load_from_onnx
+
+                path = Path(fallback) if Path(fallback).is_absolute() else REPO_ROOT / fallback
+                models[name] = load_from_onnx(name, path / f"{name}.onnx")
+                log(f"export: {exc}; {name} read back from {path / (name + '.onnx')}")
+            elif ecfg.get("require_all", True):
                 raise
-            log(f"export: {exc}; {name} keeps its seed weights")
+            else:
+                log(f"export: {exc}; {name} keeps its seed weights")
     t0 = time.time()
     with torch.no_grad():
         info = E.export_all(out, seed=0, verbose=True, check=bool(ecfg.get("check", True)),

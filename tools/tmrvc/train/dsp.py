@@ -4,6 +4,8 @@
   (n_fft 480, sqrt-periodic-Hann synthesis window, hop 240, the engine's causal
   overlap-add: block t = seg_t[:240] + seg_{t-1}[240:]); tested against the numpy
   reference;
+* :func:`istft_complex` -- the same synthesis from complex spectra (the source-filter
+  vocoder's ``H E_h + N E_n``);
 * :func:`analysis` -- torch twin of :func:`tmrvc.frontend.vocoder_analysis` (the
   vocoder's magnitude/phase targets, same frame placement);
 * :func:`mrstft_loss` -- multi-resolution STFT loss (spectral convergence + log
@@ -37,6 +39,14 @@ def istft_ola(mag: Tensor, phase: Tensor) -> Tensor:
     """mag/phase ``[B, 241, T]`` -> audio ``[B, T*240]`` (the engine's causal OLA)."""
     spec = torch.complex(mag * torch.cos(phase), mag * torch.sin(phase))      # [B, F, T]
     seg = torch.fft.irfft(spec.transpose(1, 2), n=N_FFT, dim=-1) * _WIN         # [B, T, 480]
+    first, second = seg[..., :HOP], seg[..., HOP:]
+    prev = torch.cat([torch.zeros_like(second[:, :1]), second[:, :-1]], dim=1)
+    return (first + prev).reshape(seg.shape[0], -1)
+
+
+def istft_complex(spec: Tensor) -> Tensor:
+    """Complex spectra ``[B, 241, T]`` -> audio ``[B, T*240]`` (the engine's causal OLA)."""
+    seg = torch.fft.irfft(spec.transpose(1, 2), n=N_FFT, dim=-1) * _WIN           # [B, T, 480]
     first, second = seg[..., :HOP], seg[..., HOP:]
     prev = torch.cat([torch.zeros_like(second[:, :1]), second[:, :-1]], dim=1)
     return (first + prev).reshape(seg.shape[0], -1)

@@ -1,0 +1,267 @@
+"""Source-filter excitation of the vocoder and the pitch register mapping (numpy reference).
+
+The engine's Swift twins (``Sources/TMRVCDSP/ExcitationGenerator.swift``,
+``Sources/TMRVCDSP/RegisterMap.swift``) follow this module; ``Tests/DSPTests`` compare them on
+committed fixtures (``python -m tmrvc.excitation --fixtures``).
+
+Excitation (per hop ``t``, given the output F0 ``f0[t]`` in Hz, 0 when unvoiced)
+--------------------------------------------------------------------------------
+Two excitation signals are generated sample by sample, 240 new samples per hop, spanning the
+input-aligned samples ``[t*240, (t+1)*240)`` (the newest half of synthesis frame ``t``):
+
+* **harmonic** ``e_h[n] = g[n] * A(f[n]) * (sum_{k=1..K} cos(k phi[n]) + r * cos((K+1) phi[n]))``
+  with ``B = harmonic_cutoff_hz / f[n]``, ``K = floor(B)``, ``r = B - K`` (the next harmonic fades in
+  smoothly as F0 falls, nothing is ever above ``cutoff + f0_max <= Nyquist``: band-limited), and
+  ``A(f) = 2 sqrt(f / sr)`` (unit power: the spectral density equals the noise's).  The sum is the
+  Dirichlet kernel ``sin((K + 1/2) p) / (2 sin(p / 2)) - 1/2`` of the phase centred on the pulse,
+  ``p = phi - 2 pi round(phi / 2 pi)``, and ``K - p^2 K (K+1) (2K+1) / 12`` where ``|p| < 1e-5``.
+  Within hop ``t`` the frequency ``f`` and the gain ``g`` move linearly from their values at the end
+  of hop ``t-1`` to ``f0[t]`` and ``g[t]`` (sample ``i`` of the hop takes the fraction ``(i+1)/240``):
+  ``g[t] = 1`` if ``f0[t] > 0`` else 0 (voicing on/off is a 10 ms ramp); an unvoiced hop holds the
+  last voiced frequency, and a voiced hop after an unvoiced one starts at its own frequency (no
+  glide from the held one).  ``phi`` advances by ``2 pi f / sr`` per sample (float64; reduced modulo
+  ``2 pi`` at the end of every hop), continuous across hops.
+* **noise** ``e_n[n] = sqrt(12) * (u(n) - 1/2)``, unit variance, with ``u(n) = (h >> 8) / 2^24`` and
+  ``h = lowbias32(uint32(n) ^ noise_seed)`` (a counter hash: deterministic, seekable, no state).
+
+Frame ``t`` of each signal is ``s * e[(t-1)*240 : (t+1)*240]`` (``s`` the synthesis sqrt-Hann
+window; samples before the stream start are 0), transformed by a 480-point real FFT: ``E_h[k]``,
+``E_n[k]`` (241 complex bins).  The vocoder predicts per-bin magnitudes ``H`` and ``N`` and the engine
+synthesises ``Y = H E_h + N E_n`` with the existing iSTFT / overlap-add.  With ``H = N = 1`` the output
+is ``e_h + e_n`` delayed by one hop (the synthesis window's perfect reconstruction).
+
+Register mapping (output log-F0 from the source's)
+-------------------------------------------------
+``x = log2(f0 / f0_ref)`` on voiced frames.  The engine keeps running statistics of the source:
+prior mean ``log2(register_prior_hz / f0_ref)``, variance ``register_prior_std^2``; on each voiced
+frame ``n += 1``, ``k = min(n + register_prior_frames, register_max_frames)``, ``d = x - mean``,
+``mean += d / k``, ``var += (d (x - mean) - var) / k``; then ``y = target_mean + (x - mean) * rho``
+with ``rho = clip(target_std / sqrt(var), register_std_ratio_min, register_std_ratio_max)``.  The
+user's pitch shift (semitones / 12) is added on top.  Without target statistics (a version-1
+speaker file, or the manual mode) ``y = x + shift``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from tmrvc import constants as C
+
+SR = C.AUDIO_SAMPLE_RATE
+HOP = C.AUDIO_HOP_LENGTH
+N_FFT = C.VOCODER_N_FFT
+BINS = N_FFT // 2 + 1
+CUTOFF = C.EXCITATION_HARMONIC_CUTOFF_HZ
+SEED = C.EXCITATION_NOISE_SEED
+TWO_PI = 2.0 * math.pi
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURE_DIR = ROOT / "Tests" / "DSPTests" / "Resources"
+
+
+def lowbias32(x: np.ndarray) -> np.ndarray:
+    """Chris Wellons' lowbias32 integer hash on uint32 values (wrapping arithmetic)."""
+    x = np.asarray(x, dtype=np.uint32).copy()
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint32(16)
+        x *= np.uint32(0x7FEB352D)
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x846CA68B)
+        x ^= x >> np.uint32(16)
+    return x
+
+
+def noise(start: int, count: int) -> np.ndarray:
+    """Noise excitation samples ``start .. start + count - 1`` (float64, unit variance)."""
+    idx = (np.arange(start, start + count, dtype=np.uint64) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    h = lowbias32(idx ^ np.uint32(SEED))
+    u = (h >> np.uint32(8)).astype(np.float64) * (1.0 / 16777216.0)
+    return math.sqrt(12.0) * (u - 0.5)
+
+
+def harmonic_samples(phi: np.ndarray, f: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Band-limited harmonic excitation for per-sample phase, frequency (Hz) and gain."""
+    out = np.zeros_like(phi)
+    on = (f > 0) & (g > 0)
+    if not np.any(on):
+        return out
+    p, fo, go = phi[on], f[on], g[on]
+    p = p - TWO_PI * np.round(p / TWO_PI)            # centred on the pulse: accurate near phi = 0
+    b = CUTOFF / fo
+    k = np.floor(b)
+    r = b - k
+    s2 = np.sin(0.5 * p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dirichlet = np.where(np.abs(p) < 1e-5, k - p * p * k * (k + 1.0) * (2.0 * k + 1.0) / 12.0,
+                             np.sin((k + 0.5) * p) / (2.0 * s2) - 0.5)
+    out[on] = go * 2.0 * np.sqrt(fo / SR) * (dirichlet + r * np.cos((k + 1.0) * p))
+    return out
+
+
+def window() -> np.ndarray:
+    m = np.arange(N_FFT, dtype=np.float64)
+    return np.sqrt(0.5 - 0.5 * np.cos(TWO_PI * m / N_FFT))
+
+
+class Excitation:
+    """Streaming excitation generator: one :meth:`step` per hop (the engine's algorithm)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.phase = 0.0
+        self.f_end = 0.0          # frequency at the end of the last hop (held while unvoiced)
+        self.g_end = 0.0          # gain at the end of the last hop
+        self.sample = 0           # excitation samples generated so far (noise counter)
+        self.prev_h = np.zeros(HOP)
+        self.prev_n = np.zeros(HOP)
+        self.win = window()
+
+    def hop_signals(self, f0_hz: float) -> tuple[np.ndarray, np.ndarray]:
+        """The 240 new samples (harmonic, noise) of the next hop."""
+        voiced = f0_hz > 0
+        g1 = 1.0 if voiced else 0.0
+        f1 = float(f0_hz) if voiced else self.f_end
+        f0s = f1 if (voiced and self.g_end == 0.0) else self.f_end
+        frac = np.arange(1, HOP + 1, dtype=np.float64) / HOP
+        f = f0s + (f1 - f0s) * frac
+        g = self.g_end + (g1 - self.g_end) * frac
+        phi = self.phase + np.cumsum(TWO_PI * f / SR)
+        h = harmonic_samples(phi, f, g)
+        n = noise(self.sample, HOP)
+        self.phase = math.fmod(float(phi[-1]), TWO_PI)
+        self.f_end, self.g_end = f1, g1
+        self.sample += HOP
+        return h, n
+
+    def step(self, f0_hz: float) -> tuple[np.ndarray, np.ndarray]:
+        """Frame spectra ``(E_h, E_n)``, complex128 [241] each, for the next hop."""
+        h, n = self.hop_signals(f0_hz)
+        seg_h = np.concatenate([self.prev_h, h])
+        seg_n = np.concatenate([self.prev_n, n])
+        self.prev_h, self.prev_n = h, n
+        return np.fft.rfft(self.win * seg_h), np.fft.rfft(self.win * seg_n)
+
+
+def signals(f0_hz: np.ndarray, noise_start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-signal excitation (harmonic, noise), float64 [T*240] each, for per-frame F0
+    (vectorised; equals :class:`Excitation` within float64 rounding of the phase sum).
+    ``noise_start`` offsets the noise counter (training crops use random offsets)."""
+    f0 = np.asarray(f0_hz, dtype=np.float64).reshape(-1)
+    T = len(f0)
+    voiced = f0 > 0
+    g_end = voiced.astype(np.float64)
+    f_end = np.zeros(T)
+    held = 0.0
+    for t in range(T):                       # held frequency through unvoiced hops
+        held = f0[t] if voiced[t] else held
+        f_end[t] = held
+    g_start = np.concatenate([[0.0], g_end[:-1]])
+    f_start = np.concatenate([[0.0], f_end[:-1]])
+    f_start = np.where(voiced & (g_start == 0.0), f_end, f_start)
+    frac = np.arange(1, HOP + 1, dtype=np.float64) / HOP
+    f = (f_start[:, None] + (f_end - f_start)[:, None] * frac).reshape(-1)
+    g = (g_start[:, None] + (g_end - g_start)[:, None] * frac).reshape(-1)
+    phi = np.mod(np.cumsum(TWO_PI * f / SR), TWO_PI)
+    return harmonic_samples(phi, f, g), noise(noise_start, T * HOP)
+
+
+def frame_spectra(e: np.ndarray) -> np.ndarray:
+    """Frames ``s * e[(t-1)*240 : (t+1)*240]`` -> rfft, complex128 [241, T]."""
+    T = len(e) // HOP
+    padded = np.concatenate([np.zeros(HOP), e[:T * HOP]])
+    idx = np.arange(T)[:, None] * HOP + np.arange(N_FFT)[None, :]
+    return np.fft.rfft(padded[idx] * window(), axis=1).T
+
+
+def synthesize(harmonic: np.ndarray, noise_mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
+    """Reference source-filter synthesis: vocoder outputs ``H``, ``N`` [241, T] and the output F0
+    [T] -> audio [T*240] (the engine's iSTFT / overlap-add of ``H E_h + N E_n``)."""
+    from tmrvc import frontend
+
+    e_h, e_n = signals(f0_hz)
+    y = harmonic * frame_spectra(e_h) + noise_mag * frame_spectra(e_n)
+    return frontend.istft_ola(np.abs(y), np.angle(y))
+
+
+class RegisterMap:
+    """Maps source log2-F0 features into a target register (see the module docstring)."""
+
+    def __init__(self, target_mean: float | None = None, target_std: float | None = None) -> None:
+        self.target_mean, self.target_std = target_mean, target_std
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.mean = math.log2(C.PITCH_REGISTER_PRIOR_HZ / C.PITCH_F0_REF_HZ)
+        self.var = C.PITCH_REGISTER_PRIOR_STD ** 2
+
+    def __call__(self, x: float, voiced: bool, shift_semitones: float = 0.0) -> float:
+        """Output log2(f0 / f0_ref) for a frame (0 when unvoiced)."""
+        if not voiced:
+            return 0.0
+        y = x
+        if self.target_mean is not None:
+            self.n += 1
+            k = min(self.n + C.PITCH_REGISTER_PRIOR_FRAMES, C.PITCH_REGISTER_MAX_FRAMES)
+            d = x - self.mean
+            self.mean += d / k
+            self.var += (d * (x - self.mean) - self.var) / k
+            rho = min(max(self.target_std / math.sqrt(max(self.var, 1e-12)), C.PITCH_REGISTER_STD_RATIO_MIN),
+                      C.PITCH_REGISTER_STD_RATIO_MAX)
+            y = self.target_mean + (x - self.mean) * rho
+        return y + shift_semitones / 12.0
+
+
+def log_f0_stats(f0_hz: np.ndarray) -> tuple[float, float]:
+    """(mean, std) of log2(f0 / f0_ref) over voiced frames: a speaker file's target register."""
+    f = np.asarray(f0_hz, dtype=np.float64)
+    x = np.log2(f[f > 0] / C.PITCH_F0_REF_HZ)
+    if len(x) < 10:
+        raise ValueError(f"only {len(x)} voiced frames: too little speech for pitch statistics")
+    return float(x.mean()), float(max(x.std(), 0.02))
+
+
+def write_fixtures(out: Path = FIXTURE_DIR) -> None:
+    """Fixture for the Swift parity test: an F0 track (glides, octave jumps, voicing gaps,
+    the range edges) and the reference frame spectra plus a register-mapping track."""
+    T = 300
+    t = np.arange(T)
+    f0 = 110.0 * 2.0 ** (2.0 * t / T) + 15.0 * np.sin(t / 7.0)
+    f0[40:55] = 0.0
+    f0[100:103] = 0.0
+    f0[150:170] *= 2.0
+    f0[200:210] = 52.0
+    f0[210:220] = 990.0
+    f0[280:] = 0.0
+    f0 = f0.astype(np.float32).astype(np.float64)     # the F0 track exactly as stored (float32)
+    ex = Excitation()
+    eh, en = zip(*(ex.step(float(v)) for v in f0))
+    eh, en = np.stack(eh), np.stack(en)
+    rm = RegisterMap(target_mean=0.3, target_std=0.12)
+    x = np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0)
+    mapped = np.array([rm(float(v), bool(f > 0), 1.5) for v, f in zip(x, f0)])
+    out.mkdir(parents=True, exist_ok=True)
+    arr = np.concatenate([f0[:, None], eh.real, eh.imag, en.real, en.imag, x[:, None], mapped[:, None]], axis=1)
+    # per hop: f0_hz, E_h real[241], E_h imag[241], E_n real[241], E_n imag[241], source log2(f0/200),
+    # register-mapped (target mean 0.3, std 0.12, shift +1.5 semitones)
+    np.save(out / "excitation_reference.npy", arr.astype(np.float32))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--fixtures", action="store_true", help="write Tests/DSPTests/Resources/excitation_reference.npy")
+    args = p.parse_args(argv)
+    if args.fixtures:
+        write_fixtures()
+        print(f"wrote {FIXTURE_DIR / 'excitation_reference.npy'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
