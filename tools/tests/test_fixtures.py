@@ -63,7 +63,7 @@ def test_verify_passes_without_torch():
 def test_verify_detects_changed_output(tmp_path):
     out = tmp_path / "Fixtures"
     shutil.copytree(FIXTURES, out)
-    f = out / "vocoder" / "stream" / "phase.npy"
+    f = out / "vocoder" / "stream" / "noise.npy"
     a = np.load(f)
     a[10, 0, 5, 0] += 1e-3
     np.save(f, a)
