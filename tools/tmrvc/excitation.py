@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from tmrvc import constants as C
+from tmrvc import frontend
 
 SR = C.AUDIO_SAMPLE_RATE
 HOP = C.AUDIO_HOP_LENGTH
@@ -102,11 +103,6 @@ def harmonic_samples(phi: np.ndarray, f: np.ndarray, g: np.ndarray) -> np.ndarra
     return out
 
 
-def window() -> np.ndarray:
-    m = np.arange(N_FFT, dtype=np.float64)
-    return np.sqrt(0.5 - 0.5 * np.cos(TWO_PI * m / N_FFT))
-
-
 class Excitation:
     """Streaming excitation generator: one :meth:`step` per hop (the engine's algorithm)."""
 
@@ -120,7 +116,7 @@ class Excitation:
         self.sample = 0           # excitation samples generated so far (noise counter)
         self.prev_h = np.zeros(HOP)
         self.prev_n = np.zeros(HOP)
-        self.win = window()
+        self.win = frontend.sqrt_hann_periodic(N_FFT)
 
     def hop_signals(self, f0_hz: float) -> tuple[np.ndarray, np.ndarray]:
         """The 240 new samples (harmonic, noise) of the next hop."""
@@ -176,14 +172,12 @@ def frame_spectra(e: np.ndarray) -> np.ndarray:
     T = len(e) // HOP
     padded = np.concatenate([np.zeros(HOP), e[:T * HOP]])
     idx = np.arange(T)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    return np.fft.rfft(padded[idx] * window(), axis=1).T
+    return np.fft.rfft(padded[idx] * frontend.sqrt_hann_periodic(N_FFT), axis=1).T
 
 
 def synthesize(harmonic: np.ndarray, noise_mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
     """Reference source-filter synthesis: vocoder outputs ``H``, ``N`` [241, T] and the output F0
     [T] -> audio [T*240] (the engine's iSTFT / overlap-add of ``H E_h + N E_n``)."""
-    from tmrvc import frontend
-
     e_h, e_n = signals(f0_hz)
     y = harmonic * frame_spectra(e_h) + noise_mag * frame_spectra(e_n)
     return frontend.istft_ola(np.abs(y), np.angle(y))
