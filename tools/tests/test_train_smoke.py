@@ -300,7 +300,7 @@ def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
     pytest.importorskip("resemblyzer")
     pytest.importorskip("speechmos")
     from tmrvc.evaluation import unseen as U
-    from tmrvc.evaluation.run import SYSTEMS, evaluate, evaluate_unseen, write_doc
+    from tmrvc.evaluation.run import SYSTEMS, _select, evaluate, evaluate_unseen, write_doc
 
     if not any(c.voice == U.ENROLLED_VOICE for c in U.human_clips()):
         pytest.skip("the real recordings are not installed (tools/setup.sh: pocketsphinx-testdata)")
@@ -308,8 +308,8 @@ def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
     enrolled = sorted(speakers.glob("*.tmrvc_speaker"))[0]
     u = evaluate_unseen(models, speakers, chain["corpus"], tmp_path / "eval", max_clips=2, max_sentences=1,
                         plots=False, enrolled=str(enrolled))
-    adapted = [f for f in speakers.glob("*.tmrvc_speaker")]
-    assert len(u["clips"]) == 2 and len(u["targets"]) == len(adapted) + 1      # + the enrolled voice
+    held_out_targets = _select(chain["corpus"], speakers, None, None)[0]      # adapted held-out speakers
+    assert len(u["clips"]) == 2 and len(u["targets"]) == len(held_out_targets) + 1   # + the enrolled voice
     for system in SYSTEMS:
         assert u["summary"][system]["n"] >= 2 and 1.0 <= u["summary"][system]["dnsmos_ovrl"] <= 5.0
     assert u["summary"]["source"]["vuv_agree"] == pytest.approx(1.0)
