@@ -52,6 +52,7 @@ import numpy as np
 
 from tmrvc import constants as C
 from tmrvc import frontend
+from tmrvc.pitch import log_f0_feature
 
 SR = C.AUDIO_SAMPLE_RATE
 HOP = C.AUDIO_HOP_LENGTH
@@ -238,7 +239,7 @@ def write_fixtures(out: Path = FIXTURE_DIR) -> None:
     eh, en = zip(*(ex.step(float(v)) for v in f0))
     eh, en = np.stack(eh), np.stack(en)
     rm = RegisterMap(target_mean=0.3, target_std=0.12)
-    x = np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0)
+    x = log_f0_feature(f0)
     mapped = np.array([rm(float(v), bool(f > 0), 1.5) for v, f in zip(x, f0)])
     out.mkdir(parents=True, exist_ok=True)
     arr = np.concatenate([f0[:, None], eh.real, eh.imag, en.real, en.imag, x[:, None], mapped[:, None]], axis=1)

@@ -98,8 +98,15 @@ def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
     return f0, voicing
 
 
+def log_f0_feature(f0_hz: np.ndarray) -> np.ndarray:
+    """The converter's first pitch channel for F0 values in Hz: ``log2(f0 / f0_ref)``, 0 where
+    ``f0`` is 0 (unvoiced); float64."""
+    f0 = np.asarray(f0_hz, dtype=np.float64)
+    return np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0)
+
+
 def pitch_features(audio_24k: np.ndarray, **kwargs) -> np.ndarray:
     """The converter's pitch input for a whole signal: float32 ``[2, T]``."""
     f0, voicing = estimate_f0(audio_24k, **kwargs)
-    logf0 = np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0)
+    logf0 = log_f0_feature(f0)
     return np.stack([logf0, voicing]).astype(np.float32)

@@ -35,7 +35,7 @@ from tmrvc.models import build_model
 from tmrvc.train import dsp
 from tmrvc.train import teacher_net as TN
 from tmrvc.train.dataset import MEL_FLOOR, HOP, ClipStore, crop, crop_audio, crop_start, input_mel, stack
-from tmrvc.pitch import estimate_f0
+from tmrvc.pitch import estimate_f0, log_f0_feature
 from tmrvc.train.trainer import Stage, load_final
 
 Tensor = torch.Tensor
@@ -415,7 +415,7 @@ class VocoderStage(Stage):
         # the network's pitch input: YIN frame t of y, centred on its sample (t+1)*240 - 480, as the
         # engine computes it; read from the clip's track at the same instant of x
         f0, voicing = self._f0_at(f0v, start + alpha * ((t + 1) * HOP - 480), alpha, len(audio))
-        feats = np.stack([np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0), voicing])
+        feats = np.stack([log_f0_feature(f0), voicing])
         # the excitation's F0 at the end of hop t (y-sample (t+1)*240, where the generator reaches
         # it): aligned with the target audio, so the harmonics the loss compares sit where the
         # target's are (the causal estimate lags by 1.5 hops; at run time that only delays the
@@ -485,7 +485,7 @@ class VocoderStage(Stage):
         entry, audio, f0v = self.eval[0]
         mel = frontend.log_mel(audio)
         f0 = f0v[0, :mel.shape[1]]
-        pit = np.stack([np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9) / C.PITCH_F0_REF_HZ), 0.0), f0v[1, :mel.shape[1]]])
+        pit = np.stack([log_f0_feature(f0), f0v[1, :mel.shape[1]]])
         h, n = run_streaming(self.modules["vocoder"], torch.from_numpy(mel)[None], stack([pit]))
         y = excitation.synthesize(h[0].double().numpy(), n[0].double().numpy(), f0)
         (ckpt_dir / "samples").mkdir(exist_ok=True)
