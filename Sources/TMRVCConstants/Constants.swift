@@ -83,6 +83,14 @@ public enum TMRVCConstants {
         public static let f0MinHz: Double = 50.0
         /// `pitch.f0_max_hz`.
         public static let f0MaxHz: Double = 1000.0
+        /// `pitch.lowpass_hz`.
+        public static let lowpassHz: Double = 1000.0
+        /// `pitch.voicing_dmin_weight`.
+        public static let voicingDminWeight: Double = -5.35
+        /// `pitch.voicing_lowband_weight`.
+        public static let voicingLowbandWeight: Double = 0.17
+        /// `pitch.voicing_bias`.
+        public static let voicingBias: Double = 3.08
         /// `pitch.register_prior_hz`.
         public static let registerPriorHz: Double = 150.0
         /// `pitch.register_prior_std`.

@@ -34,7 +34,11 @@ public struct PitchEstimate: Sendable, Equatable {
 /// (zeros before the stream start), so with the default window (= `frontend.win_length`, 960) it
 /// sees exactly the samples of log-mel frame `t` and adds no latency. Per frame:
 ///
-/// * difference function over `W = windowLength / 2` samples, `d(tau) = sum_{j<W} (x[j] - x[j+tau])^2`
+/// * the window is low-passed by a 2nd-order Butterworth biquad at `pitch.lowpass_hz` (RBJ form,
+///   `Double`, zero initial state, oldest sample first: stateless, so any window of the stream gives
+///   the same answer) and **reversed**, so the integration window is the `W = windowLength / 2`
+///   newest samples and the lagged copy reaches back (the estimate describes the newest samples);
+/// * difference function of the reversed window `y`, `d(tau) = sum_{j<W} (y[j] - y[j+tau])^2`
 ///   (SIMD, `Float`), for `tau = 1 ... tauMax`;
 /// * cumulative-mean-normalised `d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k)` (`Double`);
 /// * search `tau` in `[floor(sr / f0_max), tauMax]`, `tauMax = min(W, ceil(sr / f0_min))`: the first
@@ -44,16 +48,15 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   outside it when the window allows), so F0 near `f0_max` is not quantised to the lag grid
 ///   (e.g. 990 Hz is estimated as ~990 Hz, not 1000 Hz); the result is clamped to
 ///   `[pitch.f0_min_hz, pitch.f0_max_hz]`;
-/// * voiced when `d'_min < threshold` and the frame RMS ≥ `silenceRMS`; voicing = `clamp(1 - d'_min, 0, 1)`.
+/// * voiced when the RMS of the `W` newest samples ≥ `silenceRMS` (newest 20 ms silent: unvoiced) and the level-independent logistic score
+///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L + pitch.voicing_bias > 0`,
+///   `L` = low-passed over full-band window energy in dB; voicing = `clamp(1 - d'(tau), 0, 1)`.
 ///
 /// Quality knob: the window length. 960 samples (40 ms) covers `pitch.f0_min_hz` = 50 Hz; shorter
 /// windows cost less (O(W * tauMax) per hop) and react faster but raise the lowest detectable F0 to
 /// `2 * sr / windowLength` (480 samples -> 100 Hz).
 ///
-/// Measured (`DSPTests`, release timings on the project's Zen 3 machines under load): harmonic test
-/// signals 55–990 Hz, max F0 error 0.24 % (window 960) / 0.21 % (window 480, 110–880 Hz); against
-/// `tmrvc.pitch` on the chirp + speech test signal, identical voicing decisions on all 150 frames,
-/// F0 within 2e-7 relative, voicing within 6e-8; ~30 µs per hop (window 960), ~20 µs (720), ~8 µs (480).
+/// Accuracy against torchcrepe and pyworld labels: docs/training.md "F0 estimator".
 ///
 /// Real-time safety: buffers sized in `init`; ``process(_:count:estimates:capacity:)`` and
 /// ``estimate(window:)`` neither allocate nor lock. Not thread safe.
@@ -71,7 +74,7 @@ public final class PitchEstimator {
     public let minLag: Int
     /// Largest lag searched: `min(windowLength / 2, ceil(sr / pitch.f0_min_hz))`.
     public let maxLag: Int
-    /// YIN absolute threshold on `d'`.
+    /// YIN absolute threshold on `d'` for choosing the lag (not the voicing decision).
     public let threshold: Double
     /// Frames whose RMS is below this are unvoiced.
     public let silenceRMS: Double
@@ -83,14 +86,17 @@ public final class PitchEstimator {
     private var frames: HopWindow                      // windowLength samples, newest last
     private let diff: UnsafeMutablePointer<Double>     // d'(tau), tau = 0 ... computedLags
     private let computedLags: Int                      // maxLag + 1 when the window allows it
+    private let reversed: UnsafeMutablePointer<Float>  // the low-passed window, newest sample first
+    private let lowpass: (b0: Double, b1: Double, b2: Double, a1: Double, a2: Double)
 
     /// Creates an estimator.
     ///
     /// - Parameters:
     ///   - windowLength: samples per analysis window; even, at least `audio.hop_length` and at least
     ///     `2 * (floor(sr / f0_max) + 2)`. Default `frontend.win_length` (960).
-    ///   - threshold: YIN threshold (default 0.15, as the reference).
-    ///   - silenceRMS: RMS below which a frame is unvoiced (default 1e-3, as the reference).
+    ///   - threshold: YIN absolute threshold for choosing the lag (default 0.15, as the reference).
+    ///   - silenceRMS: RMS of the newest `windowLength / 2` samples below which a frame is unvoiced
+///     (default 1e-3, as the reference).
     public init(windowLength: Int = TMRVCConstants.Frontend.winLength, threshold: Double = 0.15,
                 silenceRMS: Double = 1e-3) {
         let sr = Double(PitchEstimator.sampleRate)
@@ -107,11 +113,25 @@ public final class PitchEstimator {
         computedLags = min(windowLength / 2, maxLag + 1)
         diff = .allocate(capacity: computedLags + 1)
         diff.initialize(repeating: 0, count: computedLags + 1)
+        reversed = .allocate(capacity: windowLength)
+        reversed.initialize(repeating: 0, count: windowLength)
+        lowpass = Self.lowpassCoefficients()
+    }
+
+    /// The 2nd-order Butterworth low-pass at `pitch.lowpass_hz` (RBJ cookbook, Q = 1/sqrt(2)),
+    /// normalised so `a0 = 1`; as `tmrvc.pitch.lowpass_coefficients`.
+    static func lowpassCoefficients() -> (b0: Double, b1: Double, b2: Double, a1: Double, a2: Double) {
+        let w0 = 2 * Double.pi * TMRVCConstants.Pitch.lowpassHz / Double(sampleRate)
+        let alpha = sin(w0) / (2 * 0.5.squareRoot())
+        let c = cos(w0)
+        let a0 = 1 + alpha
+        return ((1 - c) / 2 / a0, (1 - c) / a0, (1 - c) / 2 / a0, -2 * c / a0, (1 - alpha) / a0)
     }
 
     deinit {
         frames.deallocate()
         diff.deallocate()
+        reversed.deallocate()
     }
 
     /// Returns to the start of a stream (history = zeros). Real-time safe.
@@ -181,15 +201,28 @@ public final class PitchEstimator {
         let w = integrationLength
         let diff = self.diff, minLag = self.minLag, maxLag = self.maxLag, computedLags = self.computedLags
         let threshold = self.threshold, silenceRMS = self.silenceRMS
-        var energy = 0.0
-        for j in 0..<windowLength { energy += Double(x[j]) * Double(x[j]) }
-        let meanSquare = energy / Double(windowLength)
-        let rms = _unsafePerformance { meanSquare.squareRoot() }
+        let y = reversed, n = windowLength, f = lowpass
+        // Low-pass (zero state, oldest first) into the reversed buffer; full-band and low-band energy.
+        var energy = 0.0, lowEnergy = 0.0, newestEnergy = 0.0
+        var x1 = 0.0, x2 = 0.0, y1 = 0.0, y2 = 0.0
+        for j in 0..<n {
+            let v = Double(x[j])
+            let out = f.b0 * v + f.b1 * x1 + f.b2 * x2 - f.a1 * y1 - f.a2 * y2
+            x2 = x1; x1 = v; y2 = y1; y1 = out
+            energy += v * v
+            if j >= n - w { newestEnergy += v * v }
+            lowEnergy += out * out
+            y[n - 1 - j] = Float(out)
+        }
+        let meanSquare = energy / Double(n)
+        let newestMeanSquare = newestEnergy / Double(w)
+        let rms = _unsafePerformance { newestMeanSquare.squareRoot() }   // of the reference window
+        let lowbandDB = 10 * _unsafePerformance { log10((lowEnergy / Double(n) + 1e-12) / (meanSquare + 1e-12)) }
         // Difference function and cumulative-mean normalisation.
         diff[0] = 1
         var cum = 0.0
         for tau in 1...computedLags {
-            let d = Double(squaredDistance(x, x + tau, w))
+            let d = Double(squaredDistance(y, y + tau, w))
             cum += d
             diff[tau] = cum > 0 ? d * Double(tau) / cum : 1
         }
@@ -206,7 +239,9 @@ public final class PitchEstimator {
             for t in minLag...maxLag where diff[t] < diff[tau] { tau = t }
         }
         let dmin = diff[tau]
-        if dmin >= threshold || rms < silenceRMS { return .unvoiced }
+        let score = TMRVCConstants.Pitch.voicingDminWeight * dmin
+            + TMRVCConstants.Pitch.voicingLowbandWeight * lowbandDB + TMRVCConstants.Pitch.voicingBias
+        if score <= 0 || rms < silenceRMS { return .unvoiced }
         var lag = Double(tau)
         if tau > 1 && tau < computedLags {
             let a = diff[tau - 1], b = diff[tau], c = diff[tau + 1]

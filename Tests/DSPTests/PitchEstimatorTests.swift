@@ -90,9 +90,14 @@ final class PitchEstimatorTests: XCTestCase {
         var agree = 0, maxF0Diff = 0.0, maxVoicingDiff: Float = 0
         for t in 0..<frames {
             let rv = ref.values[frames + t], sv = feats[2 * t + 1]
-            if (rv > 0) == (sv > 0) { agree += 1 }
-            if rv > 0 && sv > 0 {
-                let rf = Double(ref.values[t]), sf = Double(feats[2 * t])
+            if (rv > 0) == (sv > 0) { agree += 1 } else { print("DISAGREE frame \(t): reference voicing \(rv), swift \(sv)") }
+            let rf = Double(ref.values[t]), sf = Double(feats[2 * t])
+            // The reference does not refine a lag at the edge of the search range (F0 exactly
+            // f0_max or f0_min); the engine does (documented on PitchEstimator): skip those frames.
+            let referenceF0 = TMRVCConstants.Pitch.f0RefHz * pow(2, rf)
+            let atEdge = abs(referenceF0 / TMRVCConstants.Pitch.f0MaxHz - 1) < 1e-6
+                || abs(referenceF0 / TMRVCConstants.Pitch.f0MinHz - 1) < 1e-6
+            if rv > 0 && sv > 0 && !atEdge {
                 let diff = abs(pow(2, sf - rf) - 1)
                 if diff > 1e-3 { print("pitch frame \(t): reference f0 \(200 * pow(2, rf)) Hz, swift \(200 * pow(2, sf)) Hz") }
                 maxF0Diff = max(maxF0Diff, diff)

@@ -347,13 +347,15 @@ def warm_start_vocoder(voc: nn.Module, path: Path) -> None:
 
 
 def _cached_pitch(corpus: Path, entries: list[dict], audio: list[np.ndarray], jobs: int, pool_map) -> list[np.ndarray]:
-    """:func:`_clip_pitch` of every clip, cached in ``<corpus>/pitch_cache.npz`` by clip path and
-    length (YIN over a full corpus takes minutes); only missing clips are computed."""
+    """:func:`_clip_pitch` of every clip, cached in ``<corpus>/pitch_cache.npz`` by clip path,
+    length and the estimator's constants (YIN over a full corpus takes minutes); only missing
+    clips are computed."""
     from tmrvc.atomic import replacing
 
     path = corpus / "pitch_cache.npz"
     cache = dict(np.load(path)) if path.exists() else {}
-    keys = [f"{e['path']}:{len(a)}" for e, a in zip(entries, audio)]
+    version = f"{C.PITCH_LOWPASS_HZ}/{C.PITCH_VOICING_DMIN_WEIGHT}/{C.PITCH_VOICING_LOWBAND_WEIGHT}/{C.PITCH_VOICING_BIAS}"
+    keys = [f"{e['path']}:{len(a)}:{version}" for e, a in zip(entries, audio)]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
         for i, p in zip(todo, pool_map(_clip_pitch, [audio[i] for i in todo], jobs=jobs)):
