@@ -63,6 +63,23 @@ public struct SpeakerProfile: Sendable, Equatable {
     public static let pitchFlag: UInt32 = 2
     /// Byte offset of the CRC field in the header.
     static let crcOffset = 36
+    /// Largest metadata block accepted (bytes).
+    public static let maximumMetadataSize = 1 << 20
+    /// Largest file accepted: header, every value block at its full size, maximum metadata.
+    public static let maximumFileSize = headerSize
+        + 4 * (TMRVCConstants.Dims.speaker + TMRVCConstants.Lora.deltaSize + TMRVCConstants.Dims.voiceSource + 2)
+        + maximumMetadataSize
+    /// Accepted L2 norm of `spk_embed` (training and enrollment write unit-norm embeddings).
+    public static let embeddingNormRange: ClosedRange<Float> = 0.5...2
+    /// Largest |value| of `lora_delta` (trained deltas stay below 0.4).
+    public static let loraMaximumMagnitude: Float = 4
+    /// Largest |value| of `voice_source_preset` (descriptors of order 1).
+    public static let voiceSourceMaximumMagnitude: Float = 8
+    /// Accepted pitch statistics: mean log2(f0 / f0_ref) within the estimator's F0 range, std in (0, 2].
+    public static let pitchMeanRange: ClosedRange<Float> =
+        Float(log2(TMRVCConstants.Pitch.f0MinHz / TMRVCConstants.Pitch.f0RefHz))...Float(log2(TMRVCConstants.Pitch.f0MaxHz / TMRVCConstants.Pitch.f0RefHz))
+    /// Largest pitch standard deviation (octaves).
+    public static let pitchMaximumStd: Float = 2
 
     /// Serializes the profile. Throws when a vector has the wrong size.
     public func encoded() throws(SpeakerFileError) -> [UInt8] {
@@ -134,6 +151,9 @@ public struct SpeakerProfile: Sendable, Equatable {
         guard vs == (hasPreset ? TMRVCConstants.Dims.voiceSource : 0) else {
             throw fail("voice_source_preset has \(vs) values (expected \(hasPreset ? TMRVCConstants.Dims.voiceSource : 0))")
         }
+        guard metaCount <= Self.maximumMetadataSize else {
+            throw fail("metadata of \(metaCount) bytes exceeds the format's maximum of \(Self.maximumMetadataSize)")
+        }
         let pitchCount = hasPitch ? 2 : 0
         let floats = dim + lora + vs + pitchCount
         let expected = Self.headerSize + 4 * floats + metaCount
@@ -152,19 +172,32 @@ public struct SpeakerProfile: Sendable, Equatable {
             guard v.isFinite else { throw fail("value \(i) is not finite") }
             values.append(v)
         }
-        if hasPitch && !(values[floats - 1] > 0) {
-            throw fail("pitch statistics: the standard deviation must be positive (it is \(values[floats - 1]))")
+        if hasPitch && !(values[floats - 1] > 0 && values[floats - 1] <= Self.pitchMaximumStd) {
+            throw fail("pitch statistics: the standard deviation must be within (0, \(Self.pitchMaximumStd)] octaves (it is \(values[floats - 1]))")
+        }
+        if hasPitch && !Self.pitchMeanRange.contains(values[floats - 2]) {
+            throw fail("pitch statistics: the mean log2(f0 / \(TMRVCConstants.Pitch.f0RefHz) Hz) must be within \(Self.pitchMeanRange) (it is \(values[floats - 2]))")
         }
         embedding = Array(values[0..<dim])
         loraDelta = Array(values[dim..<(dim + lora)])
         voiceSourcePreset = hasPreset ? Array(values[(dim + lora)..<(dim + lora + vs)]) : nil
+        let norm = embedding.reduce(Float(0)) { $0 + $1 * $1 }.squareRoot()
+        guard Self.embeddingNormRange.contains(norm) else {
+            throw fail("spk_embed has L2 norm \(norm), outside \(Self.embeddingNormRange) (speaker embeddings are unit vectors)")
+        }
+        if let worst = loraDelta.firstIndex(where: { abs($0) > Self.loraMaximumMagnitude }) {
+            throw fail("lora_delta value \(worst) is \(loraDelta[worst]), outside ±\(Self.loraMaximumMagnitude) (trained deltas stay below 0.4)")
+        }
+        if let v = voiceSourcePreset, let worst = v.firstIndex(where: { abs($0) > Self.voiceSourceMaximumMagnitude }) {
+            throw fail("voice_source_preset value \(worst) is \(v[worst]), outside ±\(Self.voiceSourceMaximumMagnitude)")
+        }
         pitchStatistics = hasPitch ? PitchStatistics(mean: values[floats - 2], std: values[floats - 1]) : nil
         metadataJSON = String(decoding: bytes[(Self.headerSize + 4 * floats)...], as: UTF8.self)
     }
 
     /// Reads and validates a `.tmrvc_speaker` file.
     public init(contentsOf path: String) throws(SpeakerFileError) {
-        let bytes = try FileIO.readAll(path: path)
+        let bytes = try FileIO.readAll(path: path, maximumSize: Self.maximumFileSize)
         try self.init(bytes: bytes, path: path)
     }
 
@@ -202,8 +235,9 @@ public enum CRC32 {
 
 /// Whole-file reads and atomic writes through the C library (no Foundation).
 public enum FileIO {
-    /// Reads a whole file.
-    public static func readAll(path: String) throws(SpeakerFileError) -> [UInt8] {
+    /// Reads a whole file, refusing one longer than `maximumSize` bytes before reading past it
+    /// (so `/dev/zero` or a huge file is an error, not an allocation failure).
+    public static func readAll(path: String, maximumSize: Int = Int.max) throws(SpeakerFileError) -> [UInt8] {
         guard let f = fopen(path, "rb") else { throw SpeakerFileError(path: path, reason: String(cString: strerror(errno))) }
         defer { fclose(f) }
         var out = [UInt8]()
@@ -211,6 +245,9 @@ public enum FileIO {
         while true {
             let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, 65536, f) }
             out += chunk[0..<n]
+            if out.count > maximumSize {
+                throw SpeakerFileError(path: path, reason: "larger than the format's maximum of \(maximumSize) bytes (not a speaker file)")
+            }
             if n < 65536 {
                 if ferror(f) != 0 { throw SpeakerFileError(path: path, reason: "read error") }
                 break

@@ -144,6 +144,13 @@ public final class StreamingEngine: @unchecked Sendable {
         /// F0 (Hz) of the most recent converted frame on the active path, after the register
         /// mapping and the pitch shift (0: unvoiced): the pitch the output is synthesised at.
         public var outputF0Hz = 0.0
+        /// Non-finite input samples (NaN, ±inf) replaced by 0 before any processing.
+        public var nonFiniteInputSamples = 0
+        /// Hops whose converted output was non-finite: output as silence, model states reset.
+        public var nonFiniteHops = 0
+        /// Non-finite output samples replaced by 0 at the very end (a last guard; stays 0 when the
+        /// input scrub and the hop check work).
+        public var nonFiniteOutputSamples = 0
     }
     /// Live statistics.
     public private(set) var statistics = Statistics()
@@ -383,6 +390,16 @@ public final class StreamingEngine: @unchecked Sendable {
 
     private func processBlock(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, frames: Int) {
         guard let in24, let out24, let hostWet, let fifo24, let hostFifo, let dryLine else { return }
+        // Non-finite input samples become 0 (hostWet is free until the upsampler writes it; the
+        // output may alias the input, so the input itself is not touched).
+        let clean = hostWet
+        var bad = 0
+        for i in 0..<frames {
+            let x = input[i]
+            if x.isFinite { clean[i] = x } else { clean[i] = 0; bad += 1 }
+        }
+        if bad > 0 { statistics.nonFiniteInputSamples += bad }
+        let input = UnsafePointer(clean)
         // Dry path: a delay line read at the current latency.
         for i in 0..<frames {
             dryLine[dryWrite] = input[i]
@@ -444,7 +461,13 @@ public final class StreamingEngine: @unchecked Sendable {
                 dry = a * dryLine[oldAt] + (1 - a) * dry
                 dryFadeLeft -= 1
             }
-            output[k] = g * (w * hostWet[k] + (1 - w) * dry)
+            let y = g * (w * hostWet[k] + (1 - w) * dry)
+            if y.isFinite {
+                output[k] = y
+            } else {
+                output[k] = 0
+                statistics.nonFiniteOutputSamples += 1
+            }
         }
         lastWet = wet
         lastGain = gain
@@ -486,6 +509,15 @@ public final class StreamingEngine: @unchecked Sendable {
             }
         } else {
             hopOut.update(from: paths[active].block, count: Self.hop)
+        }
+        // A non-finite hop (a model overflowed) goes out as silence and the model states restart.
+        var finite = true
+        for k in 0..<Self.hop where !hopOut[k].isFinite { finite = false }
+        if !finite {
+            hopOut.update(repeating: 0, count: Self.hop)
+            for p in paths { p.reset() }
+            content.resetState()
+            statistics.nonFiniteHops += 1
         }
         hopIndex += 1
         // Overload control on the measured cost of this hop.

@@ -25,7 +25,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Target speaker (.tmrvc_speaker).")
     var speaker: String
 
-    @Option(name: .customLong("q"), help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
+    @Option(name: .customLong("q"), parsing: .unconditional, help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
     var quality: Float = 0.5
 
     @Option(parsing: .unconditional, help: "Pitch shift in semitones (added after the register mapping).")
@@ -44,13 +44,13 @@ struct Convert: ParsableCommand {
     @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
     var wet: Float = 1
 
-    @Option(parsing: .unconditional, help: "Output gain in dB.")
+    @Option(parsing: .unconditional, help: "Output gain in dB, -60...24.")
     var gain: Float = 0
 
     @Option(name: .customLong("voice-source"), help: "Blend of the speaker's voice-source preset, 0...1.")
     var voiceSource: Float = 0
 
-    @Option(parsing: .unconditional, help: "Input noise gate threshold in dBFS (-120 disables it).")
+    @Option(parsing: .unconditional, help: "Input noise gate threshold in dBFS, -120 (off) ...0.")
     var gate: Float = -60
 
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
@@ -67,6 +67,8 @@ struct Convert: ParsableCommand {
         guard (-24...24).contains(pitch) else { throw ValidationError("--pitch must be within -24...24 semitones") }
         guard (0...1).contains(wet) else { throw ValidationError("--wet must be within 0...1") }
         guard (0...1).contains(voiceSource) else { throw ValidationError("--voice-source must be within 0...1") }
+        guard (-60...24).contains(gain) else { throw ValidationError("--gain must be within -60...24 dB") }
+        guard (-120...0).contains(gate) else { throw ValidationError("--gate must be within -120...0 dBFS") }
     }
 
     func run() throws {

@@ -100,6 +100,17 @@ final class CLITests: XCTestCase {
         r = try tmrvc(["convert", input, "-o", dir + "/missing/out.wav", "--speaker", speaker])
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.err.contains("does not exist"), r.err)
+        // Out-of-range and non-finite options name their range (issue 21, defect 8).
+        for (option, value, message) in [("--gain", "nan", "--gain must be within -60...24 dB"),
+                                         ("--gain", "100", "--gain must be within -60...24 dB"),
+                                         ("--gate", "5", "--gate must be within -120...0 dBFS"),
+                                         ("--gate", "-inf", "--gate must be within -120...0 dBFS"),
+                                         ("--q", "-1", "--q must be within 0...1"),
+                                         ("--pitch", "nan", "--pitch must be within -24...24 semitones")] {
+            r = try tmrvc(["convert", input, "-o", out, "--speaker", speaker, option, value])
+            XCTAssertNotEqual(r.status, 0, "\(option) \(value)")
+            XCTAssertTrue(r.err.contains(message), "\(option) \(value): \(r.err)")
+        }
         // Nothing written by any failed run.
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out") }
         XCTAssertEqual(left, [])

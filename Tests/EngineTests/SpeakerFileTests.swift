@@ -7,7 +7,7 @@ final class SpeakerFileTests: XCTestCase {
         .deletingLastPathComponent().path
 
     func profile(preset: Bool = true, pitch: PitchStatistics? = nil) -> SpeakerProfile {
-        SpeakerProfile(embedding: (0..<TMRVCConstants.Dims.speaker).map { Float($0) / 100 },
+        SpeakerProfile(embedding: (0..<TMRVCConstants.Dims.speaker).map { Float($0 % 4) * 0.0625 },   // L2 norm 1.62
                        loraDelta: (0..<TMRVCConstants.Lora.deltaSize).map { Float($0 % 7) * 0.01 },
                        voiceSourcePreset: preset ? [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8] : nil,
                        metadataJSON: #"{"name":"test"}"#, pitchStatistics: pitch)
@@ -25,14 +25,14 @@ final class SpeakerFileTests: XCTestCase {
 
     /// Byte identity with `tools/tmrvc/speaker_file.py`: length and zlib CRC-32 of the whole file
     /// that `SpeakerProfile(...).encode()` writes for the same profiles (computed with the Python
-    /// writer: embedding arange(192)/100, lora (arange(4096) % 7) * 0.01 in float32, metadata
+    /// writer: embedding (arange(192) % 4) * 0.0625, lora (arange(4096) % 7) * 0.01 in float32, metadata
     /// {"name": "test"}).
     func testBytesMatchThePythonWriter() throws {
         let cases: [(Bool, PitchStatistics?, Int, UInt32)] = [
-            (true, PitchStatistics(mean: 0.25, std: 0.125), 17271, 0x3EDC_193C),
-            (false, PitchStatistics(mean: -0.4, std: 0.15), 17239, 0x9CD7_058F),
-            (true, nil, 17263, 0x0D28_C34F),
-            (false, nil, 17231, 0x2748_8A92),
+            (true, PitchStatistics(mean: 0.25, std: 0.125), 17271, 0x955F_8750),
+            (false, PitchStatistics(mean: -0.4, std: 0.15), 17239, 0xBC04_8A1F),
+            (true, nil, 17263, 0xBE4F_A77C),
+            (false, nil, 17231, 0xEC6D_6120),
         ]
         for (preset, pitch, size, crc) in cases {
             let bytes = try profile(preset: preset, pitch: pitch).encoded()
@@ -109,6 +109,40 @@ final class SpeakerFileTests: XCTestCase {
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[36 + i] = $0[i] } }
         XCTAssertThrowsError(try SpeakerProfile(bytes: b, path: "neg")) {
             XCTAssertTrue(($0 as! SpeakerFileError).reason.contains("standard deviation"))
+        }
+    }
+
+    /// Values that pass the CRC but would overflow the converter are refused with the bound
+    /// (issue 21, defect 1); an endless or huge file is refused before it is read whole (defect 5).
+    func testValueBoundsAndSizeCap() throws {
+        func resealed(_ edit: (inout [UInt8]) -> Void) throws -> [UInt8] {
+            var b = try profile(preset: true, pitch: PitchStatistics(mean: 0, std: 0.1)).encoded()
+            edit(&b)
+            for i in 0..<4 { b[36 + i] = 0 }
+            let crc = CRC32.checksum(b)
+            withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { b[36 + i] = $0[i] } }
+            return b
+        }
+        func put(_ b: inout [UInt8], _ index: Int, _ v: Float) {
+            withUnsafeBytes(of: v.bitPattern.littleEndian) { for i in 0..<4 { b[64 + 4 * index + i] = $0[i] } }
+        }
+        let dim = TMRVCConstants.Dims.speaker, lora = TMRVCConstants.Lora.deltaSize
+        let cases: [(String, (inout [UInt8]) -> Void)] = [
+            ("L2 norm", { b in for i in 0..<dim { put(&b, i, 10) } }),                 // embedding of 10s
+            ("L2 norm", { b in for i in 0..<dim { put(&b, i, 0) } }),
+            ("lora_delta value 5", { b in put(&b, dim + 5, 1e20) }),
+            ("voice_source_preset value 2", { b in put(&b, dim + lora + 2, -50) }),
+            ("the mean log2", { b in put(&b, dim + lora + 8, 5) }),
+            ("standard deviation", { b in put(&b, dim + lora + 9, 3) }),
+        ]
+        for (message, edit) in cases {
+            XCTAssertThrowsError(try SpeakerProfile(bytes: try resealed(edit), path: "bad")) {
+                XCTAssertTrue(($0 as! SpeakerFileError).reason.contains(message), "\(message): \($0)")
+            }
+        }
+        XCTAssertNoThrow(try SpeakerProfile(bytes: try resealed { _ in }, path: "good"))
+        XCTAssertThrowsError(try SpeakerProfile(contentsOf: "/dev/zero")) {
+            XCTAssertTrue(($0 as! SpeakerFileError).reason.contains("larger than the format's maximum"), "\($0)")
         }
     }
 

@@ -206,6 +206,31 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertEqual(noStats, octave / 2 * pow(2, -2.0 / 12), accuracy: 1e-6 * noStats)
     }
 
+    /// Non-finite input samples are scrubbed to 0 before any processing (issue 21, defect 2): the
+    /// output equals that of the same input with zeros there, every sample finite, counted.
+    func testNonFiniteInputIsScrubbed() throws {
+        let rate = 48000
+        var x = probe(rate: rate, seconds: 1.5)
+        var zeroed = x
+        for (i, v) in [(1000, Float.nan), (5000, Float.infinity), (30001, -Float.infinity)] {
+            x[i] = v
+            zeroed[i] = 0
+        }
+        let profile = try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker")
+        let a = try engine(.convert, rate: rate, block: 512), b = try engine(.convert, rate: rate, block: 512)
+        a.setSpeaker(profile)
+        b.setSpeaker(profile)
+        a.reset()
+        b.reset()
+        let ya = run(a, x, blocks: [512]), yb = run(b, zeroed, blocks: [512])
+        XCTAssertTrue(ya.allSatisfy(\.isFinite))
+        XCTAssertEqual(ya, yb)
+        XCTAssertEqual(a.statistics.nonFiniteInputSamples, 3)
+        XCTAssertEqual(a.statistics.nonFiniteHops, 0)
+        XCTAssertEqual(a.statistics.nonFiniteOutputSamples, 0)
+        XCTAssertGreaterThan(ya.map { abs($0) }.max() ?? 0, 0.01)   // it still converts
+    }
+
     /// A vocoder of the pre-excitation contract (features -> magnitude, phase) is refused with an
     /// error naming the file and the contract; one without the `pitch` input names the input.
     func testOldVocoderContractIsRefusedClearly() throws {

@@ -1,5 +1,7 @@
 """Speaker file round trip and rejection of corrupt or mismatched files."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,8 @@ from tmrvc.speaker_file import SpeakerFileError, SpeakerProfile
 
 def _profile(preset=True):
     rng = np.random.default_rng(0)
-    return SpeakerProfile(rng.standard_normal(C.DIMS_SPEAKER).astype(np.float32),
+    emb = rng.standard_normal(C.DIMS_SPEAKER)
+    return SpeakerProfile((emb / np.linalg.norm(emb)).astype(np.float32),
                           rng.standard_normal(C.LORA_DELTA_SIZE).astype(np.float32) * 0.01,
                           np.linspace(0, 1, C.DIMS_VOICE_SOURCE).astype(np.float32) if preset else None,
                           {"name": "test"})
@@ -79,3 +82,39 @@ def test_bad_pitch_statistics_refused():
     p.pitch_stats = (0.1, 0.0)
     with pytest.raises(SpeakerFileError, match="std"):
         p.encode()
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("embedding", 10.0, "L2 norm"), ("lora_delta", 1e20, "lora_delta"),
+    ("voice_source_preset", -50.0, "voice_source_preset"), ("pitch_stats", (5.0, 0.1), "pitch statistics"),
+    ("pitch_stats", (0.0, 3.0), "pitch statistics")])
+def test_values_outside_the_bounds_are_refused(tmp_path, field, value, message):
+    """Values the converter cannot take (issue 21, defect 1) are refused by the writer and, when a
+    file carries them with a valid CRC, by the reader (same bounds as the Swift reader)."""
+    import zlib
+
+    p = _profile(True)
+    good = dataclasses.replace(p, pitch_stats=(0.0, 0.1)).encode()
+    if field == "pitch_stats":
+        bad = dataclasses.replace(p, pitch_stats=value)
+    else:
+        arr = np.array(getattr(p, field), np.float32)
+        arr[:] = value if field == "embedding" else arr
+        arr[1] = value
+        bad = dataclasses.replace(p, **{field: arr})
+    with pytest.raises(SpeakerFileError, match=message):
+        bad.encode()
+    # the same values written past the writer's check (CRC recomputed) are refused on read
+    data = bytearray(good)
+    offset = {"embedding": 64, "lora_delta": 64 + 4 * C.DIMS_SPEAKER,
+              "voice_source_preset": 64 + 4 * (C.DIMS_SPEAKER + C.LORA_DELTA_SIZE),
+              "pitch_stats": 64 + 4 * (C.DIMS_SPEAKER + C.LORA_DELTA_SIZE + C.DIMS_VOICE_SOURCE)}[field]
+    vals = np.asarray(value if field == "pitch_stats" else [value] * (C.DIMS_SPEAKER if field == "embedding" else 1),
+                      "<f4")
+    start = offset + (4 if field in ("lora_delta", "voice_source_preset") else 0)
+    data[start:start + 4 * vals.size] = vals.tobytes()
+    data[36:40] = b"\0\0\0\0"
+    data[36:40] = (zlib.crc32(bytes(data)) & 0xFFFFFFFF).to_bytes(4, "little")
+    with pytest.raises(SpeakerFileError, match=message):
+        SpeakerProfile.decode(bytes(data), "bad.tmrvc_speaker")
+    SpeakerProfile.decode(good, "good.tmrvc_speaker")

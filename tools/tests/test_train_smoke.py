@@ -358,3 +358,25 @@ def test_whisper_content_features(chain):
     full = enc._encode_window(enc.to_16k(x))[: len(enc.to_16k(x)) // WHISPER_FRAME]
     short = w[:, ::2].T.astype(np.float32)[: len(full)]
     assert np.corrcoef(short.ravel(), full[: len(short)].ravel())[0, 1] > 0.97
+
+
+def test_torchrun_two_processes(chain, tmp_path):
+    """The vocoder stage under ``torchrun`` with 2 CPU processes (gloo): both ranks train, the
+    gradients are averaged, only rank 0 writes metrics, checkpoints and final.pt."""
+    steps = 4
+    ck = tmp_path / "ck"
+    args = [a if a != str(chain["ck"]) else str(ck) for a in chain["args"]]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TOOLS), os.environ.get("PYTHONPATH", "")]),
+           "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "tmrvc.train", "vocoder", *args, "--set", f"stages.vocoder.steps={steps}",
+           "--set", "common.log_every=1"]
+    r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=TOOLS, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 processes" in r.stdout, r.stdout
+    lines = [json.loads(x) for x in (ck / "vocoder" / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == list(range(1, steps + 1))          # one writer
+    assert all(np.isfinite(x["loss"]) for x in lines)
+    summary = json.loads((ck / "vocoder" / "summary.json").read_text())
+    assert summary["steps"] == steps and np.isfinite(summary["eval_after"]["loss"])
+    assert (ck / "vocoder" / "final.pt").exists()

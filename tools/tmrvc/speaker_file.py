@@ -27,6 +27,27 @@ FLAG_PITCH = 2          # version 2: pitch statistics present
 PITCH_STATS_SIZE = 2
 CRC_OFFSET = 36
 MAGIC = C.SPEAKER_FILE_MAGIC.encode("ascii")
+# Value bounds (as the Swift reader, docs/design/speaker-file.md): what training and enrollment
+# write, with a wide margin; anything outside overflows the converter.
+EMBEDDING_NORM_RANGE = (0.5, 2.0)
+LORA_MAX_ABS = 4.0
+VOICE_SOURCE_MAX_ABS = 8.0
+PITCH_MEAN_RANGE = (float(np.log2(C.PITCH_F0_MIN_HZ / C.PITCH_F0_REF_HZ)), float(np.log2(C.PITCH_F0_MAX_HZ / C.PITCH_F0_REF_HZ)))
+PITCH_MAX_STD = 2.0
+
+
+def value_problem(emb: np.ndarray, lora: np.ndarray, vs: np.ndarray | None, ps: np.ndarray | None) -> str | None:
+    """Why the values are out of the format's bounds, or None."""
+    norm = float(np.linalg.norm(emb.astype(np.float64)))
+    if not EMBEDDING_NORM_RANGE[0] <= norm <= EMBEDDING_NORM_RANGE[1]:
+        return f"spk_embed has L2 norm {norm:.4g}, outside {EMBEDDING_NORM_RANGE} (speaker embeddings are unit vectors)"
+    if np.abs(lora).max() > LORA_MAX_ABS:
+        return f"lora_delta has a value of magnitude {np.abs(lora).max():.4g}, outside +-{LORA_MAX_ABS}"
+    if vs is not None and np.abs(vs).max() > VOICE_SOURCE_MAX_ABS:
+        return f"voice_source_preset has a value of magnitude {np.abs(vs).max():.4g}, outside +-{VOICE_SOURCE_MAX_ABS}"
+    if ps is not None and not (0 < ps[1] <= PITCH_MAX_STD and PITCH_MEAN_RANGE[0] <= ps[0] <= PITCH_MEAN_RANGE[1]):
+        return f"pitch statistics (mean {ps[0]:.4g}, std {ps[1]:.4g}) outside mean {PITCH_MEAN_RANGE}, std (0, {PITCH_MAX_STD}]"
+    return None
 
 
 class SpeakerFileError(ValueError):
@@ -57,6 +78,9 @@ class SpeakerProfile:
         values = np.concatenate([emb, lora] + ([vs] if vs is not None else []) + ([ps] if ps is not None else []))
         if not np.all(np.isfinite(values)):
             raise SpeakerFileError("profile contains a non-finite value")
+        problem = value_problem(emb, lora, vs, ps)
+        if problem:
+            raise SpeakerFileError(problem)
         meta = json.dumps(self.metadata, sort_keys=True, separators=(",", ":")).encode("utf-8")
         flags = (0 if vs is None else FLAG_PRESET) | (0 if ps is None else FLAG_PITCH)
         header = MAGIC + struct.pack("<8I", C.SPEAKER_FILE_VERSION, HEADER_SIZE, emb.size, lora.size,
@@ -119,6 +143,10 @@ class SpeakerProfile:
             raise fail("contains a non-finite value")
         if has_pitch and not values[n - 1] > 0:
             raise fail("pitch statistics: the standard deviation must be positive")
+        problem = value_problem(values[:dim], values[dim:dim + lora], values[dim + lora:dim + lora + vs] if has_preset else None,
+                                values[n - 2:] if has_pitch else None)
+        if problem:
+            raise fail(problem)
         meta = json.loads(data[HEADER_SIZE + 4 * n:].decode("utf-8") or "{}")
         return SpeakerProfile(values[:dim].copy(), values[dim:dim + lora].copy(),
                               values[dim + lora:dim + lora + vs].copy() if has_preset else None, meta,

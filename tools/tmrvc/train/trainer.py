@@ -14,6 +14,13 @@ or SIGTERM (then it exits with 128 + signal number).  ``resume=True`` continues 
 ``latest.txt``; the batch and noise of step ``k`` are drawn from generators seeded by
 ``(seed, stage, k)``, so a resumed run sees exactly the batches an uninterrupted run
 would have seen.
+
+Data parallel: launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the environment) the loop joins
+a ``torch.distributed`` process group (NCCL when CUDA is available, else gloo), every rank draws
+its own batch (generators seeded by ``(seed, stage, k, rank)``, so the effective batch is
+``world_size * batch``), the gradients are averaged over the ranks with one all-reduce per step,
+and only rank 0 evaluates and writes checkpoints, metrics and ``final.pt``.  One process (no
+``torchrun``) is the documented default and keeps its seeds unchanged.
 """
 
 from __future__ import annotations
@@ -30,6 +37,55 @@ import numpy as np
 import torch
 
 from tmrvc.atomic import replacing
+
+
+class _Group:
+    """The torch.distributed process group of a ``torchrun`` launch (a no-op in one process)."""
+
+    def __init__(self) -> None:
+        import os
+
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.dist = None
+        if self.world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self.dist = dist
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def seed_key(self, *key: int) -> list[int]:
+        """Generator seed of one step: the rank is appended only when there are several."""
+        return [*key, self.rank] if self.world > 1 else list(key)
+
+    def broadcast_parameters(self, modules) -> None:
+        if self.dist is not None:
+            for m in modules:
+                for t in list(m.parameters()) + list(m.buffers()):
+                    self.dist.broadcast(t.data, src=0)
+
+    def average_gradients(self, params: list[torch.Tensor]) -> None:
+        """Mean gradient over the ranks (missing gradients count as zeros), one all-reduce."""
+        if self.dist is None or not params:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        self.dist.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for p in params:
+            n = p.numel()
+            p.grad = flat[offset:offset + n].view_as(p).clone()
+            offset += n
+
+    def barrier(self) -> None:
+        if self.dist is not None:
+            self.dist.barrier()
 
 
 class Interrupted(SystemExit):
@@ -85,11 +141,11 @@ class _Progress:
     """tqdm bar on a terminal (a plain one-line bar when tqdm is missing); silent otherwise
     (the ``log_every`` lines on stdout are the progress report in logs and CI)."""
 
-    def __init__(self, total: int, initial: int, desc: str) -> None:
+    def __init__(self, total: int, initial: int, desc: str, quiet: bool = False) -> None:
         self.bar = None
         self.plain = False
         self.total, self.n, self.desc, self.t0 = total, initial, desc, time.time()
-        if sys.stderr.isatty():
+        if sys.stderr.isatty() and not quiet:
             try:
                 from tqdm import tqdm
 
@@ -142,6 +198,9 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
     log_every = int(scfg.get("log_every", 10))
     keep = int(scfg.get("keep_checkpoints", 2))
     stage_key = zlib.crc32(stage.name.encode())
+    group = _Group()
+    if not group.main:
+        log = lambda *a, **k: None  # noqa: E731  (rank 0 reports)
     t_setup = time.time()
     stage.setup()
     params = list(stage.parameters())
@@ -160,7 +219,7 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
         state.update(ck["state"])
         state["resumed_from"] = ck["state"]["step"]
         log(f"[{stage.name}] resumed from {latest.name} (step {state['step']})")
-    else:
+    elif group.main:
         if not resume:
             for old in ckpt_dir.glob("step_*.pt"):
                 old.unlink()
@@ -170,9 +229,13 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
             m.eval()
         state["eval_before"] = stage.evaluate()
         log(f"[{stage.name}] eval before: {_fmt(state['eval_before'])}")
+    group.barrier()                              # rank 0 has cleared an old run's files
+    group.broadcast_parameters(stage.modules.values())
     setup_s = time.time() - t_setup
 
     def save(step: int) -> None:
+        if not group.main:
+            return
         name = f"step_{step:08d}.pt"
         _atomic_save({"models": {k: m.state_dict() for k, m in stage.modules.items()},
                       "opt": opt.state_dict(), "sched": sched.state_dict(), "state": state,
@@ -187,20 +250,21 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
         got_signal.append(signum)
 
     old_handlers = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    bar = _Progress(total, state["step"], stage.name)
-    metrics = open(ckpt_dir / "metrics.jsonl", "a")
+    bar = _Progress(total, state["step"], stage.name, quiet=not group.main)
+    metrics = open(ckpt_dir / "metrics.jsonl", "a") if group.main else None
     try:
         for m in stage.modules.values():
             m.train()
         while state["step"] < total:
             step = state["step"] + 1
             t0 = time.time()
-            rng = np.random.default_rng([seed, stage_key, step])
-            gen = torch.Generator().manual_seed((seed * 1_000_003 + stage_key * 7919 + step) % (2 ** 63))
+            rng = np.random.default_rng(group.seed_key(seed, stage_key, step))
+            gen = torch.Generator().manual_seed((seed * 1_000_003 + stage_key * 7919 + step + 104_729 * group.rank) % (2 ** 63))
             losses = stage.train_step(step, rng, gen)
             loss = losses["loss"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            group.average_gradients(params)
             gnorm = torch.nn.utils.clip_grad_norm_(params, float(scfg.get("grad_clip", 1.0)))
             opt.step()
             sched.step()
@@ -209,7 +273,7 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
             vals = {k: float(v.detach()) for k, v in losses.items()}
             state["losses"].append(vals["loss"])
             bar.update(vals["loss"])
-            if step % log_every == 0 or step == total:
+            if group.main and (step % log_every == 0 or step == total):
                 line = {"step": step, **{k: round(v, 5) for k, v in vals.items()},
                         "grad_norm": round(float(gnorm), 4), "lr": sched.get_last_lr()[0],
                         "s_per_step": round(state["train_seconds"] / step, 4)}
@@ -225,12 +289,16 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
                 raise Interrupted(128 + got_signal[0])
     finally:
         bar.close()
-        metrics.close()
+        if metrics is not None:
+            metrics.close()
         for s, h in old_handlers.items():
             signal.signal(s, h)
     save(total)
     for m in stage.modules.values():
         m.eval()
+    if not group.main:                           # rank 0 evaluates and writes the results
+        group.barrier()
+        return {}
     eval_after = stage.evaluate()
     log(f"[{stage.name}] eval after:  {_fmt(eval_after)}")
     n = max(1, min(10, len(state["losses"]) // 4))
@@ -245,7 +313,8 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
                   "summary": summary}, ckpt_dir / "final.pt")
     (ckpt_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     log(f"[{stage.name}] done: loss {summary['loss_first']:.4f} -> {summary['loss_last']:.4f} "
-        f"({summary['train_seconds']:.1f} s training)")
+        f"({summary['train_seconds']:.1f} s training)" + (f", {group.world} processes" if group.world > 1 else ""))
+    group.barrier()
     return summary
 
 
