@@ -85,15 +85,31 @@ public enum AudioFile {
         case float32
     }
 
-    /// Writes mono audio to `path` atomically: a temporary file in the same directory, renamed
-    /// into place only when complete; on any failure nothing is left behind.
-    public static func write(_ samples: [Float], sampleRate: Int, to path: String, format: Format = .pcm16) throws(AudioFileError) {
+    /// Checks that `path` can be written as an output: its directory exists, and it is a new file
+    /// or an existing regular file (not a device node, directory or symbolic link, which the
+    /// atomic rename would replace). ``write(_:sampleRate:to:format:)`` checks it too; call it
+    /// before long work to fail early.
+    public static func checkOutputPath(_ path: String) throws(AudioFileError) {
         let dir: String = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var st = stat()
         guard stat(dir.isEmpty ? "/" : dir, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
             throw AudioFileError(path: path, reason: "the output directory '\(dir)' does not exist")
         }
+        if lstat(path, &st) == 0 && (st.st_mode & S_IFMT) != S_IFREG {
+            let kind = (st.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : (st.st_mode & S_IFMT) == S_IFDIR ? "a directory" : "not a regular file (a device or pipe)"
+            throw AudioFileError(path: path, reason: "is \(kind); write to a regular file path")
+        }
+    }
+
+    /// Writes mono audio to `path` atomically: a temporary file in the same directory, synced to
+    /// disk and renamed into place only when complete; on any failure, and on SIGINT/SIGTERM during
+    /// the write, nothing is left behind. `path` must be a new file or an existing regular file:
+    /// device nodes, directories and symbolic links are refused (the rename would replace them).
+    public static func write(_ samples: [Float], sampleRate: Int, to path: String, format: Format = .pcm16) throws(AudioFileError) {
+        try checkOutputPath(path)
         let tmp = path + ".partial-\(getpid())"
+        PartialFileCleanup.arm(tmp)
+        defer { PartialFileCleanup.disarm() }
         var info = SF_INFO()
         info.samplerate = Int32(sampleRate)
         info.channels = 1
@@ -103,6 +119,7 @@ public enum AudioFile {
         }
         if format == .pcm16 { sf_command(file, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE)) }
         let written = samples.withUnsafeBufferPointer { Int(sf_writef_float(file, $0.baseAddress, sf_count_t(samples.count))) }
+        sf_write_sync(file)                       // fsync before the rename
         let closeStatus = sf_close(file)
         guard written == samples.count, closeStatus == 0 else {
             unlink(tmp)
@@ -113,6 +130,31 @@ public enum AudioFile {
             unlink(tmp)
             throw AudioFileError(path: path, reason: "cannot move the finished file into place: \(reason)")
         }
+    }
+}
+
+/// Removes the temporary file of a write in progress when SIGINT or SIGTERM arrives, then exits
+/// with 128 + the signal (the handler only calls async-signal-safe `unlink`, `signal`, `_exit`).
+enum PartialFileCleanup {
+    nonisolated(unsafe) static var path = UnsafeMutablePointer<CChar>.allocate(capacity: 4097)
+    nonisolated(unsafe) static var previous: [Int32: sighandler_t?] = [:]
+
+    static func arm(_ tmp: String) {
+        let bytes = Array(tmp.utf8.prefix(4096))
+        for (i, b) in bytes.enumerated() { path[i] = CChar(bitPattern: b) }
+        path[bytes.count] = 0
+        for sig in [SIGINT, SIGTERM] {
+            previous[sig] = signal(sig) { sig in
+                unlink(PartialFileCleanup.path)
+                _exit(128 + sig)
+            }
+        }
+    }
+
+    static func disarm() {
+        for (sig, handler) in previous { signal(sig, handler ?? SIG_DFL) }
+        previous = [:]
+        path[0] = 0
     }
 }
 

@@ -56,6 +56,9 @@ struct Convert: ParsableCommand {
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
     var models: String?
 
+    @Flag(help: "Allow -o to name the input file (it is replaced by the converted audio).")
+    var force = false
+
     @Flag(help: "Write 32-bit float samples instead of 16-bit PCM.")
     var float = false
 
@@ -81,11 +84,12 @@ struct Convert: ParsableCommand {
     }
 
     func convert() throws {
-        let outDir = (output as NSString).deletingLastPathComponent
-        var isDir: ObjCBool = false
-        if !outDir.isEmpty, !(FileManager.default.fileExists(atPath: outDir, isDirectory: &isDir) && isDir.boolValue) {
-            throw CLIError("\(output): the output directory '\(outDir)' does not exist")
+        if !force, let a = realpath(input, nil), let b = realpath(output, nil) {
+            let same = strcmp(a, b) == 0
+            free(a); free(b)
+            if same { throw CLIError("\(output): is the input file; pass --force to replace it with the converted audio") }
         }
+        do { try AudioFile.checkOutputPath(output) } catch { throw CLIError(error.description) }
         let audio: AudioBuffer
         do { audio = try AudioFile.read(path: input) } catch { throw CLIError(error.description) }
         guard StreamingEngine.supportedSampleRates.contains(audio.sampleRate) else {

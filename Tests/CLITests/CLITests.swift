@@ -111,6 +111,31 @@ final class CLITests: XCTestCase {
             XCTAssertNotEqual(r.status, 0, "\(option) \(value)")
             XCTAssertTrue(r.err.contains(message), "\(option) \(value): \(r.err)")
         }
+        // Output paths that are not regular files, and the input itself (issue 21, defect 6).
+        let target = dir + "/target.wav"
+        try Data("keep".utf8).write(to: URL(fileURLWithPath: target))
+        try FileManager.default.createSymbolicLink(atPath: dir + "/outlink.wav", withDestinationPath: target)
+        r = try tmrvc(["convert", input, "-o", dir + "/outlink.wav", "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("outlink.wav") && r.err.contains("symbolic link"), r.err)
+        XCTAssertEqual(try String(contentsOfFile: target, encoding: .utf8), "keep")
+        try FileManager.default.removeItem(atPath: dir + "/outlink.wav")
+        try FileManager.default.createDirectory(atPath: dir + "/outdir.wav", withIntermediateDirectories: false)
+        r = try tmrvc(["convert", input, "-o", dir + "/outdir.wav", "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("outdir.wav") && r.err.contains("a directory"), r.err)
+        try FileManager.default.removeItem(atPath: dir + "/outdir.wav")
+        r = try tmrvc(["convert", input, "-o", "/dev/null", "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("/dev/null") && r.err.contains("not a regular file"), r.err)
+        let copy = dir + "/in.wav"
+        try FileManager.default.copyItem(atPath: Self.root + "/" + input, toPath: copy)
+        r = try tmrvc(["convert", copy, "-o", copy, "--speaker", speaker])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.err.contains("is the input file") && r.err.contains("--force"), r.err)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: copy)), try Data(contentsOf: URL(fileURLWithPath: Self.root + "/" + input)))
+        try FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.removeItem(atPath: target)
         // Nothing written by any failed run.
         let left = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("out") }
         XCTAssertEqual(left, [])
