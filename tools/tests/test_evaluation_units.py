@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tmrvc.evaluation import asr
+from tmrvc import speech_models as asr
 from tmrvc.evaluation import metrics as M
 
 
@@ -151,3 +151,16 @@ def test_unseen_round_robin_and_transcripts(tmp_path):
     f = tmp_path / "transcription"
     f.write_text("<s> ten of clubs  </s> (001)\n<s> he was not an ill disposed young man </s> (ss-0880)\n")
     assert U._sphinx_transcripts(f) == {"001": "ten of clubs", "ss-0880": "he was not an ill disposed young man"}
+
+
+def test_f0_accuracy_score_counts_voicing_and_gross_errors():
+    """tmrvc.evaluation.f0_accuracy.score: estimator frame t+1 against reference frame t."""
+    from tmrvc.evaluation.f0_accuracy import score
+
+    ref = np.array([0.0, 100.0, 100.0, 100.0, 200.0])
+    est = np.array([999.0, 0.0, 0.0, 101.0, 150.0, 230.0])    # frame 0 has no reference frame
+    s = score([est], [ref])
+    assert s["frames"] == 5
+    assert s["vuv_error_pct"] == pytest.approx(20.0)            # reference frame 1 voiced, estimate 0
+    assert s["gpe_pct"] == pytest.approx(100.0 / 3)            # 150 vs 100 is gross; 101, 230 vs 200 not
+    assert s["voiced_pct"] == pytest.approx(60.0)

@@ -332,7 +332,7 @@ def test_asr_fallback_is_reproducible(chain):
     all the seeded sampling temperatures, twice over (about 20 s)."""
     pytest.importorskip("faster_whisper")
     from tmrvc.data.corpus import load_clip, read_manifest
-    from tmrvc.evaluation.asr import WhisperASR
+    from tmrvc.speech_models import WhisperASR
 
     entry = read_manifest(chain["corpus"])[0]
     x = load_clip(chain["corpus"], entry)

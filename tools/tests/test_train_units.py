@@ -152,6 +152,29 @@ def test_config_sizes_resolve():
         load_config("nope")
 
 
+def test_stage_config_is_typed_and_refuses_unknown_keys():
+    """One typed definition of each stage's configuration: YAML values for the required keys,
+    optional keys' defaults in tmrvc.train.config.OPTIONAL, unknown/missing keys and wrong
+    types refused naming the stage and key."""
+    from tmrvc.train.config import OPTIONAL, STAGE_FIELDS, load_config, stage_config
+
+    for size in ("smoke", "full"):
+        cfg = load_config(size)
+        for stage, fields in STAGE_FIELDS.items():
+            s = stage_config(cfg, stage)
+            assert set(s) == set(fields) | set(OPTIONAL)
+            assert all(isinstance(s[k], t) for k, t in fields.items())
+    assert stage_config(load_config("full"), "distill")["rec_weight"] == 1.0   # the YAML's value, not a code default
+    with pytest.raises(ValueError, match=r"stages\.vocoder: unknown key\(s\) w_logmg"):
+        stage_config(load_config("full", overrides=["stages.vocoder.w_logmg=2"]), "vocoder")
+    with pytest.raises(ValueError, match=r"stages\.distill\.batch: 'eight' is not a int"):
+        stage_config(load_config("full", overrides=["stages.distill.batch=eight"]), "distill")
+    cfg = load_config("full")
+    del cfg["stages"]["joint"]["anchor_weight"]
+    with pytest.raises(ValueError, match="missing key"):
+        stage_config(cfg, "joint")
+
+
 def test_evaluation_rerun_command(monkeypatch, tmp_path):
     """docs/quality.md names the command that regenerates it, with the directory it ran in."""
     from tmrvc.evaluation.run import ROOT, rerun_command

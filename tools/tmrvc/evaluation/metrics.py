@@ -33,9 +33,9 @@ class SpeakerSimilarity:
     """Resemblyzer (pretrained GE2E d-vector, 256-d; its weights ship in the wheel)."""
 
     def __init__(self) -> None:
-        from tmrvc.data.features import _Resemblyzer
+        from tmrvc.speech_models import Resemblyzer
 
-        self.enc = _Resemblyzer()
+        self.enc = Resemblyzer()
 
     def embed(self, audio: np.ndarray) -> np.ndarray:
         return self.enc(np.asarray(audio, np.float32))

@@ -92,7 +92,7 @@ class Judge:
     """The measuring instruments (Resemblyzer, Whisper-base, DNSMOS) and :meth:`measure`."""
 
     def __init__(self) -> None:
-        from tmrvc.evaluation.asr import WhisperASR
+        from tmrvc.speech_models import WhisperASR
 
         try:
             self.mos = M.DNSMOS()
@@ -121,7 +121,7 @@ class Judge:
         source clip; for a resynthesis the original), ``parallel`` the parallel target recording
         (MCD).  ``key`` caches the transcript and DNSMOS scores of audio measured again (a source
         clip, once per target)."""
-        from tmrvc.evaluation.asr import error_rates
+        from tmrvc.speech_models import error_rates
 
         hyp = self.transcribe(y, key)
         errs = error_rates(text, hyp)

