@@ -75,6 +75,15 @@ public enum TMRVCConstants {
         /// `excitation.noise_seed`.
         public static let noiseSeed: Int = 2779096485
     }
+    /// `output` section of configs/constants.yaml.
+    public enum Output {
+        /// `output.dc_cutoff_hz`.
+        public static let dcCutoffHz: Double = 10.0
+        /// `output.limiter_threshold`.
+        public static let limiterThreshold: Double = 0.98
+        /// `output.limiter_release_ms`.
+        public static let limiterReleaseMs: Double = 50.0
+    }
     /// `pitch` section of configs/constants.yaml.
     public enum Pitch {
         /// `pitch.f0_ref_hz`.

@@ -121,6 +121,8 @@ public final class StreamingEngine: @unchecked Sendable {
     private var overloadCooldown = 0
     private var lastWet: Float = 1
     private var lastGain: Float = 1
+    private var dcBlocker = DCBlocker(sampleRate: TMRVCConstants.Audio.sampleRate)   // on the converted 24 kHz signal
+    private var limiter = SafetyLimiter(sampleRate: TMRVCConstants.Audio.sampleRate) // on the output, sized in prepare
     private var lastAlpha: Float = 0
     /// Whether the engine lowers the quality itself when hops take too long (default on).
     public var overloadControlEnabled = true
@@ -151,6 +153,8 @@ public final class StreamingEngine: @unchecked Sendable {
         /// Non-finite output samples replaced by 0 at the very end (a last guard; stays 0 when the
         /// input scrub and the hop check work).
         public var nonFiniteOutputSamples = 0
+        /// Output samples the safety limiter turned down (its gain below 1).
+        public var limitedSamples = 0
     }
     /// Live statistics.
     public private(set) var statistics = Statistics()
@@ -297,6 +301,8 @@ public final class StreamingEngine: @unchecked Sendable {
         for p in paths { p.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }
         lastWet = parameters.wet
         lastGain = powf(10, parameters.outputGainDB / 20)
+        dcBlocker.reset()
+        limiter = SafetyLimiter(sampleRate: max(1, sampleRate))
         refillFifos()
         statistics = Statistics()
     }
@@ -461,7 +467,7 @@ public final class StreamingEngine: @unchecked Sendable {
                 dry = a * dryLine[oldAt] + (1 - a) * dry
                 dryFadeLeft -= 1
             }
-            let y = g * (w * hostWet[k] + (1 - w) * dry)
+            let y = limiter.process(g * (w * hostWet[k] + (1 - w) * dry))
             if y.isFinite {
                 output[k] = y
             } else {
@@ -469,6 +475,7 @@ public final class StreamingEngine: @unchecked Sendable {
                 statistics.nonFiniteOutputSamples += 1
             }
         }
+        statistics.limitedSamples = limiter.limitedSamples
         lastWet = wet
         lastGain = gain
     }
@@ -519,6 +526,7 @@ public final class StreamingEngine: @unchecked Sendable {
             content.resetState()
             statistics.nonFiniteHops += 1
         }
+        dcBlocker.process(hopOut, count: Self.hop)
         hopIndex += 1
         // Overload control on the measured cost of this hop.
         if simulatedExtraHopCostMicroseconds > 0 {

@@ -231,6 +231,24 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertGreaterThan(ya.map { abs($0) }.max() ?? 0, 0.01)   // it still converts
     }
 
+    /// Full-scale noise with +24 dB of output gain never exceeds the safety limiter's threshold
+    /// (issue 21, defect 3: a peak of 1.32 came out before); dry at 0 dB passes it unchanged.
+    func testOutputIsLimited() throws {
+        let rate = 48000
+        var rng = SystemRandomNumberGenerator()
+        let x = (0..<rate).map { _ in Float.random(in: -1...1, using: &rng) }
+        let e = try engine(.convert, rate: rate, block: 512)
+        e.setSpeaker(try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker"))
+        e.parameters.outputGainDB = 24
+        e.reset()
+        let y = run(e, x, blocks: [512])
+        let peak = y.map { abs($0) }.max()!
+        print("full-scale noise, +24 dB gain: output peak \(peak), limited samples \(e.statistics.limitedSamples)")
+        XCTAssertLessThanOrEqual(peak, Float(TMRVCConstants.Output.limiterThreshold) * (1 + 1e-6))
+        XCTAssertGreaterThan(e.statistics.limitedSamples, 0)
+        XCTAssertTrue(y.allSatisfy(\.isFinite))
+    }
+
     /// A vocoder of the pre-excitation contract (features -> magnitude, phase) is refused with an
     /// error naming the file and the contract; one without the `pitch` input names the input.
     func testOldVocoderContractIsRefusedClearly() throws {

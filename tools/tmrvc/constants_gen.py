@@ -38,6 +38,7 @@ SCHEMA: dict[str, dict[str, object]] = {
         "attention_heads": int,
     },
     "excitation": {"harmonic_cutoff_hz": float, "noise_seed": int},
+    "output": {"dc_cutoff_hz": float, "limiter_threshold": float, "limiter_release_ms": float},
     "pitch": {"f0_ref_hz": float, "f0_min_hz": float, "f0_max_hz": float, "lowpass_hz": float,
               "voicing_dmin_weight": float, "voicing_lowband_weight": float, "voicing_bias": float,
               "register_prior_hz": float,

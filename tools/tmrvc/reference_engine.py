@@ -84,7 +84,32 @@ def vocode(features: np.ndarray, pitch_features: np.ndarray, sessions: dict) -> 
         e_h, e_n = ex.step(output_f0_hz(pitch_features[:, t]))
         spectra.append(o["harmonic"][0, :, 0].astype(np.float64) * e_h + o["noise"][0, :, 0].astype(np.float64) * e_n)
     y = np.stack(spectra, axis=1)
-    return frontend.istft_ola(np.abs(y), np.angle(y))[HOP:].astype(np.float32)
+    return output_stage(frontend.istft_ola(np.abs(y), np.angle(y))[HOP:])
+
+
+def output_stage(x: np.ndarray, sr: int = C.AUDIO_SAMPLE_RATE) -> np.ndarray:
+    """The engine's output protection on the converted signal (wet 1, gain 0 dB): the one-pole DC
+    blocker ``y = x - x1 + R y1``, ``R = exp(-2 pi output.dc_cutoff_hz / sr)`` (float64 state),
+    rounded to float32, then the safety limiter (gain = threshold / |x| at once when
+    ``|x| * gain`` exceeds ``output.limiter_threshold``, linear release over
+    ``output.limiter_release_ms``; float32 arithmetic as the engine's ``SafetyLimiter``)."""
+    from scipy.signal import lfilter
+
+    r = np.exp(-2.0 * np.pi * C.OUTPUT_DC_CUTOFF_HZ / sr)
+    y = lfilter([1.0, -1.0], [1.0, -r], np.asarray(x, np.float64)).astype(np.float32)
+    thr = np.float32(C.OUTPUT_LIMITER_THRESHOLD)
+    step = np.float32(1.0 / max(1.0, C.OUTPUT_LIMITER_RELEASE_MS * sr / 1000.0))
+    if np.abs(y).max(initial=0.0) <= thr:          # the limiter never engages: bit-exact pass-through
+        return y
+    g = np.float32(1.0)
+    out = y.copy()
+    for i, v in enumerate(y):
+        a = np.float32(abs(v))
+        released = np.float32(min(np.float32(1.0), g + step)) if g < 1 else np.float32(1.0)
+        g = np.float32(thr / a) if a * released > thr else released
+        if g < 1:
+            out[i] = v * g
+    return out
 
 
 def output_f0_hz(pitch_frame: np.ndarray) -> float:
