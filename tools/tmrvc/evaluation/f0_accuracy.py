@@ -103,11 +103,15 @@ def score(estimates: list[np.ndarray], references: list[np.ndarray]) -> dict[str
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m tmrvc.evaluation.f0_accuracy", description=__doc__.split("\n\n")[0])
     p.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[3] / "data" / "corpus")
+    p.add_argument("--sets", nargs="+", choices=("dev", "test"), default=["dev", "test"],
+                   help="clip sets to score (default both; torchcrepe takes ~1 CPU-minute per 300 s of audio)")
     a = p.parse_args(argv)
     if not (a.corpus / "manifest.jsonl").exists():
         p.error(f"{a.corpus}: no manifest.jsonl (build the corpus: python -m tmrvc.data.corpus)")
     CACHE.mkdir(parents=True, exist_ok=True)
     for name, paths in clip_sets(a.corpus).items():
+        if name not in a.sets:
+            continue
         audio = [load_utterance(Path(f)) for f in paths]
         cache_path = CACHE / f"f0-labels-{name}.npz"
         cache = dict(np.load(cache_path)) if cache_path.exists() else {}
