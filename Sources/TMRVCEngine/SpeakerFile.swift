@@ -81,7 +81,8 @@ public struct SpeakerProfile: Sendable, Equatable {
     /// Largest pitch standard deviation (octaves).
     public static let pitchMaximumStd: Float = 2
 
-    /// Serializes the profile. Throws when a vector has the wrong size.
+    /// Serializes the profile. Throws when a vector has the wrong size or a value is outside the
+    /// format's bounds (the reader's checks).
     public func encoded() throws(SpeakerFileError) -> [UInt8] {
         let path = "<speaker profile>"
         guard embedding.count == TMRVCConstants.Dims.speaker else {
@@ -118,6 +119,7 @@ public struct SpeakerProfile: Sendable, Equatable {
         out += meta
         let crc = CRC32.checksum(out)
         withUnsafeBytes(of: crc.littleEndian) { for i in 0..<4 { out[Self.crcOffset + i] = $0[i] } }
+        _ = try SpeakerProfile(bytes: out, path: path)     // the reader's checks (value bounds): nothing unreadable is written
         return out
     }
 

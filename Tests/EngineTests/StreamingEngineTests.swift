@@ -119,7 +119,8 @@ final class StreamingEngineTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let path = dir + "/a.tmrvc_speaker"
-        try SpeakerProfile(embedding: (0..<192).map { Float($0 % 5) / 10 }, loraDelta: [Float](repeating: 0.01, count: 4096),
+        // An embedding of L2 norm 0.85 (inside the format's bounds).
+        try SpeakerProfile(embedding: (0..<192).map { Float($0 % 5) / 40 }, loraDelta: [Float](repeating: 0.01, count: 4096),
                            voiceSourcePreset: [Float](repeating: 0.2, count: 8),
                            pitchStatistics: PitchStatistics(mean: 0.5, std: 0.1)).write(to: path)
         let x = probe(rate: 48000, seconds: 0.5)
