@@ -48,7 +48,8 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   outside it when the window allows), so F0 near `f0_max` is not quantised to the lag grid
 ///   (e.g. 990 Hz is estimated as ~990 Hz, not 1000 Hz); the result is clamped to
 ///   `[pitch.f0_min_hz, pitch.f0_max_hz]`;
-/// * voiced when the RMS of the `W` newest samples ≥ `silenceRMS` (newest 20 ms silent: unvoiced) and the level-independent logistic score
+/// * voiced when the RMS of the `W` newest samples ≥ `silenceRMS` (newest 20 ms silent: unvoiced)
+///   and the level-independent logistic score
 ///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L + pitch.voicing_bias > 0`,
 ///   `L` = low-passed over full-band window energy in dB; voicing = `clamp(1 - d'(tau), 0, 1)`.
 ///
@@ -76,7 +77,7 @@ public final class PitchEstimator {
     public let maxLag: Int
     /// YIN absolute threshold on `d'` for choosing the lag (not the voicing decision).
     public let threshold: Double
-    /// Frames whose RMS is below this are unvoiced.
+    /// Frames whose newest `windowLength / 2` samples have an RMS below this are unvoiced.
     public let silenceRMS: Double
 
     private let f0Ref = TMRVCConstants.Pitch.f0RefHz
@@ -96,7 +97,7 @@ public final class PitchEstimator {
     ///     `2 * (floor(sr / f0_max) + 2)`. Default `frontend.win_length` (960).
     ///   - threshold: YIN absolute threshold for choosing the lag (default 0.15, as the reference).
     ///   - silenceRMS: RMS of the newest `windowLength / 2` samples below which a frame is unvoiced
-///     (default 1e-3, as the reference).
+    ///     (default 1e-3, as the reference).
     public init(windowLength: Int = TMRVCConstants.Frontend.winLength, threshold: Double = 0.15,
                 silenceRMS: Double = 1e-3) {
         let sr = Double(PitchEstimator.sampleRate)
