@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tmrvc.atomic import replacing
 from tmrvc.fewshot import load_utterance
 from tmrvc.pitch import estimate_f0
 
@@ -116,15 +117,20 @@ def main(argv: list[str] | None = None) -> int:
         cache_path = CACHE / f"f0-labels-{name}.npz"
         cache = dict(np.load(cache_path)) if cache_path.exists() else {}
         refs: dict[str, list[np.ndarray]] = {}
+        added = False
         for f, x in zip(paths, audio):
             keys = [k for k in cache if k.startswith(f"{f}|")]
             if not keys:
                 for ref, track in reference_tracks(x).items():
                     cache[f"{f}|{ref}"] = track
+                    added = True
                 keys = [k for k in cache if k.startswith(f"{f}|")]
             for k in keys:
                 refs.setdefault(k.split("|")[1], []).append(cache[k])
-        np.savez(cache_path, **cache)
+        if added:                                   # atomically, as the training's pitch cache
+            with replacing(cache_path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez(fh, **cache)
         if not refs:
             print(f"{name}: no reference tracker imports (see the module docstring)")
             continue
