@@ -20,6 +20,11 @@ let package = Package(
     products: [
         .library(name: "TMRVCRuntime", targets: ["TMRVCRuntime"]),
         .library(name: "ONNXFormat", targets: ["ONNXFormat"]),
+        .library(name: "TMRVCEngine", targets: ["TMRVCEngine"]),
+        // libtmrvc.so: the C API (Sources/CTMRVC/include/tmrvc.h); tools/build_library.sh also
+        // makes libtmrvc.a and a stripped, self-contained copy.
+        .library(name: "tmrvc-c", type: .dynamic, targets: ["TMRVCCAPI"]),
+        .library(name: "tmrvc-c-static", type: .static, targets: ["TMRVCCAPI"]),
         .executable(name: "tmrvc", targets: ["tmrvc"]),
     ],
     dependencies: [
@@ -38,12 +43,15 @@ let package = Package(
                 linkerSettings: [.linkedLibrary("fftw3")]),   // double-precision FFTW (same libfftw3-dev)
         .target(name: "ONNXFormat", swiftSettings: cpuFlags),
         .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "CBLAS", "CTMRVCSupport"], swiftSettings: cpuFlags),
-        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCDSP", "CFFTW"], swiftSettings: cpuFlags),
+        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCDSP", "CFFTW", "CTMRVCSupport"], swiftSettings: cpuFlags),
+        .target(name: "CTMRVC"),
+        .target(name: "CJACKHost", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "TMRVCCAPI", dependencies: ["CTMRVC", "TMRVCEngine", "TMRVCRuntime"], swiftSettings: cpuFlags),
         .target(name: "TMRVCAudioIO", dependencies: ["CSndFile"], swiftSettings: cpuFlags),
         .target(name: "TMRVCTooling", dependencies: ["TMRVCRuntime", "TMRVCEngine", "ONNXFormat"], swiftSettings: cpuFlags),
         .executableTarget(name: "tmrvc",
                           dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCEngine", "TMRVCTooling", "TMRVCAudioIO",
-                                         "TMRVCDSP", "ONNXFormat", "CBLAS", "CFFTW", "CTMRVCSupport", "TestSupport",
+                                         "TMRVCDSP", "ONNXFormat", "CBLAS", "CFFTW", "CTMRVCSupport", "TestSupport", "CJACKHost",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           swiftSettings: cpuFlags),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
@@ -56,9 +64,10 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling", "TestSupport"],
                     swiftSettings: cpuFlags),
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "TMRVCDSP", "AllocationCounter", "TestSupport", "ONNXFormat"],
+        .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "TMRVCCAPI", "CTMRVC", "TMRVCDSP", "AllocationCounter", "TestSupport", "ONNXFormat"],
                     swiftSettings: cpuFlags),
         .testTarget(name: "CLITests", swiftSettings: cpuFlags),
+        .testTarget(name: "CAPITests", dependencies: ["CTMRVC", "TMRVCCAPI", "TMRVCEngine", "TMRVCAudioIO"], swiftSettings: cpuFlags),
         .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling", "TMRVCDSP"], swiftSettings: cpuFlags),
         .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TestSupport"],
                     resources: [], swiftSettings: cpuFlags),

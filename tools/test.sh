@@ -20,6 +20,12 @@ echo "== real-time checks (zero allocations per run()) and fp16-weight parity in
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \
   --filter FixtureParityTests/testAllModelsWithFloat16WeightsStayNearONNXRuntime
+echo "== C library (dist/: self-contained libtmrvc.so, libtmrvc.a) and the example C host run against it"
+bash tools/build_library.sh
+TMRVC_C_LIBRARY="$PWD/dist/lib/libtmrvc.so" swift test -c release -Xswiftc -enable-testing --skip-build \
+  --filter CAPITests/testExampleCHostMatchesConvert
+echo "== tmrvc live as a JACK client (jackd dummy backend, 60 s, compared with tmrvc convert)"
+$PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 60
 echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== Python tests"

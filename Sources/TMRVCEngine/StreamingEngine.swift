@@ -4,6 +4,8 @@ import Glibc
 import Darwin
 #endif
 import CFFTW
+import CTMRVCSupport
+import Synchronization
 import TMRVCConstants
 import TMRVCDSP
 import TMRVCRuntime
@@ -19,8 +21,10 @@ import TMRVCRuntime
 ///
 /// Threading: `prepare`, `reset`, `setSpeaker` and `init` are not real-time; `process` is (no
 /// allocation, no locks, no throwing) and must be called from one thread at a time. `parameters`
-/// may be changed from any thread; `loadSpeaker(path:)` may run on any non-audio thread while
-/// audio is processed — the new speaker is picked up at the next hop and crossfaded in.
+/// may be changed, and `latencySamples`, `statistics` and `speakerGeneration` read, from any
+/// thread; `loadSpeaker(path:)`/`post` may run on any non-audio threads while audio is processed
+/// — the new speaker is picked up at the next hop and crossfaded in. Until a speaker is set the
+/// output is the input delayed by the latency (docs/design/host-integration.md).
 public final class StreamingEngine: @unchecked Sendable {
     /// Controls, settable from any thread.
     public let parameters = EngineParameters()
@@ -69,6 +73,16 @@ public final class StreamingEngine: @unchecked Sendable {
     private let fadeLength: Int
     private let fadeIn: UnsafeMutablePointer<Float>
     private let speakers = SpeakerMailbox()
+    /// Whether a speaker has been set or taken from the mailbox. Until then the convert path
+    /// outputs the dry (delayed) input: the models without a speaker make no usable voice.
+    private var hasSpeaker = false
+    /// Host output sample (counted since `reset`) where the first speaker's converted signal
+    /// begins to replace the dry one: `Int.min` when a speaker was set before the stream started,
+    /// `Int.max` while there is none. A function of the hop index, so the output does not depend
+    /// on the block partition.
+    private var speakerOnset = Int.max
+    private var hostSamplesOut = 0
+    private let publishedLatency = Atomic<Int>(0)
 
     // 24 kHz working buffers.
     private let history: UnsafeMutablePointer<Float>
@@ -155,9 +169,15 @@ public final class StreamingEngine: @unchecked Sendable {
         public var nonFiniteOutputSamples = 0
         /// Output samples the safety limiter turned down (its gain below 1).
         public var limitedSamples = 0
+        /// The quality in use (the user's q, or lower after an overload).
+        public var effectiveQuality: Float = 0
     }
-    /// Live statistics.
-    public private(set) var statistics = Statistics()
+    /// Live stats.
+    /// Statistics as of the end of the most recent `process` call (or `reset`); safe to read
+    /// from any thread while audio runs (each field is published atomically).
+    public var statistics: Statistics { published.snapshot() }
+    private var stats = Statistics()
+    private let published = PublishedStatistics()
 
     /// Weight storage the models were compiled with.
     public let weightStorage: WeightStorage
@@ -268,6 +288,19 @@ public final class StreamingEngine: @unchecked Sendable {
         reset()
     }
 
+    /// Runs `seconds` of silence through the prepared engine, then resets the stream (speaker and
+    /// parameters kept): the first hops after loading fault in every weight page and cost several
+    /// times a warm hop. Call after `prepare` and before real-time processing starts. Not real-time.
+    public func warmUp(seconds: Double = 0.5) {
+        guard maxBlockSize > 0 else { return }
+        let block = min(maxBlockSize, max(1, sampleRate / 100))
+        let silence = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        defer { silence.deallocate() }
+        silence.initialize(repeating: 0, count: block)
+        for _ in 0..<Int(seconds * Double(sampleRate)) / block { process(input: silence, output: silence, frames: block) }
+        reset()
+    }
+
     private func releaseHostBuffers() {
         in24?.deallocate(); out24?.deallocate(); hostWet?.deallocate(); dryLine?.deallocate()
         in24 = nil; out24 = nil; hostWet = nil; dryLine = nil
@@ -304,7 +337,11 @@ public final class StreamingEngine: @unchecked Sendable {
         dcBlocker.reset()
         limiter = SafetyLimiter(sampleRate: max(1, sampleRate))
         refillFifos()
-        statistics = Statistics()
+        hostSamplesOut = 0
+        speakerOnset = hasSpeaker ? Int.min : Int.max
+        stats = Statistics()
+        stats.effectiveQuality = effectiveQuality
+        published.publish(stats)
     }
 
     private func refillFifos() {
@@ -315,7 +352,7 @@ public final class StreamingEngine: @unchecked Sendable {
         if down != nil { for _ in 0..<Self.hostHeadroom { _ = hostFifo.append(0) } }
         dryLine?.update(repeating: 0, count: dryLineLength)
         dryWrite = 0
-        dryTap = latencySamples
+        dryTap = updateLatency()
         dryTapOld = dryTap
         dryFadeLeft = 0
     }
@@ -323,8 +360,16 @@ public final class StreamingEngine: @unchecked Sendable {
     /// Total latency from input to output, in host samples at the prepared rate: the 20 ms of
     /// hop accumulation and synthesis overlap, the lookahead, both resamplers' group delays and
     /// the host FIFO headroom. Measured by the engine tests to within one sample.
-    public var latencySamples: Int {
-        Self.latency(sampleRate: sampleRate, lookahead: profile.lookaheadHops, down: down, up: up)
+    /// Safe to read from any thread while audio runs (it changes when q changes, by the user or
+    /// the overload control, at the hop where the crossfade to the new profile begins).
+    public var latencySamples: Int { publishedLatency.load(ordering: .relaxed) }
+
+    /// The latency of the current profile (audio thread, or while not processing); publishes it.
+    @discardableResult
+    private func updateLatency() -> Int {
+        let l = Self.latency(sampleRate: sampleRate, lookahead: profile.lookaheadHops, down: down, up: up)
+        publishedLatency.store(l, ordering: .relaxed)
+        return l
     }
 
     /// Current quality profile (after the overload control's cap).
@@ -359,20 +404,25 @@ public final class StreamingEngine: @unchecked Sendable {
             }
         }
         paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+        hasSpeaker = true
+        speakerOnset = Int.min
     }
+
+    /// Whether a speaker is in use (set, or taken by the audio thread from `loadSpeaker`/`post`).
+    /// Until one is, the engine outputs its input delayed by the latency (dry). Audio thread, or
+    /// while not processing; other threads use `speakerGeneration`.
+    public var speakerInUse: Bool { hasSpeaker }
 
     /// Reads and validates a `.tmrvc_speaker` file and hands it to the audio thread, which
-    /// crossfades to it over 100 ms. Call from a worker thread; the audio thread never waits.
+    /// crossfades to it over 100 ms at its next hop (the first speaker starts at once, no
+    /// crossfade). Call from any thread but the audio thread, while audio runs or not; it never
+    /// waits for the audio thread, and a newer load replaces one not yet picked up.
     public func loadSpeaker(path: String) throws(SpeakerFileError) {
-        let profile = try SpeakerProfile(contentsOf: path)
-        if !speakers.post(profile) {
-            throw SpeakerFileError(path: path, reason: "the audio thread did not take the previous speaker within 2 s (is the engine processing?)")
-        }
+        speakers.post(try SpeakerProfile(contentsOf: path))
     }
 
-    /// Posts an already validated profile to the audio thread (crossfaded in). Any thread but the audio thread.
-    @discardableResult
-    public func post(_ profile: SpeakerProfile) -> Bool { speakers.post(profile) }
+    /// Posts an already validated profile to the audio thread, as `loadSpeaker(path:)` does.
+    public func post(_ profile: SpeakerProfile) { speakers.post(profile) }
 
     /// Number of speaker changes the audio thread has picked up.
     public var speakerGeneration: Int { speakers.generation }
@@ -386,6 +436,10 @@ public final class StreamingEngine: @unchecked Sendable {
             output.update(repeating: 0, count: frames)
             return
         }
+        // Denormals flushed for the whole call (filters, FFTs, resamplers and models decaying
+        // after speech would otherwise run on subnormal floats, many times slower).
+        let fpMode = tmrvc_enable_ftz_daz()
+        defer { tmrvc_restore_fp_mode(fpMode) }
         var done = 0
         while done < frames {
             let n = min(maxBlockSize, frames - done)
@@ -404,7 +458,7 @@ public final class StreamingEngine: @unchecked Sendable {
             let x = input[i]
             if x.isFinite { clean[i] = x } else { clean[i] = 0; bad += 1 }
         }
-        if bad > 0 { statistics.nonFiniteInputSamples += bad }
+        if bad > 0 { stats.nonFiniteInputSamples += bad }
         let input = UnsafePointer(clean)
         // Dry path: a delay line read at the current latency.
         for i in 0..<frames {
@@ -435,7 +489,7 @@ public final class StreamingEngine: @unchecked Sendable {
         }
         // One 24 kHz output sample per 24 kHz input sample: a constant delay.
         let got24 = fifo24.read(into: out24, count: n24)
-        if got24 < n24 { (out24 + got24).update(repeating: 0, count: n24 - got24); statistics.underruns += 1 }
+        if got24 < n24 { (out24 + got24).update(repeating: 0, count: n24 - got24); stats.underruns += 1 }
         // 24 kHz -> host rate.
         let nHost: Int
         if let up {
@@ -446,15 +500,22 @@ public final class StreamingEngine: @unchecked Sendable {
         }
         _ = hostFifo.write(hostWet, count: nHost)
         let got = hostFifo.read(into: hostWet, count: frames)
-        if got < frames { (hostWet + got).update(repeating: 0, count: frames - got); statistics.underruns += 1 }
+        if got < frames { (hostWet + got).update(repeating: 0, count: frames - got); stats.underruns += 1 }
         // Dry/wet mix and gain, with per-block linear ramps (no zipper noise).
         let wet = parameters.wet
+        // Until the first speaker: dry; then the converted signal fades in over 100 ms.
+        let onsetRamp = Float(max(1, fadeLength * sampleRate / Self.internalRate))
+        let onset = mode == .resynthesis ? Int.min : speakerOnset
         let gain = powf(10, parameters.outputGainDB / 20)
         let w0 = lastWet, g0 = lastGain
         let step = 1 / Float(frames)
         for k in 0..<frames {
             let t = Float(k + 1) * step
-            let w = w0 + (wet - w0) * t
+            var w = w0 + (wet - w0) * t
+            if onset != Int.min {
+                let since = hostSamplesOut + k - onset
+                w *= since <= 0 ? 0 : min(1, Float(since) / onsetRamp)
+            }
             let g = g0 + (gain - g0) * t
             var readAt = dryWrite - frames + k - dryTap
             while readAt < 0 { readAt += dryLineLength }
@@ -472,12 +533,15 @@ public final class StreamingEngine: @unchecked Sendable {
                 output[k] = y
             } else {
                 output[k] = 0
-                statistics.nonFiniteOutputSamples += 1
+                stats.nonFiniteOutputSamples += 1
             }
         }
-        statistics.limitedSamples = limiter.limitedSamples
+        stats.limitedSamples = limiter.limitedSamples
         lastWet = wet
         lastGain = gain
+        hostSamplesOut += frames
+        stats.effectiveQuality = effectiveQuality
+        published.publish(stats)
     }
 
     private func processHop() {
@@ -524,7 +588,7 @@ public final class StreamingEngine: @unchecked Sendable {
             hopOut.update(repeating: 0, count: Self.hop)
             for p in paths { p.reset() }
             content.resetState()
-            statistics.nonFiniteHops += 1
+            stats.nonFiniteHops += 1
         }
         dcBlocker.process(hopOut, count: Self.hop)
         hopIndex += 1
@@ -534,9 +598,9 @@ public final class StreamingEngine: @unchecked Sendable {
             while Self.now() < until {}
         }
         let micros = Self.now() - start
-        statistics.hops += 1
-        statistics.lastHopMicroseconds = micros
-        statistics.maxHopMicroseconds = max(statistics.maxHopMicroseconds, micros)
+        stats.hops += 1
+        stats.lastHopMicroseconds = micros
+        stats.maxHopMicroseconds = max(stats.maxHopMicroseconds, micros)
         controlOverload(hopMicroseconds: micros)
     }
 
@@ -558,7 +622,7 @@ public final class StreamingEngine: @unchecked Sendable {
             let logF0 = path.registerMap.map(logF0: source, voiced: voiced, shiftSemitones: parameters.pitchShiftSemitones,
                                              applyTarget: parameters.registerMode == .automatic)
             let f0Hz = voiced ? TMRVCConstants.Pitch.f0RefHz * pow(2.0, Double(logF0)) : 0
-            if path === paths[active] { statistics.outputF0Hz = f0Hz }
+            if path === paths[active] { stats.outputF0Hz = f0Hz }
             path.process(content: contentRing + (t % (Self.maxLookahead + 1)) * Self.contentCount, logF0: logF0, voicing: e.voicing,
                          excitationF0Hz: f0Hz)
         case .resynthesis:
@@ -618,7 +682,7 @@ public final class StreamingEngine: @unchecked Sendable {
         paths[next].copyState(from: paths[active])
         fadingTo = next
         fadePosition = 0
-        statistics.crossfades += 1
+        stats.crossfades += 1
         return paths[next]
     }
 
@@ -632,9 +696,18 @@ public final class StreamingEngine: @unchecked Sendable {
         guard fadingTo < 0 else { return }   // one transition at a time
         // Speaker change.
         if speakers.take({ e, l, p, s in
-            let next = beginCrossfade()
+            // The first speaker starts at once (the output was dry until now, and the wet ramp
+            // of the mix fades it in); later ones are crossfaded on the idle path.
+            let next = hasSpeaker ? beginCrossfade() : paths[active]
+            if !hasSpeaker {
+                // At the stream's first hop nothing converted has been output yet: as if set
+                // before the stream. Later, this hop's input reaches the output one latency later.
+                let ratio = Double(sampleRate) / Double(Self.internalRate)
+                speakerOnset = hopIndex == 0 ? Int.min : Int((Double(hopIndex * Self.hop) * ratio).rounded()) + dryTap
+            }
             next.setSpeaker(embedding: e, lora: l, preset: p, pitchStatistics: s)
             next.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+            hasSpeaker = true
         }) {
             return
         }
@@ -642,7 +715,7 @@ public final class StreamingEngine: @unchecked Sendable {
         userQuality = parameters.quality
         let wanted = QualityProfile(quality: min(userQuality, qualityCap))
         if wanted != profile {
-            let oldLatency = latencySamples
+            let oldLatency = dryTap
             let next = beginCrossfade()
             applyProfile(wanted, to: next)
             next.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
@@ -650,7 +723,7 @@ public final class StreamingEngine: @unchecked Sendable {
             // lands at its own latency; only the dry path's tap moves (crossfaded too).
             profile = wanted
             dryTapOld = oldLatency
-            dryTap = latencySamples
+            dryTap = updateLatency()
             dryFadeLength = max(1, fadeLength * sampleRate / Self.internalRate)
             dryFadeLeft = dryFadeLength
         }
@@ -665,7 +738,7 @@ public final class StreamingEngine: @unchecked Sendable {
             if overloadCooldown == 0 && effectiveQuality > 0 {
                 qualityCap = max(0, effectiveQuality - 0.25)
                 overloadCooldown = 50
-                statistics.overloadReductions += 1
+                stats.overloadReductions += 1
             }
         } else if micros < 0.2 * budget {
             calmHops += 1
@@ -690,5 +763,54 @@ extension QualityProfile {
     /// F0 window (24 kHz samples) used at a given lookahead.
     static func pitchWindow(lookahead: Int) -> Int {
         4 * TMRVCConstants.Audio.hopLength + 2 * TMRVCConstants.Audio.hopLength * lookahead
+    }
+}
+
+/// The engine's statistics, published field by field through atomics so any thread can read them
+/// while the audio thread writes (relaxed: each field is current, the set is not a transaction).
+final class PublishedStatistics: Sendable {
+    private let hops = Atomic<Int>(0)
+    private let lastHop = Atomic<UInt64>(0)
+    private let maxHop = Atomic<UInt64>(0)
+    private let overloadReductions = Atomic<Int>(0)
+    private let underruns = Atomic<Int>(0)
+    private let crossfades = Atomic<Int>(0)
+    private let outputF0 = Atomic<UInt64>(0)
+    private let nonFiniteInputSamples = Atomic<Int>(0)
+    private let nonFiniteHops = Atomic<Int>(0)
+    private let nonFiniteOutputSamples = Atomic<Int>(0)
+    private let limitedSamples = Atomic<Int>(0)
+    private let effectiveQuality = Atomic<UInt32>(0)
+
+    func publish(_ s: StreamingEngine.Statistics) {
+        hops.store(s.hops, ordering: .relaxed)
+        lastHop.store(s.lastHopMicroseconds.bitPattern, ordering: .relaxed)
+        maxHop.store(s.maxHopMicroseconds.bitPattern, ordering: .relaxed)
+        overloadReductions.store(s.overloadReductions, ordering: .relaxed)
+        underruns.store(s.underruns, ordering: .relaxed)
+        crossfades.store(s.crossfades, ordering: .relaxed)
+        outputF0.store(s.outputF0Hz.bitPattern, ordering: .relaxed)
+        nonFiniteInputSamples.store(s.nonFiniteInputSamples, ordering: .relaxed)
+        nonFiniteHops.store(s.nonFiniteHops, ordering: .relaxed)
+        nonFiniteOutputSamples.store(s.nonFiniteOutputSamples, ordering: .relaxed)
+        limitedSamples.store(s.limitedSamples, ordering: .relaxed)
+        effectiveQuality.store(s.effectiveQuality.bitPattern, ordering: .relaxed)
+    }
+
+    func snapshot() -> StreamingEngine.Statistics {
+        var s = StreamingEngine.Statistics()
+        s.hops = hops.load(ordering: .relaxed)
+        s.lastHopMicroseconds = Double(bitPattern: lastHop.load(ordering: .relaxed))
+        s.maxHopMicroseconds = Double(bitPattern: maxHop.load(ordering: .relaxed))
+        s.overloadReductions = overloadReductions.load(ordering: .relaxed)
+        s.underruns = underruns.load(ordering: .relaxed)
+        s.crossfades = crossfades.load(ordering: .relaxed)
+        s.outputF0Hz = Double(bitPattern: outputF0.load(ordering: .relaxed))
+        s.nonFiniteInputSamples = nonFiniteInputSamples.load(ordering: .relaxed)
+        s.nonFiniteHops = nonFiniteHops.load(ordering: .relaxed)
+        s.nonFiniteOutputSamples = nonFiniteOutputSamples.load(ordering: .relaxed)
+        s.limitedSamples = limitedSamples.load(ordering: .relaxed)
+        s.effectiveQuality = Float(bitPattern: effectiveQuality.load(ordering: .relaxed))
+        return s
     }
 }

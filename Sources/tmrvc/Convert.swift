@@ -25,33 +25,7 @@ struct Convert: ParsableCommand {
     @Option(help: "Target speaker (.tmrvc_speaker).")
     var speaker: String
 
-    @Option(name: .customLong("q"), parsing: .unconditional, help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
-    var quality: Float = 0.5
-
-    @Option(parsing: .unconditional, help: "Pitch shift in semitones (added after the register mapping).")
-    var pitch: Float = 0
-
-    /// `--register`: the engine's register mode.
-    enum Register: String, ExpressibleByArgument, CaseIterable {
-        case auto, shift
-        var mode: EngineParameters.RegisterMode { self == .auto ? .automatic : .shiftOnly }
-    }
-
-    @Option(help: ArgumentHelp("Output pitch: auto moves the input's pitch into the speaker's register (speaker files with pitch statistics; others fall back to shift), shift keeps the input's pitch and applies --pitch only.",
-                               valueName: "auto|shift"))
-    var register: Register = .auto
-
-    @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
-    var wet: Float = 1
-
-    @Option(parsing: .unconditional, help: "Output gain in dB, -60...24.")
-    var gain: Float = 0
-
-    @Option(name: .customLong("voice-source"), help: "Blend of the speaker's voice-source preset, 0...1.")
-    var voiceSource: Float = 0
-
-    @Option(parsing: .unconditional, help: "Input noise gate threshold in dBFS, -120 (off) ...0.")
-    var gate: Float = -60
+    @OptionGroup var controls: VoiceControls
 
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
     var models: String?
@@ -64,15 +38,6 @@ struct Convert: ParsableCommand {
 
     @Flag(help: "Store the models' matrix weights as float16 (about 2x faster per frame, errors ~1e-3; see docs/performance.md).")
     var fp16 = false
-
-    func validate() throws {
-        guard (0...1).contains(quality) else { throw ValidationError("--q must be within 0...1") }
-        guard (-24...24).contains(pitch) else { throw ValidationError("--pitch must be within -24...24 semitones") }
-        guard (0...1).contains(wet) else { throw ValidationError("--wet must be within 0...1") }
-        guard (0...1).contains(voiceSource) else { throw ValidationError("--voice-source must be within 0...1") }
-        guard (-60...24).contains(gain) else { throw ValidationError("--gain must be within -60...24 dB") }
-        guard (-120...0).contains(gate) else { throw ValidationError("--gate must be within -120...0 dBFS") }
-    }
 
     func run() throws {
         do {
@@ -104,13 +69,7 @@ struct Convert: ParsableCommand {
         // Offline there is no deadline: a slow machine must not lower the quality (and with it the
         // latency the output is aligned by) halfway through the file.
         engine.overloadControlEnabled = false
-        engine.parameters.quality = quality
-        engine.parameters.pitchShiftSemitones = pitch
-        engine.parameters.registerMode = register.mode
-        engine.parameters.wet = wet
-        engine.parameters.outputGainDB = gain
-        engine.parameters.voiceSourceAlpha = voiceSource
-        engine.parameters.gateThresholdDB = gate
+        controls.apply(to: engine.parameters)
         let block = 4096
         do { try engine.prepare(sampleRate: audio.sampleRate, maxBlockSize: block) } catch { throw CLIError("\(input): \(error)") }
         engine.setSpeaker(profile)
@@ -141,14 +100,14 @@ struct Convert: ParsableCommand {
         let profileInUse = engine.currentProfile
         print("""
         wrote \(output): \(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz\(audio.sourceChannels > 1 ? " (mixed down from \(audio.sourceChannels) channels)" : "")
-        latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(audio.sampleRate))) ms; q \(quality): lookahead \(profileInUse.lookaheadHops) hops)
+        latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(audio.sampleRate))) ms; q \(controls.quality): lookahead \(profileInUse.lookaheadHops) hops)
         real-time factor \(String(format: "%.3f", elapsed / audio.duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", audio.duration)) s of audio)
-        pitch: \(registerDescription(profile))\(pitch != 0 ? String(format: ", shifted by %+.2f semitones", pitch) : "")
+        pitch: \(registerDescription(profile))\(controls.pitch != 0 ? String(format: ", shifted by %+.2f semitones", controls.pitch) : "")
         """)
     }
 
     func registerDescription(_ profile: SpeakerProfile) -> String {
-        switch (register, profile.pitchStatistics) {
+        switch (controls.register, profile.pitchStatistics) {
         case (.shift, _): return "the input's register (--register shift)"
         case (.auto, nil): return "the input's register (the speaker file has no pitch statistics)"
         case (.auto, let s?): return "mapped into the speaker's register (\(String(format: "%.1f", 200 * pow(2, Double(s.mean)))) Hz)"

@@ -86,10 +86,25 @@ final class StreamingEngineTests: XCTestCase {
 
     func testOutputIsIdenticalWhateverTheBlockPartition() throws {
         let x = probe(rate: 48000, seconds: 0.5)
-        let a = run(try engine(.convert, rate: 48000, block: 4096), x, blocks: [512])
-        let b = run(try engine(.convert, rate: 48000, block: 4096), x, blocks: [1, 7, 4096, 33, 240, 1000, 2, 481])
+        let speaker = try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker")
+        let ea = try engine(.convert, rate: 48000, block: 4096), eb = try engine(.convert, rate: 48000, block: 4096)
+        ea.setSpeaker(speaker)
+        eb.setSpeaker(speaker)
+        let a = run(ea, x, blocks: [512])
+        let b = run(eb, x, blocks: [1, 7, 4096, 33, 240, 1000, 2, 481])
         XCTAssertEqual(a.count, b.count)
         XCTAssertTrue(a == b, "outputs differ between block partitions")
+        // The first speaker arriving through the mailbox fades in at a position that is a
+        // function of the hop, not of the blocks; without a speaker the output is dry.
+        let ec = try engine(.convert, rate: 48000, block: 4096), ed = try engine(.convert, rate: 48000, block: 4096)
+        ec.post(speaker)
+        ed.post(speaker)
+        let c = run(ec, x, blocks: [4096]), d = run(ed, x, blocks: [3, 480, 77, 1024])
+        XCTAssertTrue(c == d, "a posted first speaker must start at the same sample whatever the blocks")
+        XCTAssertEqual(ec.speakerGeneration, 1)
+        let dry = run(try engine(.convert, rate: 48000, block: 4096), x, blocks: [700])
+        XCTAssertTrue(dry.allSatisfy(\.isFinite))
+        XCTAssertFalse(dry == a)
         XCTAssertGreaterThan(a.map { abs($0) }.max()!, 0, "the converted output must not be silent")
         XCTAssertTrue(a.allSatisfy(\.isFinite))
     }
@@ -115,6 +130,7 @@ final class StreamingEngineTests: XCTestCase {
 
     func testSpeakerHotSwapFromAnotherThread() throws {
         let e = try engine(.convert, rate: 48000)
+        e.setSpeaker(try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker"))
         let dir = NSTemporaryDirectory() + "tmrvc-engine-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -6,6 +6,8 @@ import TestSupport
 import TMRVCDSP
 import TMRVCRuntime
 import TMRVCEngine
+import TMRVCCAPI
+import CTMRVC
 
 /// Counts heap allocations around `run()`. Meaningful in release builds (debug builds allocate
 /// far more), so `tools/test.sh` also runs this target with `-c release`.
@@ -159,5 +161,44 @@ final class PipelineAllocationTests: XCTestCase {
         } }
         XCTAssertEqual(e.statistics.crossfades, 1)
         XCTAssertGreaterThanOrEqual(e.statistics.hops, 10_000)
+    }
+}
+
+/// The C API's audio-thread calls (tmrvc_process with two channels, parameter changes, latency and
+/// statistics reads) allocate nothing over 10,000 callbacks of odd sizes.
+final class CAPIAllocationTests: XCTestCase {
+    func testCAPIProcessDoesNotAllocate() throws {
+        try AllocationTests.requireRelease()
+        let weights = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path + "/weights"
+        var e: OpaquePointer?
+        XCTAssertEqual(tmrvc_create(weights, 0, &e, nil, 0), TMRVC_OK)
+        let engine = try XCTUnwrap(e)
+        defer { tmrvc_destroy(engine) }
+        XCTAssertEqual(tmrvc_prepare(engine, 48000, 512, 2), TMRVC_OK)
+        XCTAssertEqual(tmrvc_load_speaker(engine, weights + "/speakers/flite_rms.tmrvc_speaker"), TMRVC_OK)
+        let l = (0..<512).map { Float(sin(Double($0) * 0.07)) * 0.3 }, r = l.map { -0.5 * $0 }
+        var a = [Float](repeating: 0, count: 512), b = a
+        var stats = tmrvc_statistics()
+        var latencySum = 0
+        l.withUnsafeBufferPointer { li in r.withUnsafeBufferPointer { ri in a.withUnsafeMutableBufferPointer { ao in b.withUnsafeMutableBufferPointer { bo in
+            var ins: [UnsafePointer<Float>?] = [li.baseAddress!, ri.baseAddress!]
+            var outs: [UnsafeMutablePointer<Float>?] = [ao.baseAddress!, bo.baseAddress!]
+            for _ in 0..<50 { _ = tmrvc_process(engine, &ins, &outs, 480) }
+            tmrvc_allocation_counting_begin()
+            for k in 0..<10_000 {
+                let frames = UInt32([480, 1, 37, 511, 256, 64][k % 6])
+                _ = tmrvc_process(engine, &ins, &outs, frames)
+                if k == 5000 { _ = tmrvc_set_parameter(engine, TMRVC_PARAM_Q, 1) }   // a crossfade
+                if k % 100 == 0 { _ = tmrvc_set_parameter(engine, TMRVC_PARAM_PITCH, Float(k % 7)) }
+                latencySum += Int(tmrvc_latency_samples(engine))
+                _ = tmrvc_get_statistics(engine, &stats, MemoryLayout<tmrvc_statistics>.size)
+            }
+            let n = tmrvc_allocation_counting_end()
+            XCTAssertEqual(n, 0, "C API: \(n) allocations in 10,000 tmrvc_process calls")
+        } } } }
+        XCTAssertGreaterThan(latencySum, 0)
+        XCTAssertEqual(stats.crossfades, 1)
+        XCTAssertGreaterThan(stats.hops, 4500)   // 10,000 calls x 225 frames on average at 48 kHz = 4,684 hops (+ 50 calls before)
     }
 }

@@ -1,0 +1,1 @@
+/* Types only (tmrvc_types.h); the functions of tmrvc.h are implemented in Swift (TMRVCCAPI). */

@@ -1,0 +1,52 @@
+import ArgumentParser
+import TMRVCEngine
+
+/// The engine controls `tmrvc convert` and `tmrvc live` share, validated with messages naming the range.
+struct VoiceControls: ParsableArguments {
+    @Option(name: .customLong("q"), parsing: .unconditional, help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
+    var quality: Float = 0.5
+
+    @Option(parsing: .unconditional, help: "Pitch shift in semitones (added after the register mapping).")
+    var pitch: Float = 0
+
+    /// `--register`: the engine's register mode.
+    enum Register: String, ExpressibleByArgument, CaseIterable {
+        case auto, shift
+        var mode: EngineParameters.RegisterMode { self == .auto ? .automatic : .shiftOnly }
+    }
+
+    @Option(help: ArgumentHelp("Output pitch: auto moves the input's pitch into the speaker's register (speaker files with pitch statistics; others fall back to shift), shift keeps the input's pitch and applies --pitch only.",
+                               valueName: "auto|shift"))
+    var register: Register = .auto
+
+    @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
+    var wet: Float = 1
+
+    @Option(parsing: .unconditional, help: "Output gain in dB, -60...24.")
+    var gain: Float = 0
+
+    @Option(name: .customLong("voice-source"), help: "Blend of the speaker's voice-source preset, 0...1.")
+    var voiceSource: Float = 0
+
+    @Option(parsing: .unconditional, help: "Input noise gate threshold in dBFS, -120 (off) ...0.")
+    var gate: Float = -60
+
+    func validate() throws {
+        guard (0...1).contains(quality) else { throw ValidationError("--q must be within 0...1") }
+        guard (-24...24).contains(pitch) else { throw ValidationError("--pitch must be within -24...24 semitones") }
+        guard (0...1).contains(wet) else { throw ValidationError("--wet must be within 0...1") }
+        guard (0...1).contains(voiceSource) else { throw ValidationError("--voice-source must be within 0...1") }
+        guard (-60...24).contains(gain) else { throw ValidationError("--gain must be within -60...24 dB") }
+        guard (-120...0).contains(gate) else { throw ValidationError("--gate must be within -120...0 dBFS") }
+    }
+
+    func apply(to parameters: EngineParameters) {
+        parameters.quality = quality
+        parameters.pitchShiftSemitones = pitch
+        parameters.registerMode = register.mode
+        parameters.wet = wet
+        parameters.outputGainDB = gain
+        parameters.voiceSourceAlpha = voiceSource
+        parameters.gateThresholdDB = gate
+    }
+}
