@@ -8,9 +8,12 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng flite gcc libc6-dev \
-    pocketsphinx-testdata codec2-examples jackd2 libjack-jackd2-dev >/dev/null
-# (pocketsphinx-testdata, codec2-examples: real human recordings for `python -m tmrvc.evaluation --unseen`;
-# jackd2 and its headers: `tmrvc live` and its test; tmrvc itself loads libjack only when `live` runs)
+    pocketsphinx-testdata codec2-examples jackd2 libjack-jackd2-dev \
+    cmake juce-modules-source lilv-utils jalv xvfb x11-apps netpbm >/dev/null
+# pocketsphinx-testdata, codec2-examples: real human recordings for `python -m tmrvc.evaluation --unseen`;
+# jackd2 and its headers: `tmrvc live` and its test (tmrvc loads libjack only when `live` runs);
+# cmake, juce-modules-source (JUCE 7): the plugin; lilv-utils, jalv: the LV2 host test; xvfb,
+# x11-apps, netpbm: the editor screenshot (tools/plugin_screenshot.sh)
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e 'tools[dev,eval]'
@@ -23,4 +26,5 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q "ttspico==0.3.2" >/dev/null 2>&1 || echo "warning: ttspico did not install; evaluation --unseen runs without the Pico voices"
 swift build -c release --product tmrvc
 bash tools/build_library.sh
-echo "setup done: .venv ready, .build/release/tmrvc built, the C library in dist/ (docs/design/host-integration.md)"
+bash tools/build_plugin.sh
+echo "setup done: .venv ready, .build/release/tmrvc built, the C library in dist/, the plugin in .build-plugin/ (docs/design/host-integration.md)"

@@ -4,6 +4,7 @@ import CTMRVC
 import TMRVCAudioIO
 import TMRVCCAPI
 import TMRVCEngine
+import TestSupport
 
 /// The C API (Sources/CTMRVC/include/tmrvc.h) called through its C entry points: error codes for
 /// every misuse, dry output until a speaker arrives, channel handling, block splitting, thread-safe
@@ -286,16 +287,7 @@ final class CAPITests: XCTestCase {
     }
 
     func run(_ executable: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runProcess(executable, args)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import TestSupport
 
 /// Runs the built `tmrvc` executable the way a user does and checks exit status, messages and
 /// that failed runs leave no output file behind.
@@ -29,17 +30,7 @@ final class CLITests: XCTestCase {
 
     @discardableResult
     func tmrvc(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: Self.root)
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        try runProcess(Self.binary, args, directory: Self.root)
     }
 
     let input = "Tests/Fixtures/audio/utt2_en-gb-m3.wav"

@@ -9,6 +9,7 @@ TMRVCEditor::TMRVCEditor(TMRVCProcessor& p) : AudioProcessorEditor(&p), processo
     for (int i = 0; i < 6; ++i) {
         auto& k = knobs[i];
         k.slider.setColour(juce::Slider::rotarySliderFillColourId, accent);
+        k.slider.setNumDecimalPlacesToDisplay(2);
         addAndMakeVisible(k.slider);
         k.label.setText(knobIds[i], juce::dontSendNotification);
         k.label.setJustificationType(juce::Justification::centred);
@@ -64,7 +65,7 @@ void TMRVCEditor::timerCallback() {
     const auto s = processor.statistics();
     const double rate = processor.currentSampleRate();
     latencyText = rate > 0 ? juce::String(1000.0 * s.latency_samples / rate, 1) + " ms latency (" + juce::String(s.latency_samples) + " samples)"
-                           : juce::String("not prepared");
+                           : juce::String("not prepared (no audio device or an unsupported rate)");
     const double load = s.last_hop_microseconds / 100.0;   // percent of the 10 ms hop
     overloaded = s.overload_reductions > 0 && s.effective_q < processor.parameters.getRawParameterValue("q")->load();
     loadText = "CPU " + juce::String(load, 0) + " % of a hop (max " + juce::String(s.max_hop_microseconds / 100.0, 0) + " %), q in use "
