@@ -177,6 +177,11 @@ def check_lv2(args, env, io, x, tmp) -> int:
             if host.poll() is not None:
                 raise SystemExit(f"live_check: jalv exited:\n{host.stdout.read()}")
             time.sleep(0.1)
+        # jalv 1.6.6 starts every parameter (LV2 patch property) at 0, not at the plugin's declared
+        # default: dry_wet 0 and gate 0 dBFS would give dry output. Set the defaults on its console.
+        host.stdin.write(os.environ.get("LIVE_CHECK_JALV_COMMANDS", "tmrvc_dry_wet = 1\ntmrvc_gate = -60\n"))
+        host.stdin.flush()
+        time.sleep(0.5)
         for a, b in (("player:out", "tmrvc_lv2:audio_in_1"), ("player:out", "tmrvc_lv2:audio_in_2"), ("tmrvc_lv2:audio_out_1", "player:in")):
             subprocess.run(["jack_connect", a, b], env=env, check=True)
         io_out, io_err = io.communicate(timeout=args.seconds + 90)

@@ -1,5 +1,7 @@
 #include "PluginProcessor.h"
 #include "PluginEditor.h"
+#include <cstdio>
+#include <cstdlib>
 #include <dlfcn.h>
 
 namespace {
@@ -13,8 +15,9 @@ juce::AudioProcessorValueTreeState::ParameterLayout makeLayout() {
             layout.add(std::make_unique<juce::AudioParameterChoice>(juce::ParameterID { name, 1 }, name,
                                                                     juce::StringArray { "auto", "shift" }, 0));
         } else {
-            layout.add(std::make_unique<juce::AudioParameterFloat>(juce::ParameterID { name, 1 }, name,
-                                                                   juce::NormalisableRange<float>(lo, hi), def));
+            layout.add(std::make_unique<juce::AudioParameterFloat>(
+                juce::ParameterID { name, 1 }, name, juce::NormalisableRange<float>(lo, hi), def,
+                juce::AudioParameterFloatAttributes().withStringFromValueFunction([](float v, int) { return juce::String(v, 2); })));
         }
     }
     layout.add(std::make_unique<juce::AudioParameterBool>(juce::ParameterID { "bypass", 1 }, "bypass", false));
@@ -81,6 +84,9 @@ bool TMRVCProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
 }
 
 void TMRVCProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
+    if (std::getenv("TMRVC_PLUGIN_TRACE") != nullptr)   // host diagnostics on stderr
+        std::fprintf(stderr, "tmrvc plugin: prepareToPlay(%.1f Hz, %d frames), %d in / %d out channels, %s\n", sampleRate, samplesPerBlock,
+                     getTotalNumInputChannels(), getTotalNumOutputChannels(), getWrapperTypeDescription(wrapperType));
     prepared = false;
     preparedRate = sampleRate;
     if (engine == nullptr) return;
