@@ -20,6 +20,8 @@ echo "== real-time checks (zero allocations per run()) and fp16-weight parity in
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \
   --filter FixtureParityTests/testAllModelsWithFloat16WeightsStayNearONNXRuntime
+echo "== tmrvc convert streams from file to file: flat memory (30 s vs 5 min of audio)"
+bash tools/memory_check.sh .build/release/tmrvc
 echo "== C library (dist/: self-contained libtmrvc.so, libtmrvc.a) and the example C host run against it"
 bash tools/build_library.sh
 TMRVC_C_LIBRARY="$PWD/dist/lib/libtmrvc.so" swift test -c release -Xswiftc -enable-testing --skip-build \

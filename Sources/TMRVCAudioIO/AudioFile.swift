@@ -35,46 +35,20 @@ public struct AudioBuffer: Sendable {
     public var duration: Double { Double(samples.count) / Double(sampleRate) }
 }
 
-/// Reading and atomic writing of audio files through libsndfile.
+/// Reading and atomic writing of whole audio files through libsndfile (built on
+/// ``AudioFileReader`` and ``AudioFileWriter``, which stream).
 public enum AudioFile {
     /// Reads `path`, mixing every channel down to mono. Empty and truncated files are errors.
     public static func read(path: String) throws(AudioFileError) -> AudioBuffer {
-        var info = SF_INFO()
-        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
-            let reason = String(cString: sf_strerror(nil))
-            var st = stat()
-            if stat(path, &st) != 0 { throw AudioFileError(path: path, reason: "no such file") }
-            throw AudioFileError(path: path, reason: "not a readable audio file (\(reason))")
+        let reader = try AudioFileReader(path: path)
+        var mono = [Float](repeating: 0, count: reader.frames)
+        let got = try mono.withUnsafeMutableBufferPointer { (b) throws(AudioFileError) -> Int in
+            try reader.read(into: b.baseAddress!, maxFrames: b.count)
         }
-        defer { sf_close(file) }
-        let channels = Int(info.channels), frames = Int(info.frames)
-        guard channels > 0, info.samplerate > 0 else { throw AudioFileError(path: path, reason: "invalid header (channels \(channels), rate \(info.samplerate))") }
-        // libsndfile silently shortens a file whose chunk sizes exceed its length; its log says so.
-        var log = [CChar](repeating: 0, count: 8192)
-        _ = log.withUnsafeMutableBufferPointer { sf_command(file, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
-        let logText = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if let line = logText.split(separator: "\n").first(where: { $0.contains("should be") && !$0.hasPrefix("RIFF") }) {
-            throw AudioFileError(path: path, reason: "truncated or corrupt: chunk sizes disagree with the file length (\(line.trimmingSpaces))")
+        guard got == reader.frames else {
+            throw AudioFileError(path: path, reason: "truncated: the header announces \(reader.frames) frames but only \(got) could be read")
         }
-        guard frames > 0 else { throw AudioFileError(path: path, reason: "contains no audio frames") }
-        var interleaved = [Float](repeating: 0, count: frames * channels)
-        let got = interleaved.withUnsafeMutableBufferPointer { Int(sf_readf_float(file, $0.baseAddress, sf_count_t(frames))) }
-        guard got == frames else {
-            throw AudioFileError(path: path, reason: "truncated: the header announces \(frames) frames but only \(got) could be read")
-        }
-        var mono = [Float](repeating: 0, count: frames)
-        if channels == 1 {
-            mono = interleaved
-        } else {
-            let scale = 1 / Float(channels)
-            for i in 0..<frames {
-                var acc: Float = 0
-                for c in 0..<channels { acc += interleaved[i * channels + c] }
-                mono[i] = acc * scale
-            }
-        }
-        for x in mono where !x.isFinite { throw AudioFileError(path: path, reason: "contains non-finite samples") }
-        return AudioBuffer(samples: mono, sampleRate: Int(info.samplerate), sourceChannels: channels)
+        return AudioBuffer(samples: mono, sampleRate: reader.sampleRate, sourceChannels: reader.sourceChannels)
     }
 
     /// Output sample formats.
@@ -87,8 +61,8 @@ public enum AudioFile {
 
     /// Checks that `path` can be written as an output: its directory exists, and it is a new file
     /// or an existing regular file (not a device node, directory or symbolic link, which the
-    /// atomic rename would replace). ``write(_:sampleRate:to:format:)`` checks it too; call it
-    /// before long work to fail early.
+    /// atomic rename would replace). ``AudioFileWriter`` checks it too; call it before long work
+    /// to fail early.
     public static func checkOutputPath(_ path: String) throws(AudioFileError) {
         let dir: String = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
         var st = stat()
@@ -101,33 +75,152 @@ public enum AudioFile {
         }
     }
 
-    /// Writes mono audio to `path` atomically: a temporary file in the same directory, synced to
-    /// disk and renamed into place only when complete; on any failure, and on SIGINT/SIGTERM during
-    /// the write, nothing is left behind. `path` must be a new file or an existing regular file:
-    /// device nodes, directories and symbolic links are refused (the rename would replace them).
+    /// Writes mono audio to `path` atomically (see ``AudioFileWriter``).
     public static func write(_ samples: [Float], sampleRate: Int, to path: String, format: Format = .pcm16) throws(AudioFileError) {
-        try checkOutputPath(path)
-        let tmp = path + ".partial-\(getpid())"
-        PartialFileCleanup.arm(tmp)
-        defer { PartialFileCleanup.disarm() }
+        let writer = try AudioFileWriter(path: path, sampleRate: sampleRate, format: format)
+        try samples.withUnsafeBufferPointer { (b) throws(AudioFileError) in
+            if let base = b.baseAddress { try writer.write(base, count: b.count) }
+        }
+        try writer.finish()
+    }
+}
+
+/// Reads an audio file block by block, mixed down to mono (memory independent of the length).
+/// Truncated files, non-finite samples and empty files are errors naming the file.
+public final class AudioFileReader {
+    /// The file.
+    public let path: String
+    /// Sample rate in Hz.
+    public let sampleRate: Int
+    /// Channels in the file (before the mixdown).
+    public let sourceChannels: Int
+    /// Frames the header announces.
+    public let frames: Int
+    /// Frames read so far.
+    public private(set) var position = 0
+    private let file: OpaquePointer
+    private var interleaved: [Float] = []
+
+    public init(path: String) throws(AudioFileError) {
+        self.path = path
+        var info = SF_INFO()
+        guard let file = sf_open(path, Int32(SFM_READ), &info) else {
+            let reason = String(cString: sf_strerror(nil))
+            var st = stat()
+            if stat(path, &st) != 0 { throw AudioFileError(path: path, reason: "no such file") }
+            throw AudioFileError(path: path, reason: "not a readable audio file (\(reason))")
+        }
+        let channels = Int(info.channels), frames = Int(info.frames)
+        guard channels > 0, info.samplerate > 0 else {
+            sf_close(file)
+            throw AudioFileError(path: path, reason: "invalid header (channels \(channels), rate \(info.samplerate))")
+        }
+        // libsndfile silently shortens a file whose chunk sizes exceed its length; its log says so.
+        var log = [CChar](repeating: 0, count: 8192)
+        _ = log.withUnsafeMutableBufferPointer { sf_command(file, Int32(SFC_GET_LOG_INFO), $0.baseAddress, Int32($0.count)) }
+        let logText = String(decoding: log.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if let line = logText.split(separator: "\n").first(where: { $0.contains("should be") && !$0.hasPrefix("RIFF") }) {
+            sf_close(file)
+            throw AudioFileError(path: path, reason: "truncated or corrupt: chunk sizes disagree with the file length (\(line.trimmingSpaces))")
+        }
+        guard frames > 0 else {
+            sf_close(file)
+            throw AudioFileError(path: path, reason: "contains no audio frames")
+        }
+        self.file = file
+        self.sampleRate = Int(info.samplerate)
+        self.sourceChannels = channels
+        self.frames = frames
+    }
+
+    deinit { sf_close(file) }
+
+    /// Reads up to `maxFrames` mono frames into `buffer`; returns how many (0 at the end). Throws
+    /// if the file ends before the frames its header announces, or holds a non-finite sample.
+    public func read(into buffer: UnsafeMutablePointer<Float>, maxFrames: Int) throws(AudioFileError) -> Int {
+        let want = min(maxFrames, frames - position)
+        guard want > 0 else { return 0 }
+        let channels = sourceChannels
+        if interleaved.count < want * channels { interleaved = [Float](repeating: 0, count: want * channels) }
+        let got = interleaved.withUnsafeMutableBufferPointer { Int(sf_readf_float(file, $0.baseAddress, sf_count_t(want))) }
+        guard got == want else {
+            throw AudioFileError(path: path, reason: "truncated: the header announces \(frames) frames but only \(position + got) could be read")
+        }
+        let scale = 1 / Float(channels)
+        for i in 0..<got {
+            var acc: Float = 0
+            for c in 0..<channels { acc += interleaved[i * channels + c] }
+            let x = channels == 1 ? acc : acc * scale
+            guard x.isFinite else {
+                throw AudioFileError(path: path, reason: "contains non-finite samples (first at frame \(position + i))")
+            }
+            buffer[i] = x
+        }
+        position += got
+        return got
+    }
+}
+
+/// Writes mono audio block by block to a temporary file in the same directory, which `finish`
+/// syncs to disk and renames into place. If the writer is dropped unfinished (an error), or SIGINT
+/// or SIGTERM arrives while it is open, the temporary file is removed: a failed write leaves
+/// nothing behind. `path` must be a new file or an existing regular file (``AudioFile/checkOutputPath(_:)``).
+public final class AudioFileWriter {
+    /// The destination.
+    public let path: String
+    /// Frames written so far.
+    public private(set) var written = 0
+    private let temporary: String
+    private var file: OpaquePointer?
+
+    public init(path: String, sampleRate: Int, format: AudioFile.Format = .pcm16) throws(AudioFileError) {
+        try AudioFile.checkOutputPath(path)
+        self.path = path
+        temporary = path + ".partial-\(getpid())"
+        PartialFileCleanup.arm(temporary)
         var info = SF_INFO()
         info.samplerate = Int32(sampleRate)
         info.channels = 1
         info.format = Int32(SF_FORMAT_WAV) | (format == .pcm16 ? Int32(SF_FORMAT_PCM_16) : Int32(SF_FORMAT_FLOAT))
-        guard let file = sf_open(tmp, Int32(SFM_WRITE), &info) else {
+        guard let file = sf_open(temporary, Int32(SFM_WRITE), &info) else {
+            PartialFileCleanup.disarm()
             throw AudioFileError(path: path, reason: "cannot create: \(String(cString: sf_strerror(nil)))")
         }
         if format == .pcm16 { sf_command(file, Int32(SFC_SET_CLIPPING), nil, Int32(SF_TRUE)) }
-        let written = samples.withUnsafeBufferPointer { Int(sf_writef_float(file, $0.baseAddress, sf_count_t(samples.count))) }
-        sf_write_sync(file)                       // fsync before the rename
-        let closeStatus = sf_close(file)
-        guard written == samples.count, closeStatus == 0 else {
-            unlink(tmp)
-            throw AudioFileError(path: path, reason: "write failed after \(written) of \(samples.count) frames")
+        self.file = file
+    }
+
+    deinit {
+        if let file {
+            sf_close(file)
+            unlink(temporary)
+            PartialFileCleanup.disarm()
         }
-        guard rename(tmp, path) == 0 else {
+    }
+
+    /// Appends `count` frames.
+    public func write(_ samples: UnsafePointer<Float>, count: Int) throws(AudioFileError) {
+        guard let file else { throw AudioFileError(path: path, reason: "write after finish") }
+        let n = Int(sf_writef_float(file, samples, sf_count_t(count)))
+        written += n
+        guard n == count else {
+            throw AudioFileError(path: path, reason: "write failed after \(written) frames: \(String(cString: sf_strerror(file)))")
+        }
+    }
+
+    /// Syncs and closes the temporary file and renames it to `path`.
+    public func finish() throws(AudioFileError) {
+        guard let f = file else { return }
+        file = nil
+        defer { PartialFileCleanup.disarm() }
+        sf_write_sync(f)                       // fsync before the rename
+        guard sf_close(f) == 0 else {
+            unlink(temporary)
+            throw AudioFileError(path: path, reason: "write failed after \(written) frames")
+        }
+        guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
-            unlink(tmp)
+            unlink(temporary)
             throw AudioFileError(path: path, reason: "cannot move the finished file into place: \(reason)")
         }
     }

@@ -55,10 +55,11 @@ struct Convert: ParsableCommand {
             if same { throw CLIError("\(output): is the input file; pass --force to replace it with the converted audio") }
         }
         do { try AudioFile.checkOutputPath(output) } catch { throw CLIError(error.description) }
-        let audio: AudioBuffer
-        do { audio = try AudioFile.read(path: input) } catch { throw CLIError(error.description) }
-        guard StreamingEngine.supportedSampleRates.contains(audio.sampleRate) else {
-            throw CLIError("\(input): sample rate \(audio.sampleRate) Hz is not supported (supported: \(StreamingEngine.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz); resample it first, e.g. sox in.wav -r 48000 out.wav")
+        let reader: AudioFileReader
+        do { reader = try AudioFileReader(path: input) } catch { throw CLIError(error.description) }
+        let rate = reader.sampleRate
+        guard StreamingEngine.supportedSampleRates.contains(rate) else {
+            throw CLIError("\(input): sample rate \(rate) Hz is not supported (supported: \(StreamingEngine.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz); resample it first, e.g. sox in.wav -r 48000 out.wav")
         }
         let profile: SpeakerProfile
         do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
@@ -71,37 +72,43 @@ struct Convert: ParsableCommand {
         engine.overloadControlEnabled = false
         controls.apply(to: engine.parameters)
         let block = 4096
-        do { try engine.prepare(sampleRate: audio.sampleRate, maxBlockSize: block) } catch { throw CLIError("\(input): \(error)") }
+        do { try engine.prepare(sampleRate: rate, maxBlockSize: block) } catch { throw CLIError("\(input): \(error)") }
         engine.setSpeaker(profile)
         let latency = engine.latencySamples
-        let total = audio.samples.count + latency
-        var padded = audio.samples + [Float](repeating: 0, count: latency)
-        var converted = [Float](repeating: 0, count: total)
-        var bar = ProgressBar(total: total, label: "converting")
+        // Streamed from file to file in blocks (memory does not grow with the length): the input,
+        // then `latency` zeros so its last sample comes out; the first `latency` output samples
+        // (before the input's first one) are dropped, so the output lines up with the input.
+        let frames = reader.frames, total = frames + latency
+        let writer: AudioFileWriter
+        do { writer = try AudioFileWriter(path: output, sampleRate: rate, format: float ? .float32 : .pcm16) } catch { throw CLIError(error.description) }
+        let x = UnsafeMutablePointer<Float>.allocate(capacity: block), y = UnsafeMutablePointer<Float>.allocate(capacity: block)
+        defer { x.deallocate(); y.deallocate() }
+        var bar = ProgressBar(total: total, label: "converting", lines: frames >= 30 * rate)
         let start = Date()
         var pos = 0
-        while pos < total {
-            let n = min(block, total - pos)
-            padded.withUnsafeMutableBufferPointer { x in
-                converted.withUnsafeMutableBufferPointer { y in
-                    engine.process(input: x.baseAddress! + pos, output: y.baseAddress! + pos, frames: n)
-                }
-            }
-            pos += n
-            bar.update(pos)
-        }
-        bar.finish()
-        let elapsed = Date().timeIntervalSince(start)
-        padded = []
-        let aligned = Array(converted[latency...])
         do {
-            try AudioFile.write(aligned, sampleRate: audio.sampleRate, to: output, format: float ? .float32 : .pcm16)
+            while pos < total {
+                var n = try reader.read(into: x, maxFrames: min(block, total - pos))
+                if n == 0 {   // the input is over: pad with zeros
+                    n = min(block, total - pos)
+                    x.update(repeating: 0, count: n)
+                }
+                engine.process(input: x, output: y, frames: n)
+                let skip = max(0, min(n, latency - pos))
+                try writer.write(y + skip, count: n - skip)
+                pos += n
+                bar.update(pos)
+            }
+            bar.finish()
+            try writer.finish()
         } catch { throw CLIError(error.description) }
+        let elapsed = Date().timeIntervalSince(start)
+        let duration = Double(frames) / Double(rate)
         let profileInUse = engine.currentProfile
         print("""
-        wrote \(output): \(String(format: "%.2f", audio.duration)) s at \(audio.sampleRate) Hz\(audio.sourceChannels > 1 ? " (mixed down from \(audio.sourceChannels) channels)" : "")
-        latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(audio.sampleRate))) ms; q \(controls.quality): lookahead \(profileInUse.lookaheadHops) hops)
-        real-time factor \(String(format: "%.3f", elapsed / audio.duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", audio.duration)) s of audio)
+        wrote \(output): \(String(format: "%.2f", duration)) s at \(rate) Hz\(reader.sourceChannels > 1 ? " (mixed down from \(reader.sourceChannels) channels)" : "")
+        latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(rate))) ms; q \(controls.quality): lookahead \(profileInUse.lookaheadHops) hops)
+        real-time factor \(String(format: "%.3f", elapsed / duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", duration)) s of audio)
         pitch: \(registerDescription(profile))\(controls.pitch != 0 ? String(format: ", shifted by %+.2f semitones", controls.pitch) : "")
         """)
     }

@@ -51,4 +51,53 @@ final class AudioFileTests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [])
     }
+
+    /// The streaming reader returns the same mono samples block by block as `read` does at once
+    /// (stereo mixed down); a writer dropped before `finish` leaves nothing; a non-finite sample is
+    /// an error naming its frame.
+    func testStreamingReaderAndWriter() throws {
+        let n = 10_000
+        let x = (0..<n).map { Float(sin(Double($0) * 0.01)) * 0.5 }
+        let writer = try AudioFileWriter(path: dir + "/s.wav", sampleRate: 24000, format: .float32)
+        try x.withUnsafeBufferPointer { b in
+            var pos = 0
+            for size in [1, 999, 4096, 3000, 4096] where pos < n {
+                let m = min(size, n - pos)
+                try writer.write(b.baseAddress! + pos, count: m)
+                pos += m
+            }
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/s.wav"), "nothing at the path before finish")
+        try writer.finish()
+        let reader = try AudioFileReader(path: dir + "/s.wav")
+        XCTAssertEqual(reader.frames, n)
+        var y = [Float](repeating: 0, count: n)
+        var got = 0
+        try y.withUnsafeMutableBufferPointer { b in
+            while true {
+                let k = try reader.read(into: b.baseAddress! + got, maxFrames: min(777, n - got))
+                if k == 0 { break }
+                got += k
+            }
+        }
+        XCTAssertEqual(got, n)
+        XCTAssertEqual(y, x)
+        XCTAssertEqual(try AudioFile.read(path: dir + "/s.wav").samples, x)
+        // Dropped unfinished: no file, no temporary.
+        do {
+            let w = try AudioFileWriter(path: dir + "/dropped.wav", sampleRate: 24000)
+            try x.withUnsafeBufferPointer { try w.write($0.baseAddress!, count: 100) }
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["s.wav"])
+        // A NaN in the middle of a file: the error names the frame.
+        var bad = x
+        bad[5000] = .nan
+        try AudioFile.write(bad, sampleRate: 24000, to: dir + "/nan.wav", format: .float32)
+        let r = try AudioFileReader(path: dir + "/nan.wav")
+        var buffer = [Float](repeating: 0, count: 4096)
+        XCTAssertEqual(try buffer.withUnsafeMutableBufferPointer { try r.read(into: $0.baseAddress!, maxFrames: 4096) }, 4096)
+        XCTAssertThrowsError(try buffer.withUnsafeMutableBufferPointer { try r.read(into: $0.baseAddress!, maxFrames: 4096) }) {
+            XCTAssertTrue(($0 as! AudioFileError).reason.contains("non-finite samples (first at frame 5000)"), "\($0)")
+        }
+    }
 }
