@@ -16,15 +16,15 @@ import Darwin
 /// All coefficients are computed in `init`; ``process(_:output:count:)`` is real-time safe
 /// (no allocation, no locks, no transcendental functions per sample). Not thread safe.
 public final class NoiseGate {
-    /// Open threshold in dBFS.
-    public let thresholdDBFS: Float
+    /// Open threshold in dBFS (``setThreshold(_:)`` changes it while running).
+    public private(set) var thresholdDBFS: Float
     /// Hysteresis in dB (close threshold = threshold − hysteresis).
     public let hysteresisDB: Float
     /// Gain applied while fully closed (linear; 0 = mute).
     public let floorGain: Float
 
-    private let openLevel: Float
-    private let closeLevel: Float
+    private var openLevel: Float
+    private var closeLevel: Float
     private let envDecay: Float
     private let attackStep: Float
     private let releaseStep: Float
@@ -62,6 +62,14 @@ public final class NoiseGate {
         releaseStep = Float(1 / releaseSamples)
         holdSamples = Int((holdMs / 1000 * sr).rounded())
         gain = floorGain
+    }
+
+    /// Moves the open and close thresholds (a host's gate knob); the envelope, hold and gain carry
+    /// on, so the change is click-free. Real-time safe.
+    public func setThreshold(_ dBFS: Float) {
+        thresholdDBFS = dBFS
+        openLevel = decibelsToAmplitude(dBFS)
+        closeLevel = decibelsToAmplitude(dBFS - hysteresisDB)
     }
 
     /// `true` while the gate is open.

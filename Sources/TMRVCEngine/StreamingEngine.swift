@@ -687,6 +687,11 @@ public final class StreamingEngine: @unchecked Sendable {
     }
 
     private func pickUpChanges() {
+        let threshold = parameters.gateThresholdDB
+        if threshold != gate.thresholdDBFS {   // the gate knob, live (-120 switches the gate off)
+            gate.setThreshold(threshold)
+            gateEnabled = threshold > -120
+        }
         let alpha = parameters.voiceSourceAlpha
         if alpha != lastAlpha {
             lastAlpha = alpha

@@ -71,6 +71,27 @@ final class UtilityTests: XCTestCase {
         return (0..<count).map { a * Float(sin(2 * Double.pi * freq * Double($0) / sr)) }
     }
 
+    /// A host's gate knob moves the thresholds while running: a -30 dBFS tone opens a -40 dBFS
+    /// gate, raising the threshold to -10 closes it (after hold and release), lowering it reopens it.
+    func testNoiseGateThresholdChangesWhileRunning() {
+        let sr = TMRVCConstants.Audio.sampleRate
+        let gate = NoiseGate(thresholdDBFS: -40, hysteresisDB: 6, attackMs: 1, holdMs: 20, releaseMs: 50,
+                             detectorReleaseMs: 20, sampleRate: sr)
+        let x = tone(dBFS: -30, count: sr / 2)
+        var out = [Float](repeating: 0, count: x.count)
+        gate.process(x, output: &out, count: x.count)
+        XCTAssertTrue(gate.isOpen)
+        gate.setThreshold(-10)
+        XCTAssertEqual(gate.thresholdDBFS, -10)
+        gate.process(x, output: &out, count: x.count)
+        XCTAssertFalse(gate.isOpen)
+        XCTAssertEqual(out[(sr / 4)...].map(abs).max(), 0)
+        gate.setThreshold(-40)
+        gate.process(x, output: &out, count: x.count)
+        XCTAssertTrue(gate.isOpen)
+        XCTAssertEqual(gate.currentGain, 1)
+    }
+
     func testNoiseGateThresholdHysteresisRelease() {
         let sr = TMRVCConstants.Audio.sampleRate
         let gate = NoiseGate(thresholdDBFS: -40, hysteresisDB: 6, attackMs: 1, holdMs: 20, releaseMs: 50,
