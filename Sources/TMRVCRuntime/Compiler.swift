@@ -46,7 +46,7 @@ enum Compiler {
     }
 
     static func compile(graph: Graph, options: SessionOptions) throws(RuntimeError) -> Result {
-        let memory = OwnedMemory()
+        let memory = OwnedMemory(limit: options.maxMemoryBytes)
         var stats = SessionStatistics()
         stats.nodeCount = graph.nodes.count
         var buffers = [TensorBuffer?](repeating: nil, count: graph.valueCount)
@@ -66,7 +66,7 @@ enum Compiler {
                     throw RuntimeError(.binding, "\(file): constant input '\(name)' is \(info.elementType), given \(fixed.dataType)")
                 }
                 let b = TensorBuffer(name: name, dataType: fixed.dataType, shape: fixed.shape, role: .constant)
-                b.data = memory.allocate(bytes: b.byteCount)
+                b.data = try memory.allocate(bytes: b.byteCount, file: file)
                 fixed.bytes.withUnsafeBytes { if let src = $0.baseAddress { b.data.copyMemory(from: src, byteCount: $0.count) } }
                 buffers[v] = b
                 continue
@@ -104,7 +104,7 @@ enum Compiler {
                 throw RuntimeError(.shape, "\(file): input '\(name)' shape \(shape) has more than \(options.maxTensorElements) elements")
             }
             let b = TensorBuffer(name: name, dataType: info.elementType, shape: shape, role: .input)
-            b.data = memory.allocate(bytes: b.byteCount)
+            b.data = try memory.allocate(bytes: b.byteCount, file: file)
             buffers[v] = b
             inputs.append(b)
         }
@@ -129,7 +129,7 @@ enum Compiler {
                 }
             }
             if !zeroCopy {
-                b.data = memory.allocate(bytes: b.byteCount)
+                b.data = try memory.allocate(bytes: b.byteCount, file: file)
                 t.withBytes { raw in
                     if let src = raw.baseAddress, raw.count > 0 { b.data.copyMemory(from: src, byteCount: min(raw.count, b.byteCount)) }
                 }
@@ -216,7 +216,7 @@ enum Compiler {
             if options.foldConstants && def.deterministic && read.allSatisfy({ $0.isConstant }) {
                 for b in written where b.role == .intermediate {
                     b.role = .constant
-                    b.data = memory.allocate(bytes: b.byteCount)
+                    b.data = try memory.allocate(bytes: b.byteCount, file: file)
                     stats.constantBytes += b.byteCount
                 }
                 for b in written where b.role == .alias { b.data = b.aliasOf!.data }
@@ -233,7 +233,7 @@ enum Compiler {
                 let mask = read.reduce(UInt64(0)) { $0 | slowMask($1) }
                 for b in written {
                     slow[ObjectIdentifier(b)] = mask
-                    if b.role == .intermediate { b.data = memory.allocate(bytes: b.byteCount) }
+                    if b.role == .intermediate { b.data = try memory.allocate(bytes: b.byteCount, file: file) }
                 }
                 slowSteps.append(kernel)
                 slowStepMasks.append(mask)
@@ -251,11 +251,11 @@ enum Compiler {
             guard let b = buffers[v] else { throw RuntimeError(.invalidGraph, "\(file): output '\(graph.valueNames[v])' has no value") }
             if b.role == .intermediate && !seen.contains(ObjectIdentifier(b)) && !isSlow(b) {
                 b.role = .output
-                b.data = memory.allocate(bytes: b.byteCount)
+                b.data = try memory.allocate(bytes: b.byteCount, file: file)
                 outputs.append(b)
             } else {
                 let out = TensorBuffer(name: graph.valueNames[v], dataType: b.dataType, shape: b.shape, role: .output)
-                out.data = memory.allocate(bytes: out.byteCount)
+                out.data = try memory.allocate(bytes: out.byteCount, file: file)
                 steps.append(Step(kernel: CopyKernel(from: b, to: out), reads: [b], writes: [out], opType: "(output copy)", node: out.name))
                 outputs.append(out)
             }
@@ -299,7 +299,7 @@ enum Compiler {
         guard memory.totalBytes + arenaBytes <= options.maxMemoryBytes else {
             throw RuntimeError(.shape, "\(file): the session needs \(memory.totalBytes + arenaBytes) bytes, more than \(options.maxMemoryBytes)")
         }
-        let arena = memory.allocate(bytes: arenaBytes)
+        let arena = try memory.allocate(bytes: arenaBytes, file: file)
         for b in planned { b.data = arena + offsets[ObjectIdentifier(b)]! }
         stats.arenaBytes = arenaBytes
 
@@ -321,7 +321,7 @@ enum Compiler {
                 let id = ObjectIdentifier(r)
                 guard slowWritten.contains(id), boundaryIndex[id] == nil else { continue }
                 boundaryIndex[id] = boundaries.count
-                let spare = memory.allocate(bytes: 2 * r.byteCount)
+                let spare = try memory.allocate(bytes: 2 * r.byteCount, file: file)
                 boundaries.append(SlowBoundary(buffer: r, saved: spare, staged: spare + r.byteCount))
             }
         }

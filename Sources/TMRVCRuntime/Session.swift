@@ -27,16 +27,25 @@ public struct SessionOptions: Sendable {
     public var foldConstants: Bool
     /// Most elements any one tensor may have (inputs, initializers, node outputs, broadcast
     /// results). Larger shapes are rejected at load with an error instead of overflowing or
-    /// exhausting memory. The default is the BLAS dimension limit, Int32.max.
+    /// exhausting memory. Default ``defaultMaxTensorElements``.
     public var maxTensorElements: Int
     /// Most bytes the session may allocate at load (constants, folded values, workspaces, arena).
+    /// Default ``defaultMaxMemoryBytes``.
     public var maxMemoryBytes: Int
+
+    /// 16M elements (64 MB of float32): the largest initializer of the five TMRVC models has
+    /// 393,216 (the converter's `attn.token_proj.weight`, 2048 x 192; `tmrvc inspect`).
+    public static let defaultMaxTensorElements = 1 << 24
+    /// 1 GiB: the five models' initializers total 25.3 MB in float32 (arenas under 64 KB each),
+    /// a 40x margin even counting packed copies; a malformed file declaring huge shapes gets an
+    /// error instead of aborting the process. The fuzz target uses these same defaults.
+    public static let defaultMaxMemoryBytes = 1 << 30
     /// Storage of the constant weights of MatMul/Gemm/Conv (default float32).
     public var weightStorage: WeightStorage
 
     public init(inputShapes: [String: [Int]] = [:], constantInputs: [String: Tensor] = [:],
                 slowInputs: Set<String> = [], foldConstants: Bool = true,
-                maxTensorElements: Int = Int(Int32.max), maxMemoryBytes: Int = Int.max,
+                maxTensorElements: Int = SessionOptions.defaultMaxTensorElements, maxMemoryBytes: Int = SessionOptions.defaultMaxMemoryBytes,
                 weightStorage: WeightStorage = .float32) {
         self.weightStorage = weightStorage
         self.inputShapes = inputShapes

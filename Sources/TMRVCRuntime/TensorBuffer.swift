@@ -95,8 +95,21 @@ public final class TensorBuffer: @unchecked Sendable {
 /// Compile-time owned memory, 64-byte aligned, freed with the session.
 final class OwnedMemory: @unchecked Sendable {
     private(set) var blocks: [UnsafeMutableRawPointer] = []
-    /// Bytes allocated so far (checked against `SessionOptions.maxMemoryBytes`).
+    /// Bytes allocated so far (checked against `limit`).
     private(set) var totalBytes = 0
+    /// `SessionOptions.maxMemoryBytes`.
+    let limit: Int
+
+    init(limit: Int = Int.max) { self.limit = limit }
+
+    /// Allocates only if the session's total stays within `limit`; otherwise throws before
+    /// allocating (the compiler's tensors: inputs, constants, folded values, outputs, arena).
+    func allocate(bytes: Int, file: String) throws(RuntimeError) -> UnsafeMutableRawPointer {
+        guard bytes <= limit - totalBytes else {
+            throw RuntimeError(.shape, "\(file): the session would need more than \(limit) bytes (\(totalBytes) allocated, \(bytes) more asked; SessionOptions.maxMemoryBytes)")
+        }
+        return allocate(bytes: bytes)
+    }
 
     func allocate(bytes: Int) -> UnsafeMutableRawPointer {
         totalBytes += max(bytes, 64)

@@ -234,6 +234,21 @@ final class GraphValidationTests: XCTestCase {
         XCTAssertNoThrow(try InferenceSession(model: try Self.decode(bytes), options: SessionOptions(maxTensorElements: 1 << 24)))
     }
 
+    /// Declared shapes that would need gigabytes (an 8 GB input, as in issue 21's reproduction)
+    /// are refused at load under the default limits, with the tensor named, instead of aborting
+    /// the process in an allocation.
+    func testHugeDeclaredShapesFailUnderDefaultLimits() {
+        let huge = Self.model(nodes: [Node(op: "Add", inputs: ["x", "x"], outputs: ["y"])],
+                              inputs: [("x", [.v(1), .v(2_048_000_000)])])
+        expectError(huge, .shape, ["'x'", "elements"], options: SessionOptions())
+        // Twenty inputs each at the per-tensor cap (64 MB), 1.3 GB together: refused when the
+        // total would pass 1 GiB, before that allocation.
+        let many = Self.model(nodes: [Node(op: "Add", inputs: ["x0", "x1"], outputs: ["y"])],
+                              inputs: (0..<20).map { ("x\($0)", [.v(4096), .v(4096)]) })
+        expectError(many, .shape, ["more than 1073741824 bytes", "maxMemoryBytes"], options: SessionOptions())
+        XCTAssertEqual(SessionOptions().maxMemoryBytes, 1 << 30)
+    }
+
     func testMemoryLimit() {
         let bytes = Self.model(nodes: [
             Node(op: "Add", inputs: ["x", "x"], outputs: ["t"]),
@@ -266,7 +281,7 @@ final class GraphValidationTests: XCTestCase {
             for input in model.graph.inputs where !initNames.contains(input.name) {
                 shapes[input.name] = (input.shape ?? [.unknown]).map { if case .value(let v) = $0 { return v } else { return 2 } }
             }
-            let options = SessionOptions(inputShapes: shapes, maxTensorElements: 1 << 24, maxMemoryBytes: 1 << 30)
+            let options = SessionOptions(inputShapes: shapes)
             guard let session = try? InferenceSession(model: model, options: options), !bytes.isEmpty else { continue }
             var k = 0
             for input in session.inputs {
