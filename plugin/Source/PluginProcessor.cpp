@@ -142,6 +142,8 @@ void TMRVCProcessor::pushParameters() {
 }
 
 void TMRVCProcessor::parameterChanged(const juce::String& id, float value) {
+    if (std::getenv("TMRVC_PLUGIN_TRACE") != nullptr)   // host diagnostics (not for the audio thread in production)
+        std::fprintf(stderr, "tmrvc plugin: %s = %g\n", id.toRawUTF8(), static_cast<double>(value));
     if (id == "speaker") {
         const int index = juce::roundToInt(value);
         if (index != lastSpeakerIndex.load() && index < speakers.size()) {
