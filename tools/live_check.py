@@ -53,9 +53,6 @@ def main() -> int:
     ap.add_argument("--max-xruns", type=int, default=1 << 30,
                     help="fail above this many xruns (default: report only; JACK counts xruns of the whole graph, and on a "
                          "shared 2-vCPU VM the dummy driver's timing alone produces some)")
-    ap.add_argument("--lv2", metavar="BUNDLE_DIR",
-                    help="instead of tmrvc live, run the LV2 plugin in this folder (LV2_PATH) in jalv, the reference "
-                         "LV2 host; its start frame is unknown, so the recording is aligned by search")
     ap.add_argument("--fp16", action="store_true", help="float16 weights (tmrvc live and convert --fp16)")
     ap.add_argument("--speaker", default=str(ROOT / "weights/speakers/flite_rms.tmrvc_speaker"))
     args = ap.parse_args()
@@ -80,8 +77,6 @@ def main() -> int:
             time.sleep(0.2)   # the server is still starting
         else:
             raise SystemExit(f"live_check: the test clients could not connect to jackd:\n{io.stderr.read()}")
-        if args.lv2:
-            return check_lv2(args, env, io, x, tmp)
         live = subprocess.Popen([args.tmrvc, "live", "--speaker", args.speaker, "--q", "0", "--name", "tmrvc",
                                  "--in", "player:out", "--out", "player:in",
                                  "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--fp16"] if args.fp16 else []),
@@ -159,74 +154,6 @@ def main() -> int:
         except subprocess.TimeoutExpired:
             jackd.kill()
         tmp.cleanup()
-
-
-def check_lv2(args, env, io, x, tmp) -> int:
-    """The LV2 bundle in jalv between the test client's ports; compared with tmrvc convert by the best alignment."""
-    lv2_env = dict(env, LV2_PATH=str(Path(args.lv2).resolve()))   # lv2ls crashes on a relative LV2_PATH
-    uri = subprocess.run(["lv2ls"], env=lv2_env, capture_output=True, text=True, check=True).stdout.split()
-    if len(uri) != 1:
-        raise SystemExit(f"live_check: expected one plugin in {args.lv2}, lv2ls says {uri}")
-    host = subprocess.Popen(["jalv", "-x", "-n", "tmrvc_lv2", uri[0]], env=lv2_env, stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        for _ in range(300):
-            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split()
-            if "tmrvc_lv2:audio_out_1" in ports:
-                break
-            if host.poll() is not None:
-                raise SystemExit(f"live_check: jalv exited:\n{host.stdout.read()}")
-            time.sleep(0.1)
-        # jalv 1.6.6 starts every parameter (LV2 patch property) at 0, not at the plugin's declared
-        # default: dry_wet 0 and gate 0 dBFS would give dry output. Set the defaults on its console.
-        host.stdin.write(os.environ.get("LIVE_CHECK_JALV_COMMANDS", "tmrvc_dry_wet = 1\ntmrvc_gate = -60\n"))
-        host.stdin.flush()
-        time.sleep(0.5)
-        for a, b in (("player:out", "tmrvc_lv2:audio_in_1"), ("player:out", "tmrvc_lv2:audio_in_2"), ("tmrvc_lv2:audio_out_1", "player:in")):
-            subprocess.run(["jack_connect", a, b], env=env, check=True)
-        io_out, io_err = io.communicate(timeout=args.seconds + 90)
-        if io.returncode != 0:
-            raise SystemExit(f"live_check: test clients failed:\n{io_err}")
-    finally:
-        host.terminate()
-        try:
-            log = host.communicate(timeout=10)[0]
-        except subprocess.TimeoutExpired:
-            host.kill()
-            log = ""
-    recorded, _ = sf.read(f"{tmp.name}/rec.wav", dtype="float32")
-    if os.environ.get("LIVE_CHECK_KEEP"):
-        sf.write(os.environ["LIVE_CHECK_KEEP"], recorded, RATE, subtype="FLOAT")
-    sf.write(f"{tmp.name}/x.wav", x, RATE, subtype="FLOAT")
-    subprocess.run([args.tmrvc, "convert", f"{tmp.name}/x.wav", "-o", f"{tmp.name}/ref.wav", "--speaker",
-                    str(ROOT / "weights/speakers/fest_ked.tmrvc_speaker"), "--q", "0", "--float"], cwd=ROOT, check=True, capture_output=True)
-    reference, _ = sf.read(f"{tmp.name}/ref.wav", dtype="float32")
-    play_from, n_rec, rec_from = map(int, re.search(r"played from frame (\d+), recorded (\d+) samples from frame (\d+)", io_out).groups())
-    # Recording sample r holds frame rec_from + r; the converted x starts at play_from + latency.
-    start = play_from - rec_from
-    segment = reference[RATE:len(reference) - RATE]   # away from the start-up of either
-    best = (0.0, 0)
-    for lag in range(0, 4 * RATE // 100):
-        r = recorded[start + RATE + lag: start + RATE + lag + len(segment)]
-        if len(r) < len(segment):
-            break
-        c = float(np.dot(r, segment) / (np.linalg.norm(r) * np.linalg.norm(segment) + 1e-12))
-        best = max(best, (c, lag))
-    c, lag = best
-    peak = float(np.max(np.abs(recorded)))
-    print(f"live_check: player started at recording sample {start}")
-    print(f"live_check: LV2 ({uri[0]}) in jalv: {n_rec / RATE:.1f} s recorded; best alignment {lag} samples after the "
-          f"player (engine latency 1104 + the graph), correlation with tmrvc convert {c:.4f}; peak {peak:.3f}")
-    failures = []
-    if c < 0.95:
-        failures.append(f"correlation {c:.4f} < 0.95")
-    if not np.all(np.isfinite(recorded)) or peak < 0.01:
-        failures.append("silent or non-finite output")
-    if failures:
-        print("live_check: FAILED: " + "; ".join(failures) + "\n" + log[-2000:], file=sys.stderr)
-        return 1
-    print("live_check: OK")
-    return 0
 
 
 if __name__ == "__main__":
