@@ -84,7 +84,7 @@ bool TMRVCProcessor::isBusesLayoutSupported(const BusesLayout& layouts) const {
 }
 
 void TMRVCProcessor::prepareToPlay(double sampleRate, int samplesPerBlock) {
-    if (std::getenv("TMRVC_PLUGIN_TRACE") != nullptr)   // host diagnostics on stderr
+    if (trace)   // host diagnostics on stderr
         std::fprintf(stderr, "tmrvc plugin: prepareToPlay(%.1f Hz, %d frames), %d in / %d out channels, %s\n", sampleRate, samplesPerBlock,
                      getTotalNumInputChannels(), getTotalNumOutputChannels(), getWrapperTypeDescription(wrapperType));
     prepared = false;
@@ -142,7 +142,7 @@ void TMRVCProcessor::pushParameters() {
 }
 
 void TMRVCProcessor::parameterChanged(const juce::String& id, float value) {
-    if (std::getenv("TMRVC_PLUGIN_TRACE") != nullptr)   // host diagnostics (not for the audio thread in production)
+    if (trace)   // host diagnostics (TMRVC_PLUGIN_TRACE; stdio is not real-time safe: never in production)
         std::fprintf(stderr, "tmrvc plugin: %s = %g\n", id.toRawUTF8(), static_cast<double>(value));
     if (id == "speaker") {
         const int index = juce::roundToInt(value);

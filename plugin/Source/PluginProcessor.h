@@ -2,6 +2,7 @@
 
 #include <juce_audio_processors/juce_audio_processors.h>
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -61,6 +62,8 @@ private:
     void postSpeakerBytes(juce::MemoryBlock bytes, juce::String name);
 
     tmrvc_engine* engine = nullptr;
+    /// TMRVC_PLUGIN_TRACE set: prepare calls and parameter changes go to stderr.
+    const bool trace = std::getenv("TMRVC_PLUGIN_TRACE") != nullptr;
     juce::Array<juce::File> speakers;
     std::vector<float> mono;
     std::atomic<bool> prepared { false };
