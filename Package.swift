@@ -57,8 +57,9 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DSPTests", dependencies: ["TMRVCDSP", "TMRVCConstants"],
                     exclude: ["Resources"], swiftSettings: cpuFlags),
-        // libFuzzer target (tools/fuzz.sh); a plain build makes a no-op executable.
+        // libFuzzer targets (tools/fuzz.sh); a plain build makes no-op executables.
         .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"], swiftSettings: cpuFlags),
+        .executableTarget(name: "SpeakerFuzz", dependencies: ["TMRVCEngine"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling", "TestSupport"],

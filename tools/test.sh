@@ -41,5 +41,7 @@ bash tools/build_plugin.sh
 $PY tools/plugin_check.py --build .build-plugin --tmrvc .build/release/tmrvc
 echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
+echo "== fuzzing the speaker-file reader for 20 s (libFuzzer + ASan; accepted files must re-encode to the same values)"
+bash tools/fuzz.sh 20 SpeakerFuzz 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -4
 echo "== Python tests"
 (cd tools && ../$PY -m pytest -q)
