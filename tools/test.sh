@@ -34,6 +34,12 @@ echo "== C library (dist/: self-contained libtmrvc.so, libtmrvc.a) and the examp
 bash tools/build_library.sh
 TMRVC_C_LIBRARY="$PWD/dist/lib/libtmrvc.so" swift test -c release -Xswiftc -enable-testing --skip-build \
   --filter CAPITests/testExampleCHostMatchesConvert
+echo "== on a CPU without AVX2/FMA (qemu-x86_64 -cpu Nehalem): a clear error from the CLI and the C API, not SIGILL"
+out=$(qemu-x86_64 -cpu Nehalem .build/release/tmrvc --help 2>&1 || true)
+grep -q "needs an x86-64 CPU with AVX2 and FMA" <<< "$out" || { echo "$out" >&2; exit 1; }
+out=$(qemu-x86_64 -cpu Nehalem dist/bin/tmrvc_stream weights weights/speakers/flite_rms.tmrvc_speaker in.wav out.wav 2>&1 || true)
+grep -q "lacks AVX2/FMA" <<< "$out" || { echo "$out" >&2; exit 1; }
+echo "ok: both refuse with a message"
 echo "== tmrvc live as a JACK client (jackd dummy backend, 60 s, compared with tmrvc convert)"
 $PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 60
 echo "== the plugin in hosts: VST3 in pedalboard (== tmrvc convert, latency, parameters, state), LV2 through lilv"

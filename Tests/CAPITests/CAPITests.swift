@@ -64,6 +64,7 @@ final class CAPITests: XCTestCase {
 
     func testVersionStatusStringsAndParameterInfo() {
         XCTAssertEqual(tmrvc_abi_version(), TMRVC_ABI_VERSION)
+        XCTAssertEqual(tmrvc_cpu_supported(), 1, "this machine has AVX2/FMA (qemu checks the other answer in tools/test.sh)")
         for s in [TMRVC_OK, TMRVC_BLOCK_SPLIT, TMRVC_ERROR_NULL_HANDLE, TMRVC_ERROR_INVALID_ARGUMENT, TMRVC_ERROR_UNSUPPORTED_RATE,
                   TMRVC_ERROR_UNSUPPORTED_BLOCK, TMRVC_ERROR_NOT_PREPARED, TMRVC_ERROR_MODEL, TMRVC_ERROR_SPEAKER] {
             XCTAssertNotEqual(String(cString: tmrvc_status_string(s)), "unknown status", "\(s)")

@@ -5,7 +5,7 @@
  *   - real-time safe (no allocation, no locks, no system calls; call from the audio thread):
  *       tmrvc_process, tmrvc_set_parameter, tmrvc_get_parameter, tmrvc_latency_samples,
  *       tmrvc_get_statistics, tmrvc_speaker_generation, tmrvc_status_string,
- *       tmrvc_abi_version, tmrvc_parameter_info
+ *       tmrvc_abi_version, tmrvc_parameter_info, tmrvc_cpu_supported
  *   - any thread, never the audio thread (they read files or allocate):
  *       tmrvc_create, tmrvc_destroy, tmrvc_prepare, tmrvc_reset, tmrvc_load_speaker,
  *       tmrvc_load_speaker_memory, tmrvc_last_error

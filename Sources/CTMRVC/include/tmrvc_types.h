@@ -53,4 +53,9 @@ typedef struct tmrvc_statistics {
     uint32_t latency_samples;
 } tmrvc_statistics;
 
+/* 1 if this CPU can run this build of the library (x86-64: AVX2 and FMA, Haswell or newer), 0 if
+ * not. Safe on any CPU; call it before anything else: on an unsupported CPU every other function
+ * would stop the process with SIGILL (there is no generic-kernel build yet). */
+int tmrvc_cpu_supported(void);
+
 #endif /* TMRVC_TYPES_H */
