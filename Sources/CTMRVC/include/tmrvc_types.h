@@ -56,6 +56,9 @@ typedef struct tmrvc_statistics {
 /* 1 if this CPU can run this build of the library (x86-64: AVX2 and FMA, Haswell or newer), 0 if
  * not. Safe on any CPU; call it before anything else: on an unsupported CPU every other function
  * would stop the process with SIGILL (there is no generic-kernel build yet). */
+#ifdef __cplusplus
+extern "C"
+#endif
 int tmrvc_cpu_supported(void);
 
 #endif /* TMRVC_TYPES_H */
