@@ -22,13 +22,9 @@ struct Convert: ParsableCommand {
     @Option(name: .shortAndLong, help: "Output WAV file.")
     var output: String
 
-    @Option(help: "Target speaker (.tmrvc_speaker).")
-    var speaker: String
+    @OptionGroup var setup: EngineSetup
 
     @OptionGroup var controls: VoiceControls
-
-    @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
-    var models: String?
 
     @Flag(help: "Allow -o to name the input file (it is replaced by the converted audio).")
     var force = false
@@ -36,8 +32,6 @@ struct Convert: ParsableCommand {
     @Flag(help: "Write 32-bit float samples instead of 16-bit PCM.")
     var float = false
 
-    @Flag(help: "Store the models' matrix weights as float16 (about 2x faster per frame, errors ~1e-3; see docs/performance.md).")
-    var fp16 = false
 
     func run() throws {
         do {
@@ -61,12 +55,7 @@ struct Convert: ParsableCommand {
         guard StreamingEngine.supportedSampleRates.contains(rate) else {
             throw CLIError("\(input): sample rate \(rate) Hz is not supported (supported: \(StreamingEngine.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz); resample it first, e.g. sox in.wav -r 48000 out.wav")
         }
-        let profile: SpeakerProfile
-        do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
-        let engine: StreamingEngine
-        do { engine = try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models), weightStorage: fp16 ? .float16 : .float32) } catch let e as EngineError {
-            throw CLIError(e.description)
-        }
+        let (profile, engine) = try setup.load()
         // Offline there is no deadline: a slow machine must not lower the quality (and with it the
         // latency the output is aligned by) halfway through the file.
         engine.overloadControlEnabled = false

@@ -25,13 +25,9 @@ struct Live: ParsableCommand {
         | stats | quit. Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints a summary.
         """)
 
-    @Option(help: "Target speaker (.tmrvc_speaker).")
-    var speaker: String
+    @OptionGroup var setup: EngineSetup
 
     @OptionGroup var controls: VoiceControls
-
-    @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
-    var models: String?
 
     @Option(help: "JACK client name.")
     var name = "tmrvc"
@@ -48,8 +44,6 @@ struct Live: ParsableCommand {
     @Option(help: "Seconds between status lines (0: none).")
     var interval: Double = 1
 
-    @Flag(help: "Store the models' matrix weights as float16 (faster per frame, errors ~1e-3).")
-    var fp16 = false
 
     func validate() throws {
         guard duration >= 0, duration.isFinite else { throw ValidationError("--duration must be >= 0 seconds") }
@@ -70,12 +64,7 @@ struct Live: ParsableCommand {
     }
 
     func live() throws {
-        let profile: SpeakerProfile
-        do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
-        let engine: StreamingEngine
-        do { engine = try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models), weightStorage: fp16 ? .float16 : .float32) } catch let e as EngineError {
-            throw CLIError(e.description)
-        }
+        let (profile, engine) = try setup.load()
         controls.apply(to: engine.parameters)
         let context = Context(engine: engine)
         var message = [CChar](repeating: 0, count: 512)
@@ -104,7 +93,7 @@ struct Live: ParsableCommand {
         let inName = String(cString: tmrvc_jack_host_port_name(host, 0)), outName = String(cString: tmrvc_jack_host_port_name(host, 1))
         say("""
         tmrvc live: \(inName) -> \(outName) at \(rate) Hz, JACK period \(period) frames (\(ms(period, rate)) ms)
-        speaker \(speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(fp16 ? "fp16" : "fp32") weights
+        speaker \(setup.speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(setup.fp16 ? "fp16" : "fp32") weights
         engine latency \(engine.latencySamples) samples (\(ms(engine.latencySamples, rate)) ms) + the JACK period(s) of the graph
         commands on stdin: speaker PATH | q V | pitch V | wet V | gain V | gate V | register auto|shift | stats | quit
         """)

@@ -50,3 +50,26 @@ struct VoiceControls: ParsableArguments {
         parameters.gateThresholdDB = gate
     }
 }
+
+/// The speaker and models `tmrvc convert` and `tmrvc live` load, and the loading itself.
+struct EngineSetup: ParsableArguments {
+    @Option(help: "Target speaker (.tmrvc_speaker).")
+    var speaker: String
+
+    @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
+    var models: String?
+
+    @Flag(help: "Store the models' matrix weights as float16 (about 2x faster per frame, errors ~1e-3; see docs/performance.md).")
+    var fp16 = false
+
+    /// Reads the speaker file and loads the engine, with errors naming the file.
+    func load() throws -> (profile: SpeakerProfile, engine: StreamingEngine) {
+        let profile: SpeakerProfile
+        do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
+        do {
+            return (profile, try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models), weightStorage: fp16 ? .float16 : .float32))
+        } catch let e as EngineError {
+            throw CLIError(e.description)
+        }
+    }
+}
