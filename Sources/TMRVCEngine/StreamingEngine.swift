@@ -408,11 +408,6 @@ public final class StreamingEngine: @unchecked Sendable {
         speakerOnset = Int.min
     }
 
-    /// Whether a speaker is in use (set, or taken by the audio thread from `loadSpeaker`/`post`).
-    /// Until one is, the engine outputs its input delayed by the latency (dry). Audio thread, or
-    /// while not processing; other threads use `speakerGeneration`.
-    public var speakerInUse: Bool { hasSpeaker }
-
     /// Reads and validates a `.tmrvc_speaker` file and hands it to the audio thread, which
     /// crossfades to it over 100 ms at its next hop (the first speaker starts at once, no
     /// crossfade). Call from any thread but the audio thread, while audio runs or not; it never

@@ -57,25 +57,19 @@ struct Live: ParsableCommand {
         }
     }
 
-    /// What the JACK process callback reaches: the engine (its `process` is real-time safe).
-    final class Context {
-        let engine: StreamingEngine
-        init(engine: StreamingEngine) { self.engine = engine }
-    }
-
     func live() throws {
         let (profile, engine) = try setup.load()
         controls.apply(to: engine.parameters)
-        let context = Context(engine: engine)
         var message = [CChar](repeating: 0, count: 512)
-        let process: tmrvc_jack_process_fn = { ctx, input, output, frames in
-            let c = Unmanaged<Context>.fromOpaque(ctx!).takeUnretainedValue()
-            c.engine.process(input: input!, output: output!, frames: Int(frames))
+        // JACK's real-time thread calls this with the engine (kept alive by this function's scope).
+        let process: tmrvc_jack_process_fn = { context, input, output, frames in
+            Unmanaged<StreamingEngine>.fromOpaque(context!).takeUnretainedValue()
+                .process(input: input!, output: output!, frames: Int(frames))
         }
-        guard let host = tmrvc_jack_host_open(name, process, Unmanaged.passUnretained(context).toOpaque(), &message, message.count) else {
+        guard let host = tmrvc_jack_host_open(name, process, Unmanaged.passUnretained(engine).toOpaque(), &message, message.count) else {
             throw CLIError("jack: " + text(message))
         }
-        defer { tmrvc_jack_host_close(host) }
+        defer { tmrvc_jack_host_close(host); withExtendedLifetime(engine) {} }   // callbacks stop before the engine may go
         let rate = Int(tmrvc_jack_host_sample_rate(host)), period = Int(tmrvc_jack_host_buffer_size(host))
         guard StreamingEngine.supportedSampleRates.contains(rate) else {
             throw CLIError("jack: the server runs at \(rate) Hz; the engine supports \(StreamingEngine.supportedSampleRates.map(String.init).joined(separator: ", ")) Hz (restart jackd with -r 48000)")
