@@ -133,3 +133,11 @@ public final class NoiseGate {
         process(UnsafePointer(buffer), output: buffer, count: count)
     }
 }
+
+/// Converts decibels to a linear amplitude factor (`10^(dB/20)`).
+@inlinable
+public func decibelsToAmplitude(_ db: Float) -> Float { powf(10, db / 20) }
+
+/// Converts a linear amplitude factor to decibels (`20 log10(max(a, 1e-12))`).
+@inlinable
+public func amplitudeToDecibels(_ a: Float) -> Float { 20 * log10f(max(a, 1e-12)) }

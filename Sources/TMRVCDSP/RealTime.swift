@@ -9,7 +9,7 @@ import Darwin
 // build, that they cannot allocate or free memory (and, transitively, take the allocator's locks).
 // Debug builds skip the check because unoptimised code calls non-inlined stdlib entry points the
 // checker cannot see into. C calls (memmove, fftw_execute, libm) are vouched for with
-// `_unsafePerformance`. Generic types (RingBuffer, SPSCQueue) cannot carry the annotation; their
+// `_unsafePerformance`. Generic types (RingBuffer) cannot carry the annotation; their
 // methods are `@inlinable` so that clients get specialised, allocation-free code.
 
 /// Copies `count` floats; the ranges may overlap (memmove). Real-time safe.

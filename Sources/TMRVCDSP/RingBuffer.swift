@@ -1,7 +1,7 @@
 /// Fixed-capacity FIFO ring buffer of trivially copyable elements (single thread).
 ///
 /// Storage is allocated once in `init`; every operation is real-time safe (no allocation, no
-/// locks). For a buffer shared between two threads use ``SPSCQueue``.
+/// locks). Single-threaded: the engine's FIFOs live on the audio thread.
 public final class RingBuffer<Element: BitwiseCopyable> {
     /// Maximum number of elements held.
     public let capacity: Int
