@@ -61,6 +61,8 @@ let package = Package(
         // libFuzzer targets (tools/fuzz.sh); a plain build makes no-op executables.
         .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"], swiftSettings: cpuFlags),
         .executableTarget(name: "SpeakerFuzz", dependencies: ["TMRVCEngine"], swiftSettings: cpuFlags),
+        .target(name: "CMemFD", path: "Sources/CMemFD"),
+        .executableTarget(name: "AudioFuzz", dependencies: ["TMRVCAudioIO", "CMemFD"], swiftSettings: cpuFlags),
         .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
         .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
         .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling", "TestSupport"],

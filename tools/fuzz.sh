@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Fuzzes a reader with libFuzzer + AddressSanitizer for a bounded time (default 60 s), starting
 # from its committed seed corpus: ONNXFuzz (the ONNX reader and the load-time compiler,
-# Tests/FuzzCorpus/seeds) or SpeakerFuzz (the .tmrvc_speaker reader, Tests/FuzzCorpus/speaker-seeds).
+# Tests/FuzzCorpus/seeds), SpeakerFuzz (the .tmrvc_speaker reader, Tests/FuzzCorpus/speaker-seeds)
+# or AudioFuzz (libsndfile through AudioFileReader, Tests/FuzzCorpus/audio-seeds).
 #
-#   tools/fuzz.sh [seconds] [ONNXFuzz|SpeakerFuzz] [extra libFuzzer flags...]
+#   tools/fuzz.sh [seconds] [ONNXFuzz|SpeakerFuzz|AudioFuzz] [extra libFuzzer flags...]
 #
 # The instrumented build lives in .build/fuzz (separate from the normal build, which it would
 # otherwise invalidate). New corpus entries go to .build/fuzz-run/TARGET/corpus; a crash is written
@@ -19,7 +20,8 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then TARGET=$1; shift; fi
 case $TARGET in
   ONNXFuzz) CORPUS="Tests/FuzzCorpus/seeds Tests/FuzzCorpus/regressions"; LIMITS="-max_len=8192 -dict=Tests/FuzzCorpus/onnx.dict" ;;
   SpeakerFuzz) CORPUS="Tests/FuzzCorpus/speaker-seeds"; LIMITS="-max_len=40000" ;;
-  *) echo "unknown fuzz target $TARGET (ONNXFuzz, SpeakerFuzz)" >&2; exit 2 ;;
+  AudioFuzz) CORPUS="Tests/FuzzCorpus/audio-seeds"; LIMITS="-max_len=4096" ;;
+  *) echo "unknown fuzz target $TARGET (ONNXFuzz, SpeakerFuzz, AudioFuzz)" >&2; exit 2 ;;
 esac
 SCRATCH=.build/fuzz
 WORK=.build/fuzz-run/$TARGET

@@ -49,5 +49,7 @@ echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, commit
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== fuzzing the speaker-file reader for 20 s (libFuzzer + ASan; accepted files must re-encode to the same values)"
 bash tools/fuzz.sh 20 SpeakerFuzz 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -4
+echo "== fuzzing the audio reader (libsndfile through AudioFileReader) for 20 s"
+bash tools/fuzz.sh 20 AudioFuzz 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -4
 echo "== Python tests"
 (cd tools && ../$PY -m pytest -q)

@@ -19,6 +19,18 @@ final class AllocationTests: XCTestCase {
         let n = tmrvc_allocation_counting_end()
         XCTAssertEqual(a.count, 1000)
         XCTAssertGreaterThan(n, 0, "the counter must see an array allocation")
+        // Frees and mutex locks are counted too.
+        let p = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)
+        var mutex = pthread_mutex_t()
+        pthread_mutex_init(&mutex, nil)
+        tmrvc_allocation_counting_begin()
+        p.deallocate()
+        pthread_mutex_lock(&mutex)
+        pthread_mutex_unlock(&mutex)
+        _ = tmrvc_allocation_counting_end()
+        pthread_mutex_destroy(&mutex)
+        XCTAssertEqual(tmrvc_frees_counted(), 1, "the counter must see a free")
+        XCTAssertEqual(tmrvc_locks_counted(), 1, "the counter must see a mutex lock")
     }
 
     /// Real-time claims are about release builds; debug builds box closures and allocate.
@@ -158,6 +170,11 @@ final class PipelineAllocationTests: XCTestCase {
             for _ in 0..<10_000 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }   // one hop per call
             let n = tmrvc_allocation_counting_end()
             XCTAssertEqual(n, 0, "engine: \(n) allocations in 10,000 hops")
+            XCTAssertEqual(tmrvc_frees_counted(), 0, "engine: free() on the audio thread")
+            // Not zero yet, so reported rather than asserted: OpenBLAS's cblas_sgemm takes its
+            // buffer-pool mutex (blas_memory_alloc/free) in the converter's hoisted slow-node
+            // updates (runStaleSlowNodes), measured 6 per 10,000 hops (issue 21).
+            print("engine: \(tmrvc_locks_counted()) mutex locks in 10,000 hops (OpenBLAS sgemm in slow-node updates)")
         } }
         XCTAssertEqual(e.statistics.crossfades, 1)
         XCTAssertGreaterThanOrEqual(e.statistics.hops, 10_000)
@@ -196,9 +213,11 @@ final class CAPIAllocationTests: XCTestCase {
             }
             let n = tmrvc_allocation_counting_end()
             XCTAssertEqual(n, 0, "C API: \(n) allocations in 10,000 tmrvc_process calls")
+            XCTAssertEqual(tmrvc_frees_counted(), 0, "C API: free() in the audio-thread calls")
+            print("C API: \(tmrvc_locks_counted()) mutex locks in 10,000 calls (OpenBLAS sgemm in slow-node updates; not zero yet)")
         } } } }
         XCTAssertGreaterThan(latencySum, 0)
-        XCTAssertEqual(stats.crossfades, 1)
+        XCTAssertGreaterThanOrEqual(stats.crossfades, 1)   // the q change (the overload control may add more on a loaded machine)
         XCTAssertGreaterThan(stats.hops, 4500)   // 10,000 calls x 225 frames on average at 48 kHz = 4,684 hops (+ 50 calls before)
     }
 }
