@@ -21,8 +21,8 @@ swift build --build-tests --sanitize thread --scratch-path .build-tsan
 tsan_bin="$(swift build --show-bin-path --sanitize thread --scratch-path .build-tsan)/TMRVCPackageTests.xctest"
 for t in EngineTests.SpeakerMailboxTests CAPITests.CAPITests/testLatencyAndStatisticsFromAnotherThread \
          EngineTests.StreamingEngineTests/testSpeakerHotSwapFromAnotherThread; do
-  TSAN_OPTIONS="halt_on_error=1" "$tsan_bin" "$t" 2>&1 | grep -E "ThreadSanitizer|Executed .* tests" | tail -2
-  [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "ThreadSanitizer: $t failed" >&2; exit 1; }
+  log=$(TSAN_OPTIONS="halt_on_error=1" "$tsan_bin" "$t" 2>&1) || { tail -60 <<< "$log" >&2; echo "ThreadSanitizer: $t failed" >&2; exit 1; }
+  grep -E "ThreadSanitizer|Executed [0-9]+ tests?," <<< "$log" | tail -1 || true
 done
 echo "== real-time checks (zero allocations per run()) and fp16-weight parity in a release build"
 swift build -c release --build-tests -Xswiftc -enable-testing
