@@ -9,11 +9,11 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     pkg-config libopenblas-dev libfftw3-dev libsndfile1-dev espeak-ng flite gcc libc6-dev \
     pocketsphinx-testdata codec2-examples jackd2 libjack-jackd2-dev \
-    cmake juce-modules-source lilv-utils liblilv-dev lv2-dev jalv xvfb x11-apps netpbm qemu-user >/dev/null
+    cmake juce-modules-source lilv-utils liblilv-dev lv2-dev jalv xvfb x11-apps netpbm qemu-user time >/dev/null
 # pocketsphinx-testdata, codec2-examples: real human recordings for `python -m tmrvc.evaluation --unseen`;
 # jackd2 and its headers: `tmrvc live` and its test (tmrvc loads libjack only when `live` runs);
 # cmake, juce-modules-source (JUCE 7): the plugin; lilv-utils, liblilv-dev, lv2-dev, jalv: the LV2 host tests; xvfb,
-# x11-apps, netpbm: the editor screenshot (tools/plugin_screenshot.sh); qemu-user: the check on a CPU without AVX2
+# x11-apps, netpbm: the editor screenshot (tools/plugin_screenshot.sh); qemu-user: the check on a CPU without AVX2; time: tools/memory_check.sh
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
 .venv/bin/pip install -q -e 'tools[dev,eval]'
