@@ -12,7 +12,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     cmake juce-modules-source lilv-utils liblilv-dev lv2-dev jalv xvfb x11-apps netpbm qemu-user time >/dev/null
 # pocketsphinx-testdata, codec2-examples: real human recordings for `python -m tmrvc.evaluation --unseen`;
 # jackd2 and its headers: `tmrvc live` and its test (tmrvc loads libjack only when `live` runs);
-# cmake, juce-modules-source (JUCE 7): the plugin; lilv-utils, liblilv-dev, lv2-dev, jalv: the LV2 host tests; xvfb,
+# cmake, juce-modules-source (JUCE 7): the plugin; lilv-utils, liblilv-dev, lv2-dev: the LV2 host test (jalv: to try
+# the LV2 in a JACK graph by hand); xvfb,
 # x11-apps, netpbm: the editor screenshot (tools/plugin_screenshot.sh); qemu-user: the check on a CPU without AVX2; time: tools/memory_check.sh
 if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 .venv/bin/pip install -q --upgrade pip >/dev/null
