@@ -2,15 +2,21 @@
 // TMRVC: CPU-only real-time voice conversion with a pure-Swift inference path.
 import PackageDescription
 
-// Without an explicit target CPU, SwiftPM builds for baseline x86-64 (SSE2) and SIMD8<Float> code
-// degrades to scalar calls (40-60x slower, see docs/performance notes). The flag is an unsafe flag,
-// which SwiftPM accepts only in a root package: consumers that depend on TMRVC as a package get the
-// portable baseline build and should pass `-Xswiftc -target-cpu -Xswiftc haswell` themselves.
-let cpuFlags: [SwiftSetting] = {
+// Runtime CPU dispatch: the hot loops (Sources/TMRVCKernelsAVX2) are compiled twice, for
+// AVX2/FMA (`-target-cpu haswell`, `KERNELS_FMA`) and for baseline x86-64
+// (Sources/TMRVCKernelsGeneric holds symbolic links to the same files), and TMRVCKernels picks one
+// at load time from CPUID (`TMRVC_KERNELS=generic` forces the baseline one). Every other target
+// is compiled for baseline x86-64, so the binaries run on any x86-64 CPU. Without the flag,
+// hand-written SIMD8 FMA code becomes scalar libm calls (40-60x slower): that is why the hot
+// loops live in the kernel targets and use `madd`, which is a plain multiply-add in the generic
+// build. The flag is an unsafe flag, accepted in a root package only: a package that depends on
+// TMRVC gets both kernel targets at baseline (correct, slower) unless it passes
+// `-Xswiftc -target-cpu -Xswiftc haswell` itself.
+let avx2Kernels: [SwiftSetting] = {
     #if arch(x86_64)
-    return [.unsafeFlags(["-target-cpu", "haswell"])]
+    return [.unsafeFlags(["-target-cpu", "haswell"]), .define("KERNELS_FMA")]
     #else
-    return []
+    return [.define("KERNELS_FMA")]
     #endif
 }()
 
@@ -38,42 +44,41 @@ let package = Package(
         .systemLibrary(name: "CSndFile", path: "Sources/CSndFile", pkgConfig: "sndfile",
                        providers: [.apt(["libsndfile1-dev"])]),
         .target(name: "CTMRVCSupport"),
-        .target(name: "TMRVCConstants", swiftSettings: cpuFlags),
-        .target(name: "TMRVCDSP", dependencies: ["TMRVCConstants", "CFFTW"], swiftSettings: cpuFlags,
+        .target(name: "TMRVCKernelsAVX2", swiftSettings: avx2Kernels),
+        .target(name: "TMRVCKernelsGeneric"),
+        .target(name: "TMRVCKernels", dependencies: ["TMRVCKernelsAVX2", "TMRVCKernelsGeneric", "CTMRVCSupport"]),
+        .target(name: "TMRVCConstants"),
+        .target(name: "TMRVCDSP", dependencies: ["TMRVCConstants", "TMRVCKernels", "CFFTW"],
                 linkerSettings: [.linkedLibrary("fftw3")]),   // double-precision FFTW (same libfftw3-dev)
-        .target(name: "ONNXFormat", swiftSettings: cpuFlags),
-        .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "CBLAS", "CTMRVCSupport"], swiftSettings: cpuFlags),
-        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCDSP", "CFFTW", "CTMRVCSupport"], swiftSettings: cpuFlags),
+        .target(name: "ONNXFormat"),
+        .target(name: "TMRVCRuntime", dependencies: ["ONNXFormat", "TMRVCKernels", "CBLAS", "CTMRVCSupport"]),
+        .target(name: "TMRVCEngine", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCDSP", "CFFTW", "CTMRVCSupport"]),
         .target(name: "CTMRVC"),
         .target(name: "CJACKHost", linkerSettings: [.linkedLibrary("dl")]),
-        .target(name: "CCPUCheck"),
-        .target(name: "TMRVCCAPI", dependencies: ["CTMRVC", "TMRVCEngine", "TMRVCRuntime"], swiftSettings: cpuFlags),
-        .target(name: "TMRVCAudioIO", dependencies: ["CSndFile"], swiftSettings: cpuFlags),
-        .target(name: "TMRVCTooling", dependencies: ["TMRVCRuntime", "TMRVCEngine", "ONNXFormat"], swiftSettings: cpuFlags),
+        .target(name: "TMRVCCAPI", dependencies: ["CTMRVC", "TMRVCEngine", "TMRVCRuntime", "TMRVCKernels"]),
+        .target(name: "TMRVCAudioIO", dependencies: ["CSndFile"]),
+        .target(name: "TMRVCTooling", dependencies: ["TMRVCRuntime", "TMRVCEngine", "ONNXFormat"]),
         .executableTarget(name: "tmrvc",
                           dependencies: ["TMRVCRuntime", "TMRVCConstants", "TMRVCEngine", "TMRVCTooling", "TMRVCAudioIO",
-                                         "TMRVCDSP", "ONNXFormat", "CBLAS", "CFFTW", "CTMRVCSupport", "TestSupport", "CJACKHost", "CCPUCheck",
-                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
-                          swiftSettings: cpuFlags),
+                                         "TMRVCDSP", "TMRVCKernels", "ONNXFormat", "CBLAS", "CFFTW", "CTMRVCSupport", "TestSupport", "CJACKHost",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DSPTests", dependencies: ["TMRVCDSP", "TMRVCConstants"],
-                    exclude: ["Resources"], swiftSettings: cpuFlags),
+                    exclude: ["Resources"]),
         // libFuzzer targets (tools/fuzz.sh); a plain build makes no-op executables.
-        .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"], swiftSettings: cpuFlags),
-        .executableTarget(name: "SpeakerFuzz", dependencies: ["TMRVCEngine"], swiftSettings: cpuFlags),
+        .executableTarget(name: "ONNXFuzz", dependencies: ["ONNXFormat", "TMRVCRuntime"]),
+        .executableTarget(name: "SpeakerFuzz", dependencies: ["TMRVCEngine"]),
         .target(name: "CMemFD", path: "Sources/CMemFD"),
-        .executableTarget(name: "AudioFuzz", dependencies: ["TMRVCAudioIO", "CMemFD"], swiftSettings: cpuFlags),
-        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"], swiftSettings: cpuFlags),
-        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling", "TestSupport"],
-                    swiftSettings: cpuFlags),
+        .executableTarget(name: "AudioFuzz", dependencies: ["TMRVCAudioIO", "CMemFD"]),
+        .testTarget(name: "ONNXFormatTests", dependencies: ["ONNXFormat", "TestSupport"]),
+        .testTarget(name: "ConformanceTests", dependencies: ["TMRVCRuntime", "ONNXFormat"]),
+        .testTarget(name: "EngineTests", dependencies: ["TMRVCEngine", "TMRVCConstants", "TMRVCAudioIO", "TMRVCDSP", "TMRVCTooling", "TestSupport"]),
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
-        .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "TMRVCCAPI", "CTMRVC", "TMRVCDSP", "AllocationCounter", "TestSupport", "ONNXFormat"],
-                    swiftSettings: cpuFlags),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "CAPITests", dependencies: ["CTMRVC", "TMRVCCAPI", "TMRVCEngine", "TMRVCAudioIO", "TestSupport"], swiftSettings: cpuFlags),
-        .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling", "TMRVCDSP"], swiftSettings: cpuFlags),
-        .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCConstants", "TestSupport"],
-                    resources: [], swiftSettings: cpuFlags),
+        .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "TMRVCCAPI", "CTMRVC", "TMRVCDSP", "AllocationCounter", "TestSupport", "ONNXFormat"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CAPITests", dependencies: ["CTMRVC", "TMRVCCAPI", "TMRVCEngine", "TMRVCKernels", "TMRVCAudioIO", "TestSupport"]),
+        .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling", "TMRVCDSP"]),
+        .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCKernels", "TMRVCConstants", "TestSupport"],
+                    resources: []),
     ]
 )

@@ -8,6 +8,7 @@ import Darwin
 #endif
 import CTMRVC
 import TMRVCEngine
+import TMRVCKernels
 import TMRVCRuntime
 
 /// What a `tmrvc_engine *` points to.
@@ -83,6 +84,12 @@ private let parameterTable: [ParameterInfo] = [
 
 @_cdecl("tmrvc_abi_version")
 public func tmrvc_abi_version() -> UInt32 { TMRVC_ABI_VERSION }
+
+@_cdecl("tmrvc_kernels")
+public func tmrvc_kernels() -> UnsafePointer<CChar> {
+    let s: StaticString = KernelSet.active.name == "avx2" ? "avx2" : "generic"
+    return UnsafeRawPointer(s.utf8Start).assumingMemoryBound(to: CChar.self)
+}
 
 @_cdecl("tmrvc_status_string")
 public func tmrvc_status_string(_ status: tmrvc_status) -> UnsafePointer<CChar> {

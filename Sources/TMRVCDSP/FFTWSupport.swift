@@ -59,7 +59,9 @@ public final class AlignedFloats {
 
     init(count: Int) {
         self.count = count
-        let raw = fftwf_malloc(max(1, count) * MemoryLayout<Float>.stride)!
+        guard let raw = fftwf_malloc(max(1, count) * MemoryLayout<Float>.stride) else {
+            fatalError("fftwf_malloc of \(max(1, count)) floats failed (errno \(errno))")
+        }
         pointer = raw.bindMemory(to: Float.self, capacity: max(1, count))
         pointer.initialize(repeating: 0, count: max(1, count))
     }
@@ -147,7 +149,9 @@ final class AlignedDoubles {
 
     init(count: Int) {
         self.count = count
-        let raw = fftw_malloc(max(1, count) * MemoryLayout<Double>.stride)!
+        guard let raw = fftw_malloc(max(1, count) * MemoryLayout<Double>.stride) else {
+            fatalError("fftw_malloc of \(max(1, count)) doubles failed (errno \(errno))")
+        }
         pointer = raw.bindMemory(to: Double.self, capacity: max(1, count))
         pointer.initialize(repeating: 0, count: max(1, count))
     }

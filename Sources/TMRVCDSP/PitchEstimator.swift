@@ -1,4 +1,5 @@
 import TMRVCConstants
+import TMRVCKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -69,6 +70,8 @@ public final class PitchEstimator {
 
     /// Analysis window length in samples (the newest samples of each frame).
     public let windowLength: Int
+    /// The kernel build of the difference function (the process's active one).
+    let kernels = KernelSet.active
     /// Integration length of the difference function (`windowLength / 2`).
     public let integrationLength: Int
     /// Smallest lag searched: `floor(sr / pitch.f0_max_hz)`.
@@ -222,8 +225,9 @@ public final class PitchEstimator {
         // Difference function and cumulative-mean normalisation.
         diff[0] = 1
         var cum = 0.0
+        let squaredDistance = kernels.squaredDistance
         for tau in 1...computedLags {
-            let d = Double(squaredDistance(y, y + tau, w))
+            let d = Double(_unsafePerformance { squaredDistance(y, y + tau, w) })   // a kernel: no allocation, no locks
             cum += d
             diff[tau] = cum > 0 ? d * Double(tau) / cum : 1
         }
@@ -255,27 +259,3 @@ public final class PitchEstimator {
     }
 }
 
-/// `sum_{j<n} (a[j] - b[j])^2` with SIMD8 accumulation (fixed summation order).
-@inline(__always)
-func squaredDistance(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    let s = MemoryLayout<Float>.stride
-    var i = 0
-    while i + 16 <= n {
-        let d0 = ra.loadUnaligned(fromByteOffset: i * s, as: SIMD8<Float>.self)
-            - rb.loadUnaligned(fromByteOffset: i * s, as: SIMD8<Float>.self)
-        let d1 = ra.loadUnaligned(fromByteOffset: (i + 8) * s, as: SIMD8<Float>.self)
-            - rb.loadUnaligned(fromByteOffset: (i + 8) * s, as: SIMD8<Float>.self)
-        acc0.addProduct(d0, d0)
-        acc1.addProduct(d1, d1)
-        i += 16
-    }
-    var total = (acc0 + acc1).sum()
-    while i < n {
-        let d = a[i] - b[i]
-        total += d * d
-        i += 1
-    }
-    return total
-}

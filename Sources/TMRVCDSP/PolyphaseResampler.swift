@@ -1,4 +1,5 @@
 import TMRVCConstants
+import TMRVCKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -75,6 +76,8 @@ public final class PolyphaseResampler {
     public let downFactor: Int
     /// The filter specification used for the design.
     public let spec: ResamplerFilterSpec
+    /// The kernel build of the filter's dot products (the process's active one).
+    let kernels = KernelSet.active
     /// Prototype filter length `N` at the intermediate rate `inputRate * L` (1 for pass-through).
     public let tapCount: Int
     /// Non-zero taps used per output sample (`ceil(N / L)`).
@@ -200,8 +203,10 @@ public final class PolyphaseResampler {
             rtMove(buffer + filled, input + consumed, n)
             filled += n
             consumed += n
+            let dot = kernels.dot
             while position < filled {
-                output[written] = dot(coefficients + phase * Kp, buffer + (position - Kp + 1), Kp)
+                let taps = coefficients + phase * Kp, history = buffer + (position - Kp + 1)
+                output[written] = _unsafePerformance { dot(taps, history, Kp) }   // a kernel: no allocation, no locks
                 written += 1
                 phase += M
                 position += phase / L
@@ -271,23 +276,3 @@ func gcd(_ a: Int, _ b: Int) -> Int {
     return a
 }
 
-/// SIMD8 dot product of `n` (a multiple of 8) floats; summation order depends only on `n`.
-@inline(__always)
-func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    var i = 0
-    let stride = MemoryLayout<Float>.stride
-    while i + 16 <= n {
-        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self))
-        acc1.addProduct(ra.loadUnaligned(fromByteOffset: (i + 8) * stride, as: SIMD8<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: (i + 8) * stride, as: SIMD8<Float>.self))
-        i += 16
-    }
-    if i < n {
-        acc0.addProduct(ra.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self),
-                        rb.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self))
-    }
-    return (acc0 + acc1).sum()
-}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import TMRVCEngine
+import TMRVCKernels
 import TMRVCRuntime
 
 /// `tmrvc bench`: per-frame latency of the streaming models and the whole per-frame pipeline,
@@ -286,18 +287,34 @@ enum BenchMachine {
         return []
     }
 
+    /// Data and unified caches of CPU 0 from sysfs, e.g. "L1d 48K, L2 2048K, L3 307200K" (state
+    /// them beside every timing: the same VM kind has shown 16 MB and 32 MB of L3).
+    static func caches() -> String {
+        var parts: [String] = []
+        for i in 0..<8 {
+            let dir = "/sys/devices/system/cpu/cpu0/cache/index\(i)/"
+            let type = read(dir + "type").trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !type.isEmpty else { break }
+            if type == "Instruction" { continue }
+            let level = read(dir + "level").trimmingCharacters(in: .whitespacesAndNewlines)
+            let size = read(dir + "size").trimmingCharacters(in: .whitespacesAndNewlines)
+            parts.append("L\(level)\(type == "Data" ? "d" : "") \(size)")
+        }
+        return parts.isEmpty ? "caches unknown" : parts.joined(separator: ", ")
+    }
+
     static func loadAverage() -> String {
         read("/proc/loadavg").split(separator: " ").prefix(3).joined(separator: " ")
     }
 
     static func describe() -> [String: Any] {
         ["cpu": cpuModel(), "cpus": ProcessInfo.processInfo.activeProcessorCount, "flags": flags(),
-         "load_average": loadAverage(),
+         "load_average": loadAverage(), "caches": caches(), "kernels": KernelSet.active.name,
          "memory_gib": Double(ProcessInfo.processInfo.physicalMemory) / Double(1 << 30)]
     }
 
     static func summary() -> String {
-        "machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) CPUs (\(flags().joined(separator: " "))), load average \(loadAverage())"
+        "machine: \(cpuModel()), \(ProcessInfo.processInfo.activeProcessorCount) CPUs (\(flags().joined(separator: " "))), \(caches()), kernels \(KernelSet.active.name), load average \(loadAverage())"
     }
 }
 

@@ -5,6 +5,7 @@ import Foundation
 import ONNXFormat
 import TestSupport
 import TMRVCDSP
+import TMRVCKernels
 import TMRVCRuntime
 
 /// Kernel microbenchmarks, each against a baseline measured in the same run: the packed
@@ -140,6 +141,35 @@ enum BenchKernels {
         }
         json["gemv_hot"] = gemvRows
 
+        // The same GEMVs in each kernel build this CPU can run (runtime CPU dispatch: the process
+        // uses KernelSet.active; TMRVC_KERNELS=generic forces the baseline build).
+        lines.append("")
+        lines.append("Kernel builds (active: \(KernelSet.active.name); runnable here: \(KernelSet.runnable.map(\.name).joined(separator: ", "))): GEMV µs per call (median), weights cache-resident")
+        var buildRows: [[String: Any]] = []
+        for s in gemvShapes {
+            let w = noise(s.k * s.n, seed: 1), x = noise(s.k, seed: 2), y = UnsafeMutablePointer<Float>.allocate(capacity: s.n + 16)
+            defer { w.deallocate(); x.deallocate(); y.deallocate() }
+            var cells: [String] = []
+            var row: [String: Any] = ["shape": s.label]
+            for set in KernelSet.runnable {
+                for storage in [WeightStorage.float32, .float16] {
+                    let m = PackedMatrix(rowMajorKN: w, rows: s.n, depth: s.k, ld: s.n, storage: storage, kernels: set)
+                    let t = measure(reps: 1000) { m.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
+                    let key = "\(set.name)_\(storage == .float16 ? "fp16" : "fp32")_us"
+                    row[key] = t.median
+                    let packed = m.storage == storage ? "" : " (stored fp32: no F16C)"
+                    cells.append("\(set.name) \(storage == .float16 ? "fp16" : "fp32")\(packed) \(benchFormat(t.median, 2)) µs")
+                }
+            }
+            if let g = row["generic_fp32_us"] as? Double, let a = row["avx2_fp32_us"] as? Double,
+               let g16 = row["generic_fp16_us"] as? Double, let a16 = row["avx2_fp16_us"] as? Double {
+                cells.append("avx2 / generic time: fp32 \(benchFormat(a / g, 2))x, fp16 \(benchFormat(a16 / g16, 2))x")
+            }
+            lines.append(benchPad(s.label, 34) + cells.joined(separator: "   "))
+            buildRows.append(row)
+        }
+        json["kernel_builds"] = ["active": KernelSet.active.name, "gemv_hot": buildRows]
+
         // GEMV with the weights out of L2: cycle through distinct matrices totalling 12 MiB
         // (L3-resident, like the pipeline's working set) and 256 MiB (DRAM).
         var cold: [String: Any] = [:]
@@ -264,17 +294,20 @@ enum BenchKernels {
             for i in 0..<n { x[i] *= 60 }   // N(0, 3^2)
             var rows: [[String: Any]] = []
             var parts: [String] = []
-            let cases: [(String, (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void, (Float) -> Float)] = [
-                ("GELU (erf)", { VectorMath.gelu($0, $1, count: $2) }, { v in 0.5 * v * erfcf(-v * 0.70710678) }),
-                ("exp", { VectorMath.exp($0, $1, count: $2) }, { expf($0) }),
-                ("tanh", { VectorMath.tanh($0, $1, count: $2) }, { tanhf($0) }),
-                ("sigmoid", { VectorMath.sigmoid($0, $1, count: $2) }, { v in 1 / (1 + expf(-v)) }),
-            ]
-            for (name, vec, scalar) in cases {
-                let ours = measure(reps: 200) { vec(x, y, n) }
-                let base = measure(reps: 200) { for i in 0..<n { y[i] = scalar(x[i]) } }
-                parts.append("\(name) \(benchFormat(1000 * ours.median / Double(n), 2)) ns vs libm \(benchFormat(1000 * base.median / Double(n), 2)) ns (\(benchFormat(base.median / ours.median, 1))x)")
-                rows.append(["function": name, "ours_ns_per_element": 1000 * ours.median / Double(n), "libm_ns_per_element": 1000 * base.median / Double(n)])
+            for set in KernelSet.runnable {
+                let cases: [(String, KernelSet.VectorFunction, (Float) -> Float)] = [
+                    ("GELU (erf)", set.gelu, { v in 0.5 * v * erfcf(-v * 0.70710678) }),
+                    ("exp", set.exp, { expf($0) }),
+                    ("tanh", set.tanh, { tanhf($0) }),
+                    ("sigmoid", set.sigmoid, { v in 1 / (1 + expf(-v)) }),
+                ]
+                for (name, vec, scalar) in cases {
+                    let ours = measure(reps: 200) { vec(x, y, n) }
+                    let base = measure(reps: 200) { for i in 0..<n { y[i] = scalar(x[i]) } }
+                    parts.append("\(name) [\(set.name)] \(benchFormat(1000 * ours.median / Double(n), 2)) ns vs libm \(benchFormat(1000 * base.median / Double(n), 2)) ns (\(benchFormat(base.median / ours.median, 1))x)")
+                    rows.append(["function": name, "kernels": set.name, "ours_ns_per_element": 1000 * ours.median / Double(n),
+                                 "libm_ns_per_element": 1000 * base.median / Double(n)])
+                }
             }
             lines.append("")
             lines.append("Vector math, ns per element over 4096 floats (x ~ N(0, 9)), 8-lane approximations vs scalar libm: " + parts.joined(separator: "; "))

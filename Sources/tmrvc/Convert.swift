@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import TMRVCAudioIO
 import TMRVCEngine
+import TMRVCKernels
 import TMRVCRuntime
 
 /// `tmrvc convert in.wav -o out.wav --speaker voice.tmrvc_speaker`: runs the streaming engine over a file.
@@ -97,7 +98,7 @@ struct Convert: ParsableCommand {
         print("""
         wrote \(output): \(String(format: "%.2f", duration)) s at \(rate) Hz\(reader.sourceChannels > 1 ? " (mixed down from \(reader.sourceChannels) channels)" : "")
         latency \(latency) samples (\(String(format: "%.1f", 1000 * Double(latency) / Double(rate))) ms; q \(controls.quality): lookahead \(profileInUse.lookaheadHops) hops)
-        real-time factor \(String(format: "%.3f", elapsed / duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", duration)) s of audio)
+        real-time factor \(String(format: "%.3f", elapsed / duration)) (\(String(format: "%.2f", elapsed)) s for \(String(format: "%.2f", duration)) s of audio; \(KernelSet.active.name) kernels)
         pitch: \(registerDescription(profile))\(controls.pitch != 0 ? String(format: ", shifted by %+.2f semitones", controls.pitch) : "")
         """)
     }

@@ -4,6 +4,7 @@ import CTMRVC
 import TMRVCAudioIO
 import TMRVCCAPI
 import TMRVCEngine
+import TMRVCKernels
 import TestSupport
 
 /// The C API (Sources/CTMRVC/include/tmrvc.h) called through its C entry points: error codes for
@@ -64,7 +65,10 @@ final class CAPITests: XCTestCase {
 
     func testVersionStatusStringsAndParameterInfo() {
         XCTAssertEqual(tmrvc_abi_version(), TMRVC_ABI_VERSION)
-        XCTAssertEqual(tmrvc_cpu_supported(), 1, "this machine has AVX2/FMA (qemu checks the other answer in tools/test.sh)")
+        XCTAssertEqual(tmrvc_cpu_supported(), 1, "every x86-64 CPU is supported (qemu -cpu Nehalem runs it in tools/test.sh)")
+        let kernels = String(cString: tmrvc_kernels())
+        XCTAssertTrue(["avx2", "generic"].contains(kernels), kernels)
+        XCTAssertEqual(kernels, KernelSet.active.name, "the C API reports the build the engine uses")
         for s in [TMRVC_OK, TMRVC_BLOCK_SPLIT, TMRVC_ERROR_NULL_HANDLE, TMRVC_ERROR_INVALID_ARGUMENT, TMRVC_ERROR_UNSUPPORTED_RATE,
                   TMRVC_ERROR_UNSUPPORTED_BLOCK, TMRVC_ERROR_NOT_PREPARED, TMRVC_ERROR_MODEL, TMRVC_ERROR_SPEAKER] {
             XCTAssertNotEqual(String(cString: tmrvc_status_string(s)), "unknown status", "\(s)")
@@ -285,10 +289,27 @@ final class CAPITests: XCTestCase {
         print("example C host vs tmrvc convert: max |difference| \(diff), output peak \(peak)")
         XCTAssertGreaterThan(peak, 0.01)
         XCTAssertLessThanOrEqual(diff, 1e-5)
+        XCTAssertTrue(h.err.contains("\(KernelSet.active.name) kernels"), h.err)
+
+        // The same host with the generic (baseline x86-64) kernels forced: same length, close output.
+        let viaGeneric = dir + "/generic.wav"
+        let g = try run(host, [Self.weights, Self.speakerPath, Self.input, viaGeneric, "0", "-2"], environment: ["TMRVC_KERNELS": "generic"])
+        XCTAssertEqual(g.status, 0, g.err)
+        XCTAssertTrue(g.err.contains("generic kernels"), g.err)
+        let gen = try AudioFile.read(path: viaGeneric)
+        XCTAssertEqual(gen.samples.count, b.samples.count)
+        let gdiff = zip(gen.samples, b.samples).map { abs($0 - $1) }.max() ?? .infinity
+        print("example C host, generic kernels vs \(KernelSet.active.name): max |difference| \(gdiff)")
+        XCTAssertTrue(gen.samples.allSatisfy(\.isFinite))
+        XCTAssertLessThanOrEqual(gdiff, Self.kernelBuildTolerance)
     }
 
-    func run(_ executable: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-        try runProcess(executable, args)
+    /// Largest sample difference allowed between the generic and the AVX2/FMA kernel builds on the
+    /// example conversion (they differ in rounding only: no fused multiply-add in the generic one).
+    static let kernelBuildTolerance: Float = 1e-4   // measured 1.9e-6 (2026-12-06)
+
+    func run(_ executable: String, _ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+        try runProcess(executable, args, environment: environment)
     }
 }
 

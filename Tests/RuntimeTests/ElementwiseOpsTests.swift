@@ -245,7 +245,7 @@ final class ElementwiseOpsTests: XCTestCase {
                 let err = abs(Double(y[i]) - want) / max(abs(want), floor)
                 if err > worst { worst = err; at = Double(x) }
             }
-            // The vectorised exact-GELU (Sources/TMRVCRuntime/VectorMath.swift) is held to 2e-6.
+            // The vectorised exact-GELU (Sources/TMRVCKernelsAVX2/VectorMath.swift) is held to 2e-6.
             let bar = op == "Gelu" && attributes.isEmpty ? 2e-6 : 1e-6
             XCTAssertLessThan(worst, bar, "\(op) \(attributes): worst relative error \(worst) at x = \(at)")
         }

@@ -3,11 +3,13 @@ import Foundation
 import ONNXFormat
 import TestSupport
 @testable import TMRVCRuntime
+import TMRVCKernels
 
 /// The batch-1 kernels of the performance work: packed GEMV / small GEMM (fp32 and fp16 weight
 /// storage) against double-precision references, the vector transcendental functions, and the
 /// compiler's fusions (MatMul + Add + Gelu, Conv + Gelu, streaming causal depthwise conv)
-/// against the unfused graphs.
+/// against the unfused graphs. The kernel tests run every kernel build this CPU can run
+/// (`KernelSet.runnable`: the generic build always, the AVX2/FMA one where the CPU has it).
 final class PerformanceKernelTests: XCTestCase {
 
     struct Noise {
@@ -26,6 +28,10 @@ final class PerformanceKernelTests: XCTestCase {
     /// MatMul-like and Conv-like strides), fp32 and fp16 storage. fp16 is compared with a
     /// reference that uses the same rounded weights, so both check the arithmetic to ~1e-6.
     func testPackedProductsMatchReference() {
+        for kernels in KernelSet.runnable { packedProductsMatchReference(kernels) }
+    }
+
+    func packedProductsMatchReference(_ kernels: KernelSet) {
         var g = Noise(1)
         for (n, k) in [(1, 1), (15, 3), (16, 16), (17, 257), (80, 256), (482, 256), (33, 774)] {
             let w = g.floats(n * k)            // row-major N x K
@@ -35,10 +41,10 @@ final class PerformanceKernelTests: XCTestCase {
                     let m = w.withUnsafeBufferPointer { wp in
                         bias.withUnsafeBufferPointer { bp in
                             PackedMatrix(rowMajorNK: wp.baseAddress!, rows: n, depth: k, ld: k, storage: storage,
-                                         bias: bp.baseAddress!, activation: activation)
+                                         bias: bp.baseAddress!, activation: activation, kernels: kernels)
                         }
                     }
-                    let wq = storage == .float16 ? w.map { Float(Float16($0)) } : w
+                    let wq = m.storage == .float16 ? w.map { Float(Float16($0)) } : w
                     for t in [1, 2, 3, 4, 5, 9] {
                         let x = g.floats(k * t)
                         for convLayout in [false, true] {
@@ -70,7 +76,7 @@ final class PerformanceKernelTests: XCTestCase {
                                 }
                             }
                             XCTAssertLessThan(worst, 2e-6 * Double(max(1, k)).squareRoot(),
-                                              "N=\(n) K=\(k) T=\(t) \(storage) \(activation) conv=\(convLayout)")
+                                              "\(kernels.name) N=\(n) K=\(k) T=\(t) \(storage) \(activation) conv=\(convLayout)")
                         }
                     }
                 }
@@ -78,17 +84,27 @@ final class PerformanceKernelTests: XCTestCase {
         }
     }
 
+    /// Rounding at packing and the widening in each kernel build: normal, subnormal (3e-5, 1e-7),
+    /// zero, signed, largest and infinite halves; the generic x86-64 build keeps float32 weights.
     func testFloat16PackingRoundsToNearest() {
-        let w: [Float] = [1, 1.0 / 3, 65504, 1e-8, -2.5, 0.1]
-        let m = w.withUnsafeBufferPointer {
-            PackedMatrix(rowMajorNK: $0.baseAddress!, rows: w.count, depth: 1, ld: 1, storage: .float16)
+        let w: [Float] = [1, 1.0 / 3, 65504, 1e-8, -2.5, 0.1, 3e-5, -1e-7, -0.0, 6.1e-5, 1000.7, -65504, .infinity, -1e6]
+        for kernels in KernelSet.runnable {
+            let m = w.withUnsafeBufferPointer {
+                PackedMatrix(rowMajorNK: $0.baseAddress!, rows: w.count, depth: 1, ld: 1, storage: .float16, kernels: kernels)
+            }
+            var y = [Float](repeating: 0, count: w.count)
+            let one: [Float] = [1]
+            one.withUnsafeBufferPointer { x in
+                y.withUnsafeMutableBufferPointer { m.multiply(x: x.baseAddress!, xsK: 1, xsT: 1, columns: 1, y: $0.baseAddress!, ysN: 1, ysT: 1, scratch: nil) }
+            }
+            if kernels.float16WeightsSupported {
+                XCTAssertEqual(m.storage, .float16)
+                XCTAssertEqual(y, w.map { Float(Float16($0)) }, kernels.name)
+            } else {   // the generic x86-64 build packs float32 instead (no F16C)
+                XCTAssertEqual(m.storage, .float32)
+                XCTAssertEqual(y, w, kernels.name)
+            }
         }
-        var y = [Float](repeating: 0, count: w.count)
-        let one: [Float] = [1]
-        one.withUnsafeBufferPointer { x in
-            y.withUnsafeMutableBufferPointer { m.multiply(x: x.baseAddress!, xsK: 1, xsT: 1, columns: 1, y: $0.baseAddress!, ysN: 1, ysT: 1, scratch: nil) }
-        }
-        XCTAssertEqual(y, w.map { Float(Float16($0)) })
     }
 
     // MARK: vector math
@@ -96,6 +112,10 @@ final class PerformanceKernelTests: XCTestCase {
     /// Worst relative error (absolute below `floor`) against double references on a dense grid,
     /// plus special values.
     func testVectorMathAccuracy() {
+        for kernels in KernelSet.runnable { vectorMathAccuracy(kernels) }
+    }
+
+    func vectorMathAccuracy(_ k: KernelSet) {
         let xs = (0..<40001).map { Float($0 - 20000) * 0.0025 }   // [-50, 50]
         func check(_ name: String, _ f: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, Int) -> Void,
                    _ reference: (Double) -> Double, bound: Double, floor: Double) {
@@ -108,28 +128,28 @@ final class PerformanceKernelTests: XCTestCase {
                 let err = abs(Double(y[i]) - want) / max(abs(want), floor)
                 if err > worst { worst = err; at = x }
             }
-            print("VectorMath.\(name): worst relative error \(worst) at x = \(at)")
-            XCTAssertLessThan(worst, bound, "\(name) at x = \(at)")
+            print("VectorMath.\(name) [\(k.name)]: worst relative error \(worst) at x = \(at)")
+            XCTAssertLessThan(worst, bound, "\(name) [\(k.name)] at x = \(at)")
         }
-        check("exp", { VectorMath.exp($0, $1, count: $2) }, { Foundation.exp($0) }, bound: 3e-7, floor: 1e-37)
-        check("tanh", { VectorMath.tanh($0, $1, count: $2) }, { Foundation.tanh($0) }, bound: 5e-7, floor: 1e-30)
-        check("sigmoid", { VectorMath.sigmoid($0, $1, count: $2) }, { 1 / (1 + Foundation.exp(-$0)) }, bound: 5e-7, floor: 1e-30)
+        check("exp", k.exp, { Foundation.exp($0) }, bound: 3e-7, floor: 1e-37)
+        check("tanh", k.tanh, { Foundation.tanh($0) }, bound: 5e-7, floor: 1e-30)
+        check("sigmoid", k.sigmoid, { 1 / (1 + Foundation.exp(-$0)) }, bound: 5e-7, floor: 1e-30)
         // GELU's deep negative tail: x / sqrt 2 rounds to float, so values below 1e-3 get an absolute floor.
-        check("gelu", { VectorMath.gelu($0, $1, count: $2) }, { 0.5 * $0 * erfc(-$0 / 2.0.squareRoot()) }, bound: 1e-6, floor: 1e-3)
-        check("geluTanh", { VectorMath.geluTanh($0, $1, count: $2) },
+        check("gelu", k.gelu, { 0.5 * $0 * erfc(-$0 / 2.0.squareRoot()) }, bound: 1e-6, floor: 1e-3)
+        check("geluTanh", k.geluTanh,
               { $0 / (1 + Foundation.exp(-2 * (2 / Double.pi).squareRoot() * ($0 + 0.044715 * $0 * $0 * $0))) }, bound: 1e-6, floor: 1e-3)
 
         let special: [Float] = [.nan, .infinity, -.infinity, 89, -88, 0, -0.0, 1e-30]
         var y = [Float](repeating: 0, count: special.count)
-        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.exp(x.baseAddress!, $0.baseAddress!, count: special.count) } }
-        XCTAssertTrue(y[0].isNaN)
-        XCTAssertEqual(Array(y[1...]), [.infinity, 0, .infinity, 0, 1, 1, 1])
-        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.tanh(x.baseAddress!, $0.baseAddress!, count: special.count) } }
-        XCTAssertTrue(y[0].isNaN)
-        XCTAssertEqual(Array(y[1...]), [1, -1, 1, -1, 0, -0.0, 1e-30])
-        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { VectorMath.gelu(x.baseAddress!, $0.baseAddress!, count: special.count) } }
-        XCTAssertTrue(y[0].isNaN)
-        XCTAssertEqual(Array(y[1...]), [.infinity, -0.0, 89, -0.0, 0, -0.0, 5e-31])
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { k.exp(x.baseAddress!, $0.baseAddress!, special.count) } }
+        XCTAssertTrue(y[0].isNaN, k.name)
+        XCTAssertEqual(Array(y[1...]), [.infinity, 0, .infinity, 0, 1, 1, 1], k.name)
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { k.tanh(x.baseAddress!, $0.baseAddress!, special.count) } }
+        XCTAssertTrue(y[0].isNaN, k.name)
+        XCTAssertEqual(Array(y[1...]), [1, -1, 1, -1, 0, -0.0, 1e-30], k.name)
+        special.withUnsafeBufferPointer { x in y.withUnsafeMutableBufferPointer { k.gelu(x.baseAddress!, $0.baseAddress!, special.count) } }
+        XCTAssertTrue(y[0].isNaN, k.name)
+        XCTAssertEqual(Array(y[1...]), [.infinity, -0.0, 89, -0.0, 0, -0.0, 5e-31], k.name)
     }
 
     // MARK: fusion
@@ -237,6 +257,62 @@ final class PerformanceKernelTests: XCTestCase {
                     for j in 0..<s { XCTAssertEqual(so[ch * s + j], window[t + j], "state T=\(t) frame \(frame)") }
                 }
                 state = Array(UnsafeBufferPointer(start: so, count: c * s))
+            }
+        }
+    }
+}
+
+/// Runtime CPU dispatch: which kernel build the process chose.
+final class KernelSelectionTests: XCTestCase {
+    /// `TMRVC_KERNELS=generic` forces the baseline build (tools/test.sh runs the parity suites that
+    /// way too); otherwise the AVX2/FMA build is chosen exactly where the CPU has AVX2 and FMA.
+    func testActiveBuildFollowsCPUAndEnvironment() {
+        let forced = ProcessInfo.processInfo.environment["TMRVC_KERNELS"]
+        let expected = forced == "generic" || !KernelSet.hostSupportsAVX2 ? "generic" : "avx2"
+        print("kernels: \(KernelSet.active.name) (TMRVC_KERNELS=\(forced ?? "unset"), AVX2+FMA: \(KernelSet.hostSupportsAVX2))")
+        XCTAssertEqual(KernelSet.active.name, expected)
+        XCTAssertEqual(KernelSet.runnable.map(\.name), KernelSet.hostSupportsAVX2 ? ["generic", "avx2"] : ["generic"])
+        let flags = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?
+            .split(separator: "\n").first { $0.hasPrefix("flags") }.map { Set($0.split(separator: " ")) } ?? []
+        if !flags.isEmpty { XCTAssertEqual(KernelSet.hostSupportsAVX2, flags.contains("avx2") && flags.contains("fma")) }
+    }
+}
+
+/// The runtime's GEMM on run-time matrices (`KernelSet.gemm`, used instead of OpenBLAS's sgemm on
+/// the audio path) against a double-precision reference, in every kernel build this CPU runs.
+final class KernelGemmTests: XCTestCase {
+    func testGemmMatchesReference() {
+        var g = PerformanceKernelTests.Noise(7)
+        for kernels in KernelSet.runnable {
+            for (m, n, k) in [(1, 1, 1), (2, 17, 3), (4, 16, 256), (5, 33, 7), (8, 256, 256), (9, 40, 130), (3, 15, 0)] {
+                for transA in [false, true] {
+                    for transB in [false, true] {
+                        for (alpha, beta) in [(Float(1), Float(0)), (0.5, 1), (-2, 0.25)] {
+                            let lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 1
+                            let a = g.floats((transA ? k : m) * lda), b = g.floats((transB ? n : k) * ldb)
+                            var c = g.floats(m * ldc)
+                            if beta == 0 { for i in c.indices { c[i] = .nan } }   // beta 0 must overwrite NaN
+                            let c0 = c
+                            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                                kernels.gemm(transA, transB, m, n, k, alpha, ap.baseAddress!, lda, bp.baseAddress!, ldb, beta, cp.baseAddress!, ldc)
+                            } } }
+                            var worst = 0.0
+                            for i in 0..<m {
+                                for j in 0..<n {
+                                    var acc = 0.0
+                                    for p in 0..<k {
+                                        acc += Double(transA ? a[p * lda + i] : a[i * lda + p]) * Double(transB ? b[j * ldb + p] : b[p * ldb + j])
+                                    }
+                                    let want = Double(alpha) * acc + (beta == 0 ? 0 : Double(beta) * Double(c0[i * ldc + j]))
+                                    worst = max(worst, abs(Double(c[i * ldc + j]) - want))
+                                }
+                                if n < ldc { XCTAssertEqual(c[i * ldc + n].bitPattern, c0[i * ldc + n].bitPattern, "padding untouched") }
+                            }
+                            XCTAssertLessThan(worst, 1e-5 * Double(max(1, k)).squareRoot() * 4,
+                                              "\(kernels.name) m=\(m) n=\(n) k=\(k) tA=\(transA) tB=\(transB) alpha=\(alpha) beta=\(beta)")
+                        }
+                    }
+                }
             }
         }
     }

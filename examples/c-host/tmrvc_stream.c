@@ -30,14 +30,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s MODELS_DIR SPEAKER IN.wav OUT.wav [q] [pitch]\n", argv[0]);
         return 2;
     }
-    if (!tmrvc_cpu_supported()) {
-        fprintf(stderr, "tmrvc_stream: this CPU lacks AVX2/FMA, which this build of libtmrvc needs\n");
-        return 1;
-    }
     if (tmrvc_abi_version() != TMRVC_ABI_VERSION) {
         fprintf(stderr, "tmrvc_stream: library ABI %u, header ABI %u\n", tmrvc_abi_version(), TMRVC_ABI_VERSION);
         return 1;
     }
+    fprintf(stderr, "tmrvc_stream: %s kernels\n", tmrvc_kernels());
     SF_INFO info;
     memset(&info, 0, sizeof info);
     SNDFILE *in = sf_open(argv[3], SFM_READ, &info);

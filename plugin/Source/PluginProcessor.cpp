@@ -45,9 +45,7 @@ TMRVCProcessor::TMRVCProcessor()
       parameters(*this, nullptr, "TMRVC", makeLayout()) {
     const auto models = resourceDirectory();
     char error[512] = "";
-    if (tmrvc_cpu_supported() == 0)   // the library's code would stop the host with SIGILL
-        setStatus("this CPU lacks AVX2/FMA, which this build of TMRVC needs: passing the input through");
-    else if (tmrvc_create(models.getFullPathName().toRawUTF8(), 0, &engine, error, sizeof error) != TMRVC_OK)
+    if (tmrvc_create(models.getFullPathName().toRawUTF8(), 0, &engine, error, sizeof error) != TMRVC_OK)
         setStatus(juce::String("models: ") + juce::String(error));
     for (auto folder : { models.getChildFile("speakers"),
                          juce::File::getSpecialLocation(juce::File::userHomeDirectory).getChildFile(".config/tmrvc/speakers") }) {

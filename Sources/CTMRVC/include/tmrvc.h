@@ -5,7 +5,7 @@
  *   - real-time safe (no allocation, no locks, no system calls; call from the audio thread):
  *       tmrvc_process, tmrvc_set_parameter, tmrvc_get_parameter, tmrvc_latency_samples,
  *       tmrvc_get_statistics, tmrvc_speaker_generation, tmrvc_status_string,
- *       tmrvc_abi_version, tmrvc_parameter_info, tmrvc_cpu_supported
+ *       tmrvc_abi_version, tmrvc_parameter_info, tmrvc_cpu_supported, tmrvc_kernels
  *   - any thread, never the audio thread (they read files or allocate):
  *       tmrvc_create, tmrvc_destroy, tmrvc_prepare, tmrvc_reset, tmrvc_load_speaker,
  *       tmrvc_load_speaker_memory, tmrvc_last_error
@@ -25,6 +25,11 @@ extern "C" {
 
 /* ABI version of the library actually loaded; compare with TMRVC_ABI_VERSION at start-up. */
 uint32_t tmrvc_abi_version(void);
+
+/* The kernel build this process uses: "avx2" (AVX2/FMA, chosen where the CPU has them) or
+ * "generic" (baseline x86-64; also when TMRVC_KERNELS=generic is set in the environment at load).
+ * Static string, never NULL. */
+const char *tmrvc_kernels(void);
 
 /* A static English description of a status code (never NULL). */
 const char *tmrvc_status_string(tmrvc_status status);

@@ -53,9 +53,9 @@ typedef struct tmrvc_statistics {
     uint32_t latency_samples;
 } tmrvc_statistics;
 
-/* 1 if this CPU can run this build of the library (x86-64: AVX2 and FMA, Haswell or newer), 0 if
- * not. Safe on any CPU; call it before anything else: on an unsupported CPU every other function
- * would stop the process with SIGILL (there is no generic-kernel build yet). */
+/* 1: this library runs on any x86-64 CPU (its hot loops are built twice, for AVX2/FMA and for
+ * baseline x86-64, and chosen at load: tmrvc_kernels() says which). Kept for hosts written
+ * against the first release, which checked it before any other call. */
 #ifdef __cplusplus
 extern "C"
 #endif

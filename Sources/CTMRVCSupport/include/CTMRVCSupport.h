@@ -20,6 +20,9 @@ static inline uint64_t tmrvc_dependent_adds(uint64_t n) {
     return x;
 }
 
+/// 1 when this CPU has AVX2 and FMA (x86-64; 0 elsewhere): chooses the kernel build (TMRVCKernels).
+int tmrvc_cpu_has_avx2_fma(void);
+
 /// Monotonic clock in nanoseconds (vDSO, no system call, no allocation).
 static inline uint64_t tmrvc_now_ns(void) {
     struct timespec ts;

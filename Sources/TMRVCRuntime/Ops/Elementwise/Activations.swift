@@ -1,4 +1,5 @@
 import ONNXFormat
+import TMRVCKernels
 
 // ONNX activations: Relu, LeakyRelu(alpha), Sigmoid, HardSigmoid(alpha, beta), HardSwish,
 // Softplus, Softsign, Elu(alpha), Selu(alpha, gamma), Celu(alpha), Gelu(approximate none/tanh),
@@ -113,11 +114,11 @@ final class ActivationKernel: Kernel, ElementVisitor, @unchecked Sendable {
 
     override func run() {
         if kind == .float {
-            // float32 GELU and sigmoid: 8-lane vector approximations (VectorMath.swift).
+            // float32 GELU and sigmoid: 8-lane vector approximations (TMRVCKernels).
             switch activation {
-            case .gelu: VectorMath.gelu(UnsafePointer(x.floats), out.floats, count: out.count); return
-            case .geluTanh: VectorMath.geluTanh(UnsafePointer(x.floats), out.floats, count: out.count); return
-            case .sigmoid: VectorMath.sigmoid(UnsafePointer(x.floats), out.floats, count: out.count); return
+            case .gelu: KernelSet.active.gelu(x.floats, out.floats, out.count); return
+            case .geluTanh: KernelSet.active.geluTanh(x.floats, out.floats, out.count); return
+            case .sigmoid: KernelSet.active.sigmoid(x.floats, out.floats, out.count); return
             default: break
             }
         }

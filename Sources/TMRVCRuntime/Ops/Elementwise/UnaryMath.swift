@@ -1,4 +1,5 @@
 import ONNXFormat
+import TMRVCKernels
 
 // ONNX unary math: Sqrt, Exp, Log, Abs, Neg, Reciprocal, Floor, Ceil, Round, Sign, Cos, Sin,
 // Tan, Acos, Asin, Atan, Cosh, Sinh, Tanh, Acosh, Asinh, Atanh, Erf. Float types through libm in the compute type
@@ -70,10 +71,10 @@ final class UnaryMathKernel: Kernel, ElementVisitor, @unchecked Sendable {
 
     override func run() {
         if kind == .float {
-            // float32 exp and tanh: 8-lane vector approximations (a few ulp; VectorMath.swift).
+            // float32 exp and tanh: 8-lane vector approximations (a few ulp; TMRVCKernels).
             switch function {
-            case .exp: VectorMath.exp(UnsafePointer(x.floats), out.floats, count: out.count); return
-            case .tanh: VectorMath.tanh(UnsafePointer(x.floats), out.floats, count: out.count); return
+            case .exp: KernelSet.active.exp(x.floats, out.floats, out.count); return
+            case .tanh: KernelSet.active.tanh(x.floats, out.floats, out.count); return
             default: break
             }
         }

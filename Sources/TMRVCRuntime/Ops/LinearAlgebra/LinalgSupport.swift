@@ -1,5 +1,6 @@
 import CBLAS
 import ONNXFormat
+import TMRVCKernels
 
 // Shared pieces of the linear-algebra family: BLAS configuration, float32 GEMM dispatch
 // (GEMM or GEMV by shape), naive loops for the non-float element types, and the adapter that
@@ -16,7 +17,8 @@ let linalgBLASConfigured: Bool = {
 let linalgBLASLimit = Int(Int32.max)
 
 /// One float32 product `C = alpha * op(A) * op(B) + beta * C` (row-major), dispatched to
-/// cblas_sgemv when one side is a vector (M == 1 or N == 1) and to cblas_sgemm otherwise.
+/// cblas_sgemv when one side is a vector (M == 1 or N == 1), to the runtime's lock-free GEMM up
+/// to `kernelGemmMACs` and to cblas_sgemm above.
 /// `transA`/`transB` mean A is stored K x M / B is stored N x K. Zero-sized products only
 /// scale C.
 @inline(__always)
@@ -31,11 +33,12 @@ func linalgSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
         }
         return
     }
-    if m * n * k <= smallGemmMACs && n > 1 && m > 1 {
-        // Tiny products (e.g. the LoRA terms [8,256]x[256,4]): OpenBLAS's sgemm allocates a
-        // buffer for some of these shapes on every call, and its call overhead dominates anyway.
-        smallSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                   b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    if m * n * k <= kernelGemmMACs && n > 1 && m > 1 {
+        // Products of run-time matrices up to this size (every one on the per-frame path: the
+        // converter's hoisted slow-node updates, attention) run in the runtime's own GEMM:
+        // OpenBLAS's sgemm takes its buffer-pool mutex on every call and allocates for some
+        // small shapes.
+        KernelSet.active.gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
         return
     }
     if n == 1 {
@@ -226,36 +229,9 @@ func linalgHalfAdapter(_ ctx: inout NodeContext,
     return LinalgHalfAdapterKernel(inputs: conversions, outputs: back, inner: inner)
 }
 
-/// Products up to this many multiply-adds use `smallSgemm` instead of OpenBLAS.
-let smallGemmMACs = 65_536
-
-/// Plain-loop GEMM for tiny shapes: C = alpha * op(A) op(B) + beta * C. No allocation.
-@inline(__always)
-func smallSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-                a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-                beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    for i in 0..<m {
-        let row = c + i * ldc
-        if beta == 0 { for j in 0..<n { row[j] = 0 } } else if beta != 1 { for j in 0..<n { row[j] *= beta } }
-        if transB {
-            // C[i, j] += alpha * dot(op(A)[i, :], B[j, :])
-            for j in 0..<n {
-                let bj = b + j * ldb
-                var acc: Float = 0
-                if transA { for p in 0..<k { acc += a[p * lda + i] * bj[p] } }
-                else { let ai = a + i * lda; for p in 0..<k { acc += ai[p] * bj[p] } }
-                row[j] += alpha * acc
-            }
-        } else {
-            // C[i, :] += alpha * op(A)[i, p] * B[p, :]
-            for p in 0..<k {
-                let s = alpha * (transA ? a[p * lda + i] : a[i * lda + p])
-                let bp = b + p * ldb
-                for j in 0..<n { row[j] += s * bp[j] }
-            }
-        }
-    }
-}
+/// Products of run-time matrices up to this many multiply-adds use `KernelSet.gemm` (lock-free)
+/// instead of OpenBLAS's sgemm, which is faster on large offline products.
+let kernelGemmMACs = 8 << 20
 
 // MARK: - batch-1 products and fused epilogues
 
