@@ -372,10 +372,12 @@ public final class StreamingEngine: @unchecked Sendable {
         return l
     }
 
-    /// Current quality profile (after the overload control's cap).
+    /// Current quality profile (after the overload control's cap). Audio thread, or while not
+    /// processing (other threads: `statistics.effectiveQuality`).
     public var currentProfile: QualityProfile { profile }
 
-    /// The quality actually in use: the user's q, possibly lowered by the overload control.
+    /// The quality actually in use: the user's q, possibly lowered by the overload control. Audio
+    /// thread, or while not processing (other threads: `statistics.effectiveQuality`).
     public var effectiveQuality: Float { min(userQuality, qualityCap) }
 
     static func latency(sampleRate: Int, lookahead: Int, down: PolyphaseResampler?, up: PolyphaseResampler?) -> Int {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 import TestSupport
 import TMRVCConstants
@@ -154,6 +155,116 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertEqual(e.statistics.crossfades, 1)
         XCTAssertTrue(y.allSatisfy(\.isFinite))
         XCTAssertThrowsError(try e.loadSpeaker(path: dir + "/missing.tmrvc_speaker"))
+    }
+
+    /// Every control changes (in range, out of range and non-finite), speakers are posted and
+    /// loaded, and latency, statistics and the speaker generation are read, each from its own
+    /// thread, while audio runs in random block sizes (tools/test.sh also runs this under
+    /// ThreadSanitizer). Nothing non-finite or above the limiter's ceiling comes out; the readers
+    /// only see latencies of some quality profile and counters that never go back; once the
+    /// controls stop, the engine is consistent: with wet 0 the output is the input delayed by
+    /// exactly the reported latency. A debug build streams 0.3 s (a hop costs about 0.5 s there,
+    /// more under the sanitizer); tools/test.sh's release step streams 3 s.
+    func testEveryControlChangesWhileAudioRuns() throws {
+        #if DEBUG
+        let seconds = 0.3
+        #else
+        let seconds = 3.0
+        #endif
+        let rate = 48000, maxBlock = 1024
+        let e = try engine(.convert, rate: rate, block: maxBlock)
+        let a = try SpeakerProfile(contentsOf: Self.weights + "/speakers/flite_rms.tmrvc_speaker")
+        let bPath = Self.weights + "/speakers/fest_ked.tmrvc_speaker"
+        e.setSpeaker(a)
+        // At 48 kHz each lookahead hop adds exactly 480 samples to the q = 0 latency.
+        let valid = Set((0...StreamingEngine.maxLookahead).map { e.latencySamples + $0 * 480 })
+        let stop = Atomic<Bool>(false), controlRounds = Atomic<Int>(0), posts = Atomic<Int>(0)
+        let badLatency = Atomic<Int>(0), backwards = Atomic<Int>(0), reads = Atomic<Int>(0)
+        let done = DispatchGroup()
+        func spawn(_ body: @escaping @Sendable () -> Void) {
+            done.enter()
+            Thread { body(); done.leave() }.start()
+        }
+        spawn {
+            var rng = SystemRandomNumberGenerator()
+            let odd: [Float] = [.nan, .infinity, -.infinity, 1e9, -1e9]
+            func pick(_ r: ClosedRange<Float>) -> Float {
+                Int.random(in: 0..<8, using: &rng) == 0 ? odd.randomElement(using: &rng)! : .random(in: r, using: &rng)
+            }
+            while !stop.load(ordering: .relaxed) {
+                e.parameters.quality = pick(0...1)
+                e.parameters.pitchShiftSemitones = pick(-24...24)
+                e.parameters.wet = pick(0...1)
+                e.parameters.outputGainDB = pick(-60...24)
+                e.parameters.voiceSourceAlpha = pick(0...1)
+                e.parameters.gateThresholdDB = pick(-120...0)
+                e.parameters.registerMode = Bool.random(using: &rng) ? .automatic : .shiftOnly
+                controlRounds.add(1, ordering: .relaxed)
+                usleep(300)
+            }
+        }
+        spawn {
+            while !stop.load(ordering: .relaxed) {
+                e.post(a)
+                usleep(15_000)
+                do { try e.loadSpeaker(path: bPath) } catch { XCTFail("\(error)") }
+                posts.add(2, ordering: .relaxed)
+                usleep(15_000)
+            }
+        }
+        spawn {
+            var last = StreamingEngine.Statistics(), lastGeneration = 0
+            while !stop.load(ordering: .relaxed) {
+                if !valid.contains(e.latencySamples) { badLatency.add(1, ordering: .relaxed) }
+                let s = e.statistics, g = e.speakerGeneration
+                if s.hops < last.hops || s.crossfades < last.crossfades || s.limitedSamples < last.limitedSamples
+                    || g < lastGeneration { backwards.add(1, ordering: .relaxed) }
+                last = s
+                lastGeneration = g
+                reads.add(1, ordering: .relaxed)
+                usleep(100)
+            }
+        }
+        var rng = SystemRandomNumberGenerator()
+        let x = probe(rate: rate, seconds: seconds)
+        var y = [Float](repeating: 0, count: x.count)
+        var pos = 0
+        while pos < x.count {
+            let n = min(Int.random(in: 1...maxBlock, using: &rng), x.count - pos)
+            x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
+                e.process(input: xi.baseAddress! + pos, output: yo.baseAddress! + pos, frames: n)
+            } }
+            pos += n
+        }
+        stop.store(true, ordering: .relaxed)
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let s = e.statistics
+        print("while audio ran: \(controlRounds.load(ordering: .relaxed)) rounds of control changes, "
+              + "\(posts.load(ordering: .relaxed)) speaker posts, \(reads.load(ordering: .relaxed)) reads; "
+              + "\(s.hops) hops, \(s.crossfades) crossfades, speaker generation \(e.speakerGeneration), "
+              + "\(s.limitedSamples) limited samples")
+        XCTAssertTrue(y.allSatisfy { $0.isFinite && abs($0) <= Float(TMRVCConstants.Output.limiterThreshold) * (1 + 1e-6) })
+        XCTAssertEqual(s.nonFiniteOutputSamples, 0)
+        XCTAssertEqual(badLatency.load(ordering: .relaxed), 0, "a reader saw a latency of no quality profile")
+        XCTAssertEqual(backwards.load(ordering: .relaxed), 0, "a counter went back")
+        XCTAssertGreaterThan(controlRounds.load(ordering: .relaxed), 10)
+        XCTAssertGreaterThan(reads.load(ordering: .relaxed), 10)
+        XCTAssertGreaterThan(e.speakerGeneration, 0)
+        XCTAssertGreaterThan(s.crossfades, 0)
+
+        // Controls settled: wet 0, unity gain, no gate, q = 0.5. After the ramps and crossfades
+        // (0.25 s: a crossfade under way finishes first), the output is the input delayed by the reported latency, sample for sample.
+        e.parameters.wet = 0
+        e.parameters.outputGainDB = 0
+        e.parameters.gateThresholdDB = -120
+        e.parameters.quality = 0.5
+        _ = run(e, probe(rate: rate, seconds: 0.25), blocks: [maxBlock])
+        let latency = e.latencySamples
+        XCTAssertEqual(latency, valid.min()! + 480 * e.currentProfile.lookaheadHops)
+        let x2 = probe(rate: rate, seconds: 0.1)
+        let y2 = run(e, x2, blocks: [333, maxBlock, 17])
+        let err = (0..<(x2.count - latency)).map { abs(y2[$0 + latency] - x2[$0]) }.max()!
+        XCTAssertLessThanOrEqual(err, 1e-6, "dry path after the storm is not the input delayed by \(latency) samples")
     }
 
     func testOverloadLowersQualityWithoutDrift() throws {

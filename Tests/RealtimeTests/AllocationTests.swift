@@ -19,7 +19,7 @@ final class AllocationTests: XCTestCase {
         let n = tmrvc_allocation_counting_end()
         XCTAssertEqual(a.count, 1000)
         XCTAssertGreaterThan(n, 0, "the counter must see an array allocation")
-        // Frees and mutex locks are counted too.
+        // Frees, mutex locks and system calls are counted too.
         let p = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 16)
         var mutex = pthread_mutex_t()
         pthread_mutex_init(&mutex, nil)
@@ -27,10 +27,13 @@ final class AllocationTests: XCTestCase {
         p.deallocate()
         pthread_mutex_lock(&mutex)
         pthread_mutex_unlock(&mutex)
+        sched_yield()
+        usleep(1)
         _ = tmrvc_allocation_counting_end()
         pthread_mutex_destroy(&mutex)
         XCTAssertEqual(tmrvc_frees_counted(), 1, "the counter must see a free")
         XCTAssertEqual(tmrvc_locks_counted(), 1, "the counter must see a mutex lock")
+        XCTAssertEqual(tmrvc_syscalls_counted(), 2, "the counter must see sched_yield and usleep")
     }
 
     /// Real-time claims are about release builds; debug builds box closures and allocate.
@@ -174,6 +177,7 @@ final class PipelineAllocationTests: XCTestCase {
             // The converter's hoisted slow-node updates multiply through the runtime's own GEMM
             // (OpenBLAS's sgemm took its buffer-pool mutex there: 6 locks per 10,000 hops before).
             XCTAssertEqual(tmrvc_locks_counted(), 0, "engine: mutex locks on the audio thread")
+            XCTAssertEqual(tmrvc_syscalls_counted(), 0, "engine: system calls on the audio thread")
         } }
         XCTAssertEqual(e.statistics.crossfades, 1)
         XCTAssertGreaterThanOrEqual(e.statistics.hops, 10_000)
@@ -214,6 +218,7 @@ final class CAPIAllocationTests: XCTestCase {
             XCTAssertEqual(n, 0, "C API: \(n) allocations in 10,000 tmrvc_process calls")
             XCTAssertEqual(tmrvc_frees_counted(), 0, "C API: free() in the audio-thread calls")
             XCTAssertEqual(tmrvc_locks_counted(), 0, "C API: mutex locks in the audio-thread calls (42 per 10,000 with OpenBLAS's sgemm)")
+            XCTAssertEqual(tmrvc_syscalls_counted(), 0, "C API: system calls in the audio-thread calls")
         } } } }
         XCTAssertGreaterThan(latencySum, 0)
         XCTAssertGreaterThanOrEqual(stats.crossfades, 1)   // the q change (the overload control may add more on a loaded machine)

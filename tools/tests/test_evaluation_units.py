@@ -164,3 +164,26 @@ def test_f0_accuracy_score_counts_voicing_and_gross_errors():
     assert s["vuv_error_pct"] == pytest.approx(20.0)            # reference frame 1 voiced, estimate 0
     assert s["gpe_pct"] == pytest.approx(100.0 / 3)            # 150 vs 100 is gross; 101, 230 vs 200 not
     assert s["voiced_pct"] == pytest.approx(60.0)
+
+
+def test_measuring_and_runtime_trackers_agree_on_a_clean_tone():
+    x = _tone(180)
+    world, yin = M.log_f0(x), M.log_f0_runtime(x)
+    assert M.median_f0_hz(world) == pytest.approx(180, rel=0.03)
+    assert M.median_f0_hz(yin) == pytest.approx(M.median_f0_hz(world), rel=0.03)
+    assert np.isnan(M.median_f0_hz(np.full(5, np.nan)))
+
+
+def test_wer_by_source_f0_band():
+    from tmrvc.evaluation.run import wer_by_f0_band
+
+    def row(system, hz, errors, words=10):
+        return {"system": system, "src_f0_hz": hz, "word_errors": errors, "words": words}
+    rows = [row("source", 100, 1), row("tmrvc", 100, 2), row("source", 110, 0), row("tmrvc", 110, 0),
+            row("source", 250, 0), row("tmrvc", 250, 5), row("pitch shift", 250, 3),
+            {"system": "target", "word_errors": 9, "words": 10}]          # no source: not in any band
+    lines = wer_by_f0_band(rows).splitlines()
+    assert lines[0].startswith("| source's median F0 | clips | WER % source | WER % pitch shift | WER % tmrvc")
+    assert lines[2] == "| < 120 Hz | 2 | 5.0 | – | 10.0 | – |"
+    assert lines[3] == "| ≥ 225 Hz | 1 | 0.0 | 30.0 | 50.0 | – |"
+    assert len(lines) == 4                                        # empty bands are left out

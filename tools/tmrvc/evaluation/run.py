@@ -25,9 +25,10 @@ Measures: speaker similarity (Resemblyzer cosine to the target's reference embed
 over its clips of the 50 written training sentences; also to the source's), WER/CER of
 Whisper-base (beam 5, seeded fallback on repetition loops) transcripts against the sentence
 text, mel-cepstral distortion (c1..c24 of the 80-band log-mel, DTW) against the parallel target
-recording; from the runtime's YIN F0 tracks (10 ms frames): the voiced-frame fraction, the
+recording; from pYIN F0 tracks (:func:`tmrvc.evaluation.metrics.log_f0`, 10 ms frames): the voiced-frame fraction, the
 voiced/unvoiced agreement with the source (frames aligned 1:1), the log-F0 correlation with the
-source on frames voiced in both (invariant to the register change), the RMSE in cents between
+source on frames voiced in both (invariant to the register change; repeated with the runtime's
+own YIN, the measure of earlier versions), the RMSE in cents between
 the output's F0 and the *expected* F0 (the source contour moved into the target's register:
 log2 F0 = target mean + (source log2 F0 - source mean) x target std / source std, with each
 speaker's mean and standard deviation over the voiced frames of its reference clips) on frames
@@ -67,18 +68,34 @@ SYSTEMS = ("source", "pitch shift", "tmrvc", "tmrvc, no LoRA")
 REFERENCES = ("target", "target, vocoded")
 COLUMNS_ID = (("sim_target", "similarity to target ↑"), ("sim_source", "similarity to source ↓"),
               ("wer", "WER % ↓"), ("cer", "CER % ↓"), ("mcd", "MCD vs target (dB) ↓"))
-COLUMNS_PITCH = (("f0_corr", "log-F0 corr. with source ↑"), ("f0_rmse_cents", "F0 RMSE vs expected (cents) ↓"),
+COLUMNS_PITCH = (("f0_corr", "log-F0 corr. with source ↑"), ("f0_corr_runtime", "same, runtime YIN"),
+                 ("f0_rmse_cents", "F0 RMSE vs expected (cents) ↓"),
                  ("f0_offset_st", "mean F0 − target's (st)"), ("voiced", "voiced %"),
                  ("vuv_agree", "V/UV agreement with source % ↑"), ("dnsmos_ovrl", "DNSMOS OVRL ↑"),
                  ("dnsmos_sig", "SIG ↑"), ("dnsmos_bak", "BAK ↑"))
 COLUMNS = COLUMNS_ID + COLUMNS_PITCH
-MEAN_KEYS = ("sim_target", "sim_source", "f0_corr", "f0_rmse_cents", "f0_offset_st", "mcd", "voiced", "voiced_src",
-             "vuv_agree", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
+MEAN_KEYS = ("sim_target", "sim_source", "f0_corr", "f0_corr_runtime", "f0_rmse_cents", "f0_offset_st", "mcd", "voiced",
+             "voiced_src",              "vuv_agree", "dnsmos_ovrl", "dnsmos_sig", "dnsmos_bak", "dnsmos_p808")
 PERCENT_KEYS = ("voiced", "vuv_agree")          # fractions in the rows, shown in %
+F0_BANDS = ((0.0, 120.0), (120.0, 165.0), (165.0, 225.0), (225.0, float("inf")))   # source clip's median F0, Hz
 
 
 class EvaluationError(RuntimeError):
     pass
+
+
+@dataclasses.dataclass
+class Follow:
+    """The clip an output should follow (its source; for a resynthesis the original): its
+    log-F0 tracks under the measuring tracker (:func:`M.log_f0`) and under the runtime's YIN,
+    and the register (log2 mean, std) of its speaker."""
+    log_f0: np.ndarray
+    log_f0_runtime: np.ndarray
+    register: tuple[float, float]
+
+    @classmethod
+    def of(cls, audio: np.ndarray, register: tuple[float, float]) -> "Follow":
+        return cls(M.log_f0(audio), M.log_f0_runtime(audio), register)
 
 
 @dataclasses.dataclass
@@ -113,12 +130,12 @@ class Judge:
         return hyp
 
     def measure(self, y: np.ndarray, text: str, target: Ref, source: Ref | None = None,
-                follow: tuple[np.ndarray, tuple[float, float]] | None = None, parallel: np.ndarray | None = None,
+                follow: Follow | None = None, parallel: np.ndarray | None = None,
                 key=None) -> dict:
         """One row's measures of the output ``y``: ``text`` is the reference transcript, ``target``
         the target speaker's reference, ``source`` the source speaker's (similarity to it);
-        ``follow`` = (log-F0 track, register) of the clip whose contour ``y`` should follow (the
-        source clip; for a resynthesis the original), ``parallel`` the parallel target recording
+        ``follow`` describes the clip whose contour ``y`` should follow (the source clip; for a
+        resynthesis the original), ``parallel`` the parallel target recording
         (MCD).  ``key`` caches the transcript and DNSMOS scores of audio measured again (a source
         clip, once per target)."""
         from tmrvc.speech_models import error_rates
@@ -132,7 +149,7 @@ class Judge:
             if key is not None:
                 self._cache[("mos", key)] = mos
         e = self.sim.embed(y)
-        lf0 = M.log_f0(y)                      # YIN once per output
+        lf0 = M.log_f0(y)                      # the measuring tracker once per output
         row = {"sim_target": M.cosine(e, target.embed), "transcript": hyp,
                "word_errors": errs[0], "words": errs[1], "char_errors": errs[2], "chars": errs[3],
                "f0_offset_st": 12.0 * (M.mean_voiced([lf0]) - target.f0[0]), "voiced": M.voiced_fraction(lf0),
@@ -140,11 +157,13 @@ class Judge:
         if source is not None:
             row["sim_source"] = M.cosine(e, source.embed)
         if follow is not None:
-            src_f0, src_stats = follow
+            src_f0 = follow.log_f0
             row["f0_corr"], row["f0_frames"] = M.f0_agreement(src_f0, lf0)
+            row["f0_corr_runtime"], _ = M.f0_agreement(follow.log_f0_runtime, M.log_f0_runtime(y))
             row["vuv_agree"], row["voiced_src"] = M.vuv_agreement(src_f0, lf0), M.voiced_fraction(src_f0)
             row["f0_rmse_cents"], row["f0_rmse_frames"] = M.f0_rmse_cents(
-                M.expected_log_f0(src_f0, src_stats, target.f0), lf0)
+                M.expected_log_f0(src_f0, follow.register, target.f0), lf0)
+            row["src_f0_hz"] = M.median_f0_hz(src_f0)
         if parallel is not None:
             row["mcd"] = M.mcd(y, parallel)
         return row
@@ -269,12 +288,12 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                          **judge.measure(tgt, text, ref)})
             voc = copy_synthesis(tgt, sessions)[:len(tgt)]
             rows.append({"system": "target, vocoded", "target": target, "source": None, "sid": sid,
-                         **judge.measure(voc, text, ref, follow=(M.log_f0(tgt), ref.f0), parallel=tgt)})
+                         **judge.measure(voc, text, ref, follow=Follow.of(tgt, ref.f0), parallel=tgt)})
             for source in sources:
                 if source == target or (source, sid) not in by_key:
                     continue
                 src = audio(source, sid)
-                follow = (M.log_f0(src), refs[source].f0)
+                follow = Follow.of(src, refs[source].f0)
                 shift = 12.0 * (ref.f0[0] - refs[source].f0[0])
                 outs = _convert_all(src, shift, profile, plain, sessions)
                 for system, y in outs.items():
@@ -446,13 +465,13 @@ def evaluate_unseen(models: Path, speakers_dir: Path, corpus: Path, out_dir: Pat
                 rows.append({"system": "target", **base, **judge.measure(c.audio, c.text, ref, key=("clip", c.name))})
                 voc = copy_synthesis(c.audio, sessions)[:len(c.audio)]
                 rows.append({"system": "target, vocoded", **base,
-                             **judge.measure(voc, c.text, ref, follow=(M.log_f0(c.audio), ref.f0))})
+                             **judge.measure(voc, c.text, ref, follow=Follow.of(c.audio, ref.f0))})
         for c in clips:
             if target == enrolled_name and c.voice == U.ENROLLED_VOICE:
                 continue
             sref = voice_refs[c.voice]
             text = c.text if c.text is not None else judge.transcribe(c.audio, ("clip", c.name))
-            follow = (M.log_f0(c.audio), sref.f0)
+            follow = Follow.of(c.audio, sref.f0)
             shift = 12.0 * (ref.f0[0] - sref.f0[0])
             outs = _convert_all(c.audio, shift, profile, plain, sessions)
             for system, y in outs.items():
@@ -508,6 +527,28 @@ def summarize(rows: list[dict]) -> dict:
     return out
 
 
+def wer_by_f0_band(rows: list[dict]) -> str:
+    """Markdown table: WER of each system by the source clip's median F0 (:data:`F0_BANDS`,
+    measuring tracker), so a loss of words on high or low voices shows."""
+    def band_name(lo, hi):
+        return f"< {hi:.0f} Hz" if lo == 0 else f"≥ {lo:.0f} Hz" if hi == float("inf") else f"{lo:.0f}–{hi:.0f} Hz"
+
+    lines = ["| source's median F0 | clips | " + " | ".join(f"WER % {s}" for s in SYSTEMS) + " |",
+             "|" + "---|" * (len(SYSTEMS) + 2)]
+    for lo, hi in F0_BANDS:
+        here = [r for r in rows if r["system"] in SYSTEMS and lo <= r.get("src_f0_hz", float("nan")) < hi]
+        if not here:
+            continue
+        cells = []
+        for system in SYSTEMS:
+            rs = [r for r in here if r["system"] == system]
+            cells.append(f"{100.0 * sum(r['word_errors'] for r in rs) / max(1, sum(r['words'] for r in rs)):.1f}"
+                         if rs else "–")
+        n = sum(r["system"] == "source" for r in here)
+        lines.append(f"| {band_name(lo, hi)} | {n} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _cell(key: str, v) -> str:
     if v is None or v != v:
         return "–"
@@ -519,7 +560,7 @@ def _cell(key: str, v) -> str:
         return f"{v:+.1f}"
     if key == "f0_rmse_cents":
         return f"{v:.0f}"
-    if key.startswith(("sim", "f0")):
+    if key.startswith(("sim", "f0_corr")):
         return f"{v:.3f}"
     return f"{v:.2f}"
 
@@ -634,7 +675,8 @@ def _unseen_doc(u: dict, rel, out_dir: Path) -> list[str]:
                   "models; its `target` rows are those recordings, `target, vocoded` their copy synthesis; "
                   "its reference (similarity, register) is the mean over the same recordings, and it is "
                   "not converted into itself"]
-    lines += ["", "### All unseen voices, all targets", "", *tables(u["summary"])]
+    lines += ["", "### All unseen voices, all targets", "", *tables(u["summary"]),
+              "WER by the source clip's median F0:", "", wer_by_f0_band(u["rows"]), ""]
     for k, summ in u["per_kind"].items():
         lines += [f"### Sources: {k}", "", *tables(summ)]
     for t, summ in u["per_target"].items():
@@ -687,7 +729,9 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         "written training sentences); WER/CER: Whisper-base transcripts (beam 5; a repetition loop, gzip ratio > 2.4, "
         "is decoded again at rising temperature with a seeded sampler), numbers spelled out; MCD: c1..c24 of the "
         "80-band log-mel, DTW-aligned to the parallel target recording",
-        "* pitch (the runtime's YIN, 10 ms frames, aligned 1:1 with the source): voiced % of the output's frames "
+        "* pitch (librosa's pYIN on the audio at 16 kHz, 10 ms frames, aligned 1:1 with the source; the `same, "
+        "runtime YIN` column repeats the correlation with the engine's own estimator, the measure of earlier "
+        "versions of this page, which a contour-keeping pitch shift already scores low on): voiced % of the output's frames "
         "(the `source` row: the source's); V/UV agreement: frames whose voiced/unvoiced decision matches the "
         "source's; log-F0 correlation on frames voiced in both; F0 RMSE in cents against the expected contour, "
         "the source's log-F0 moved into the target's register (target mean + (source − source mean) × target std / "
@@ -699,6 +743,10 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         "## All targets",
         "",
         *tables(result["summary"]),
+        "WER by the source clip's median F0 (all targets):",
+        "",
+        wer_by_f0_band(result["rows"]),
+        "",
     ]
     for t, summ in result["per_target"].items():
         lines += [f"## Target {t}", "", *tables(summ)]
