@@ -9,6 +9,14 @@ xrun drops a period, after which the streams differ, so this is checked on runs 
 finite and non-silent output, clean exit on SIGINT; prints the xruns (--max-xruns to fail on them).
 
     .venv/bin/python tools/live_check.py --tmrvc .build/release/tmrvc [--seconds 60]
+
+With --standalone PATH the plugin's Standalone (JUCE, built with JACK) takes tmrvc live's place, headless
+under Xvfb: its saved device setup (a private $HOME) selects JACK with the player client as input and
+output, so it connects itself. Its first processed frame is not observable from outside, and the engine's
+output depends on where the speech starts relative to its hops, so the check is on the sound rather than
+the samples: the Standalone keeps running, the recording is finite and non-silent, its loudness contour
+follows `tmrvc convert` of the same speech (10 ms log-RMS correlation >= 0.9) and it is not the dry input
+(waveform correlation < 0.5); xruns are reported.
 """
 from __future__ import annotations
 
@@ -45,6 +53,96 @@ def speech(seconds: float) -> np.ndarray:
     return np.tile(one, n // len(one) + 1)[:n]
 
 
+STANDALONE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<PROPERTIES>
+  <VALUE name="audioSetup">
+    <DEVICESETUP deviceType="JACK" audioOutputDeviceName="player" audioInputDeviceName="player"
+                 audioDeviceRate="{rate}.0" audioDeviceBufferSize="{period}"/>
+  </VALUE>
+  <VALUE name="shouldMuteInput" val="0"/>
+</PROPERTIES>
+"""
+
+
+def start_clients(io_client: str, tmp: str, seconds: float, env: dict) -> subprocess.Popen:
+    """The player/recorder client, once jackd accepts clients."""
+    for attempt in range(100):
+        io = subprocess.Popen([io_client, f"{tmp}/x.wav", f"{tmp}/rec.wav", str(seconds)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if io.stdout.readline().strip() == "ready":
+            return io
+        io.wait()
+        time.sleep(0.2)   # the server is still starting
+    raise SystemExit(f"live_check: the test clients could not connect to jackd:\n{io.stderr.read()}")
+
+
+def log_rms(x: np.ndarray, hop: int = RATE // 100) -> np.ndarray:
+    n = len(x) // hop
+    return 10 * np.log10(np.mean(x[:n * hop].reshape(n, hop) ** 2, axis=1) + 1e-8)
+
+
+def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -> int:
+    home = Path(tmp) / "home"
+    (home / ".config").mkdir(parents=True)
+    (home / ".config/TMRVC.settings").write_text(STANDALONE_SETTINGS.format(rate=RATE, period=args.period))
+    io = start_clients(io_client, tmp, args.seconds, env)
+    app = subprocess.Popen(["xvfb-run", "-a", args.standalone], env=dict(env, HOME=str(home)), start_new_session=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        io_out, io_err = io.communicate(timeout=args.seconds + 90)
+    finally:
+        running = app.poll() is None
+        if running:
+            os.killpg(app.pid, signal.SIGTERM)
+        try:
+            app_out = app.communicate(timeout=20)[0]
+        except subprocess.TimeoutExpired:
+            os.killpg(app.pid, signal.SIGKILL)
+            app_out = app.communicate()[0]
+    if io.returncode != 0:
+        raise SystemExit(f"live_check: test clients failed (did the Standalone connect?):\n{io_err}\n{app_out}")
+    play_from, n_rec, rec_from, xruns = map(int, re.search(
+        r"played from frame (\d+), recorded (\d+) samples from frame (\d+), (\d+) xruns", io_out).groups())
+    recorded, _ = sf.read(f"{tmp}/rec.wav", dtype="float32")
+    # tmrvc convert of the same speech with the Standalone's defaults (bundled speakers sorted: index 0)
+    speaker = ROOT / "weights/speakers/fest_ked.tmrvc_speaker"
+    subprocess.run([args.tmrvc, "convert", f"{tmp}/x.wav", "-o", f"{tmp}/ref.wav", "--speaker", str(speaker),
+                    "--q", "0", "--float"], cwd=ROOT, check=True, capture_output=True)
+    reference, _ = sf.read(f"{tmp}/ref.wav", dtype="float32")
+    start = play_from - rec_from            # recorded index of the first played sample
+    assert start >= 0, (play_from, rec_from)
+    hop = RATE // 100
+    ref_env = log_rms(reference)
+    rec_env = log_rms(recorded[start:])
+    best_env = max(float(np.corrcoef(ref_env[:len(rec_env) - lag][:len(ref_env)],
+                                     rec_env[lag:lag + len(ref_env)][:len(rec_env) - lag])[0, 1]) for lag in range(0, 30))
+    # the dry input would come back with the latency (a few periods) in the recording
+    seg = recorded[start:start + len(x)]
+    best_dry = max(abs(float(np.corrcoef(x[:len(seg) - lag], seg[lag:])[0, 1])) for lag in range(0, 30 * hop, 16))
+    peak = float(np.max(np.abs(recorded)))
+    print(f"live_check: Standalone ({args.standalone}) in jackd (dummy, {RATE} Hz, period {args.period}) under Xvfb: "
+          f"{n_rec / RATE:.1f} s recorded, xruns {xruns}; loudness contour vs tmrvc convert r = {best_env:.3f}; "
+          f"waveform vs the dry input |r| <= {best_dry:.3f}; peak {peak:.3f}; still running at the end: {running}")
+    failures = []
+    if not running:
+        failures.append(f"the Standalone exited early:\n{app_out}")
+    if xruns > args.max_xruns:
+        failures.append(f"{xruns} xruns (allowed {args.max_xruns})")
+    if not np.all(np.isfinite(recorded)):
+        failures.append("non-finite samples in the recording")
+    if peak < 0.01:
+        failures.append("the recording is silent")
+    if best_env < 0.9:
+        failures.append(f"the loudness contour does not follow tmrvc convert (r = {best_env:.3f} < 0.9)")
+    if best_dry >= 0.5:
+        failures.append(f"the output looks like the dry input (r = {best_dry:.3f})")
+    if failures:
+        print("live_check: FAILED: " + "; ".join(failures), file=sys.stderr)
+        return 1
+    print("live_check: OK")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tmrvc", default=str(ROOT / ".build/release/tmrvc"))
@@ -55,6 +153,7 @@ def main() -> int:
                          "shared 2-vCPU VM the dummy driver's timing alone produces some)")
     ap.add_argument("--fp16", action="store_true", help="float16 weights (tmrvc live and convert --fp16)")
     ap.add_argument("--speaker", default=str(ROOT / "weights/speakers/flite_rms.tmrvc_speaker"))
+    ap.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
     args = ap.parse_args()
     env = dict(os.environ, JACK_DEFAULT_SERVER=SERVER, JACK_NO_AUDIO_RESERVATION="1")
     tmp = tempfile.TemporaryDirectory()
@@ -67,16 +166,10 @@ def main() -> int:
     try:
         x = speech(args.seconds - 4)
         sf.write(f"{tmp.name}/x.wav", x, RATE, subtype="FLOAT")
+        if args.standalone:
+            return check_standalone(args, env, tmp.name, io_client, x)
         # The test clients (C: Python callbacks caused xruns of their own), then tmrvc between them.
-        for attempt in range(100):
-            io = subprocess.Popen([io_client, f"{tmp.name}/x.wav", f"{tmp.name}/rec.wav", str(args.seconds)],
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            if io.stdout.readline().strip() == "ready":
-                break
-            io.wait()
-            time.sleep(0.2)   # the server is still starting
-        else:
-            raise SystemExit(f"live_check: the test clients could not connect to jackd:\n{io.stderr.read()}")
+        io = start_clients(io_client, tmp.name, args.seconds, env)
         live = subprocess.Popen([args.tmrvc, "live", "--speaker", args.speaker, "--q", "0", "--name", "tmrvc",
                                  "--in", "player:out", "--out", "player:in",
                                  "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--fp16"] if args.fp16 else []),

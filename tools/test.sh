@@ -65,6 +65,8 @@ $PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 60
 echo "== the plugin in hosts: VST3 in pedalboard (== tmrvc convert, latency, parameters, state), LV2 through lilv"
 bash tools/build_plugin.sh
 $PY tools/plugin_check.py --build .build-plugin --tmrvc .build/release/tmrvc
+echo "== the plugin's Standalone as a JACK client, headless under Xvfb (jackd dummy backend, 30 s)"
+$PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 30 --standalone .build-plugin/TMRVC_artefacts/Release/Standalone/TMRVC
 echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== fuzzing the speaker-file reader for 20 s (libFuzzer + ASan; accepted files must re-encode to the same values)"

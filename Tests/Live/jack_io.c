@@ -3,7 +3,8 @@
  * player:in. One client (fewer context switches per period than two), so the graph
  * player -> tmrvc -> player is a cycle: the recording lags by zero or one period, which the
  * check finds. Written in C (not Python) so the test client itself does not cause xruns. Logs the
- * JACK frame time of the first played and recorded sample.
+ * JACK frame time of the first played and recorded sample, and the xruns the server reported while
+ * it ran (the whole graph's).
  *
  *   jack_io IN.wav OUT.wav SECONDS        (server from $JACK_DEFAULT_SERVER)
  * Starts playing once player:out and player:in both have a connection; stops after SECONDS.
@@ -21,10 +22,16 @@ static jack_port_t *out_port, *in_port;
 static float *input, *recording;
 static long input_length, capacity;
 static atomic_long played, recorded;
-static atomic_int go;
+static atomic_int go, xruns;
 static jack_nframes_t play_from, record_from;
 
 static int record(jack_nframes_t frames);
+
+static int count_xrun(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&xruns, 1);
+    return 0;
+}
 
 static int play(jack_nframes_t frames, void *arg) {
     (void)arg;
@@ -69,6 +76,7 @@ int main(int argc, char **argv) {
     out_port = jack_port_register(player, "out", JACK_DEFAULT_AUDIO_TYPE, JackPortIsOutput, 0);
     in_port = jack_port_register(player, "in", JACK_DEFAULT_AUDIO_TYPE, JackPortIsInput, 0);
     jack_set_process_callback(player, play, NULL);
+    jack_set_xrun_callback(player, count_xrun, NULL);
     if (jack_activate(player)) { fprintf(stderr, "jack_io: cannot activate\n"); return 1; }
     printf("ready\n");
     fflush(stdout);
@@ -89,7 +97,8 @@ int main(int argc, char **argv) {
     if (!o) { fprintf(stderr, "jack_io: %s: %s\n", argv[2], sf_strerror(NULL)); return 1; }
     sf_writef_float(o, recording, n);
     sf_close(o);
-    printf("played from frame %u, recorded %ld samples from frame %u\n", play_from, n, record_from);
+    printf("played from frame %u, recorded %ld samples from frame %u, %d xruns\n", play_from, n, record_from,
+           atomic_load(&xruns));
     jack_client_close(player);
     return 0;
 }
