@@ -65,23 +65,6 @@ private func copyOut(_ message: String, _ buffer: UnsafeMutablePointer<CChar>?, 
 
 // MARK: parameters
 
-private struct ParameterInfo {
-    let name: StaticString
-    let range: ClosedRange<Float>
-    let defaultValue: Float
-}
-
-/// Ranges and defaults (EngineParameters clamps to the same ranges).
-private let parameterTable: [ParameterInfo] = [
-    ParameterInfo(name: "q", range: 0...1, defaultValue: 0),
-    ParameterInfo(name: "pitch", range: -24...24, defaultValue: 0),
-    ParameterInfo(name: "dry_wet", range: 0...1, defaultValue: 1),
-    ParameterInfo(name: "gain", range: -60...24, defaultValue: 0),
-    ParameterInfo(name: "gate", range: -120...0, defaultValue: -60),
-    ParameterInfo(name: "register_mode", range: 0...1, defaultValue: 0),
-    ParameterInfo(name: "voice_source", range: 0...1, defaultValue: 0),
-]
-
 @_cdecl("tmrvc_abi_version")
 public func tmrvc_abi_version() -> UInt32 { TMRVC_ABI_VERSION }
 
@@ -113,12 +96,12 @@ public func tmrvc_status_string(_ status: tmrvc_status) -> UnsafePointer<CChar> 
 public func tmrvc_parameter_info(_ id: tmrvc_parameter, _ minimum: UnsafeMutablePointer<Float>?, _ maximum: UnsafeMutablePointer<Float>?,
                                  _ defaultValue: UnsafeMutablePointer<Float>?, _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?) -> tmrvc_status {
     let i = Int(id.rawValue)
-    guard i >= 0, i < parameterTable.count else { return TMRVC_ERROR_INVALID_ARGUMENT }
-    let p = parameterTable[i]
+    guard i >= 0, i < EngineParameters.controls.count else { return TMRVC_ERROR_INVALID_ARGUMENT }
+    let p = EngineParameters.controls[i]
     minimum?.pointee = p.range.lowerBound
     maximum?.pointee = p.range.upperBound
     defaultValue?.pointee = p.defaultValue
-    name?.pointee = UnsafeRawPointer(p.name.utf8Start).assumingMemoryBound(to: CChar.self)
+    name?.pointee = UnsafeRawPointer(p.id.utf8Start).assumingMemoryBound(to: CChar.self)
     return TMRVC_OK
 }
 

@@ -4,13 +4,45 @@ import TMRVCConstants
 /// Engine controls, settable from any thread and read atomically on the audio thread once per
 /// hop. Values are stored as Float bit patterns in atomics (no locks).
 public final class EngineParameters: Sendable {
-    private let qualityValue = ClampedAtomicFloat(0, range: 0...1, nonFinite: 0)
-    private let pitchValue = ClampedAtomicFloat(0, range: -24...24, nonFinite: 0)
-    private let wetValue = ClampedAtomicFloat(1, range: 0...1, nonFinite: 1)
-    private let gainValue = ClampedAtomicFloat(0, range: -60...24, nonFinite: 0)
-    private let voiceSourceValue = ClampedAtomicFloat(0, range: 0...1, nonFinite: 0)
-    private let gateValue = ClampedAtomicFloat(-60, range: -120...0, nonFinite: -120)
-    private let registerValue = Atomic<Int>(RegisterMode.automatic.rawValue)
+    /// One control as hosts see it: its identifier (the C API's and the plugin's parameter name),
+    /// range, default and unit. ``controls`` is the one table the C API (`tmrvc_parameter_info`),
+    /// the plugin (through it), the CLI's options and `tmrvc live`'s commands read.
+    public struct Control: Sendable {
+        /// Identifier: `q`, `pitch`, `dry_wet`, `gain`, `gate`, `register_mode`, `voice_source`.
+        public let id: StaticString
+        public let range: ClosedRange<Float>
+        public let defaultValue: Float
+        /// Unit for messages ("" for none).
+        public let unit: String
+        /// What a non-finite value set from code becomes.
+        let nonFinite: Float
+
+        /// "lo...hi unit", as the CLI's and `tmrvc live`'s messages print it (e.g. `-60...24 dB`).
+        public var rangeDescription: String {
+            let r = "\(Self.number(range.lowerBound))...\(Self.number(range.upperBound))"
+            return unit.isEmpty ? r : r + " " + unit
+        }
+
+        static func number(_ v: Float) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    }
+
+    public static let quality = Control(id: "q", range: 0...1, defaultValue: 0, unit: "", nonFinite: 0)
+    public static let pitch = Control(id: "pitch", range: -24...24, defaultValue: 0, unit: "semitones", nonFinite: 0)
+    public static let dryWet = Control(id: "dry_wet", range: 0...1, defaultValue: 1, unit: "", nonFinite: 1)
+    public static let gain = Control(id: "gain", range: -60...24, defaultValue: 0, unit: "dB", nonFinite: 0)
+    public static let gate = Control(id: "gate", range: -120...0, defaultValue: -60, unit: "dBFS", nonFinite: -120)
+    public static let register = Control(id: "register_mode", range: 0...1, defaultValue: 0, unit: "", nonFinite: 0)
+    public static let voiceSource = Control(id: "voice_source", range: 0...1, defaultValue: 0, unit: "", nonFinite: 0)
+    /// Every control, in the order of the C API's `tmrvc_parameter`.
+    public static let controls: [Control] = [quality, pitch, dryWet, gain, gate, register, voiceSource]
+
+    private let qualityValue = ClampedAtomicFloat(EngineParameters.quality)
+    private let pitchValue = ClampedAtomicFloat(EngineParameters.pitch)
+    private let wetValue = ClampedAtomicFloat(EngineParameters.dryWet)
+    private let gainValue = ClampedAtomicFloat(EngineParameters.gain)
+    private let voiceSourceValue = ClampedAtomicFloat(EngineParameters.voiceSource)
+    private let gateValue = ClampedAtomicFloat(EngineParameters.gate)
+    private let registerValue = Atomic<Int>(Int(EngineParameters.register.defaultValue))
 
     public init() {}
 
@@ -75,10 +107,10 @@ final class ClampedAtomicFloat: Sendable {
     private let range: ClosedRange<Float>
     private let nonFinite: Float
 
-    init(_ initial: Float, range: ClosedRange<Float>, nonFinite: Float) {
-        bits = Atomic(initial.bitPattern)
-        self.range = range
-        self.nonFinite = nonFinite
+    init(_ control: EngineParameters.Control) {
+        bits = Atomic(control.defaultValue.bitPattern)
+        range = control.range
+        nonFinite = control.nonFinite
     }
 
     var value: Float {

@@ -167,19 +167,21 @@ final class CommandReader: @unchecked Sendable {
         guard let command = words.first else { return "" }
         let argument = words.count > 1 ? words[1].trimmingCharacters(in: .whitespaces) : ""
         let p = engine.parameters
-        func number(_ range: ClosedRange<Float>, _ set: (Float) -> Void) -> String {
-            guard let v = Float(argument), range.contains(v) else { return "error: \(command) needs a number within \(range.lowerBound)...\(range.upperBound)" }
+        func number(_ control: EngineParameters.Control, _ set: (Float) -> Void) -> String {
+            guard let v = Float(argument), control.range.contains(v) else {
+                return "error: \(command) needs a number within \(control.rangeDescription)"
+            }
             set(v)
             return "\(command) = \(v)"
         }
         switch command {
         case "quit", "exit": quit.store(true, ordering: .relaxed); return "quitting"
         case "stats": status.store(true, ordering: .relaxed); return ""
-        case "q": return number(0...1) { p.quality = $0 }
-        case "pitch": return number(-24...24) { p.pitchShiftSemitones = $0 }
-        case "wet": return number(0...1) { p.wet = $0 }
-        case "gain": return number(-60...24) { p.outputGainDB = $0 }
-        case "gate": return number(-120...0) { p.gateThresholdDB = $0 }
+        case "q": return number(EngineParameters.quality) { p.quality = $0 }
+        case "pitch": return number(EngineParameters.pitch) { p.pitchShiftSemitones = $0 }
+        case "wet": return number(EngineParameters.dryWet) { p.wet = $0 }
+        case "gain": return number(EngineParameters.gain) { p.outputGainDB = $0 }
+        case "gate": return number(EngineParameters.gate) { p.gateThresholdDB = $0 }
         case "register":
             guard let r = VoiceControls.Register(rawValue: argument) else { return "error: register needs auto or shift" }
             p.registerMode = r.mode

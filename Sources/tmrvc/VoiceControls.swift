@@ -32,12 +32,12 @@ struct VoiceControls: ParsableArguments {
     var gate: Float = -60
 
     func validate() throws {
-        guard (0...1).contains(quality) else { throw ValidationError("--q must be within 0...1") }
-        guard (-24...24).contains(pitch) else { throw ValidationError("--pitch must be within -24...24 semitones") }
-        guard (0...1).contains(wet) else { throw ValidationError("--wet must be within 0...1") }
-        guard (0...1).contains(voiceSource) else { throw ValidationError("--voice-source must be within 0...1") }
-        guard (-60...24).contains(gain) else { throw ValidationError("--gain must be within -60...24 dB") }
-        guard (-120...0).contains(gate) else { throw ValidationError("--gate must be within -120...0 dBFS") }
+        for (option, value, control) in [("q", quality, EngineParameters.quality), ("pitch", pitch, EngineParameters.pitch),
+                                         ("wet", wet, EngineParameters.dryWet), ("voice-source", voiceSource, EngineParameters.voiceSource),
+                                         ("gain", gain, EngineParameters.gain), ("gate", gate, EngineParameters.gate)]
+        where !control.range.contains(value) {
+            throw ValidationError("--\(option) must be within \(control.rangeDescription)")
+        }
     }
 
     func apply(to parameters: EngineParameters) {

@@ -25,4 +25,24 @@ final class EngineParametersTests: XCTestCase {
         p.registerMode = .automatic
         XCTAssertEqual(p.registerMode, .automatic)
     }
+
+    /// The control table is what the parameters clamp to and start from, in the C API's order.
+    func testControlTableDrivesDefaultsAndRanges() {
+        let p = EngineParameters()
+        let accessors: [(EngineParameters.Control, ReferenceWritableKeyPath<EngineParameters, Float>)] = [
+            (EngineParameters.quality, \.quality), (EngineParameters.pitch, \.pitchShiftSemitones),
+            (EngineParameters.dryWet, \.wet), (EngineParameters.gain, \.outputGainDB),
+            (EngineParameters.gate, \.gateThresholdDB), (EngineParameters.voiceSource, \.voiceSourceAlpha)]
+        for (control, path) in accessors {
+            XCTAssertEqual(p[keyPath: path], control.defaultValue, "\(control.id)")
+            p[keyPath: path] = control.range.upperBound + 100
+            XCTAssertEqual(p[keyPath: path], control.range.upperBound, "\(control.id)")
+            p[keyPath: path] = control.range.lowerBound - 100
+            XCTAssertEqual(p[keyPath: path], control.range.lowerBound, "\(control.id)")
+        }
+        XCTAssertEqual(EngineParameters.controls.map { "\($0.id)" },
+                       ["q", "pitch", "dry_wet", "gain", "gate", "register_mode", "voice_source"])
+        XCTAssertEqual(EngineParameters.gain.rangeDescription, "-60...24 dB")
+        XCTAssertEqual(EngineParameters.quality.rangeDescription, "0...1")
+    }
 }

@@ -35,7 +35,12 @@ juce::File thisBinary() {
     return juce::File::getSpecialLocation(juce::File::currentExecutableFile);
 }
 
-const char* parameterIds[] = { "q", "pitch", "dry_wet", "gain", "gate", "register_mode", "voice_source" };
+/// The engine's name for parameter `i` (the C API's table is the one source of names and ranges).
+const char* parameterId(int i) {
+    const char* name = nullptr;
+    tmrvc_parameter_info(static_cast<tmrvc_parameter>(i), nullptr, nullptr, nullptr, &name);
+    return name;
+}
 }
 
 TMRVCProcessor::TMRVCProcessor()
@@ -53,7 +58,7 @@ TMRVCProcessor::TMRVCProcessor()
         found.sort();
         speakers.addArray(found);
     }
-    for (auto id : parameterIds) parameters.addParameterListener(id, this);
+    for (int i = 0; i < TMRVC_PARAM_COUNT; ++i) parameters.addParameterListener(parameterId(i), this);
     parameters.addParameterListener("bypass", this);
     parameters.addParameterListener("speaker", this);
     pushParameters();
@@ -135,7 +140,7 @@ void TMRVCProcessor::pushParameters() {
     if (engine == nullptr) return;
     const bool bypassed = parameters.getRawParameterValue("bypass")->load() > 0.5f;
     for (int i = 0; i < TMRVC_PARAM_COUNT; ++i) {
-        float v = parameters.getRawParameterValue(parameterIds[i])->load();
+        float v = parameters.getRawParameterValue(parameterId(i))->load();
         if (i == TMRVC_PARAM_DRY_WET && bypassed) v = 0;   // bypass = dry, still latency-aligned and smooth
         tmrvc_set_parameter(engine, static_cast<tmrvc_parameter>(i), v);
     }
