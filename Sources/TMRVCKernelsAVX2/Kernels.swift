@@ -221,7 +221,8 @@ func storeColumn(_ v: SIMD16<Float>, _ y: UnsafeMutablePointer<Float>, ysN: Int,
     }
 }
 
-/// Dot product of `n` floats (a multiple of 8), SIMD8 accumulation whose order depends only on n.
+/// Dot product of `n` floats, SIMD8 accumulation whose order depends only on n (a scalar tail for
+/// the last n mod 8).
 public func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc0 = SIMD8<Float>(), acc1 = SIMD8<Float>()
     let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
@@ -234,11 +235,17 @@ public func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n
                     rb.loadUnaligned(fromByteOffset: (i + 8) * stride, as: SIMD8<Float>.self))
         i += 16
     }
-    if i < n {
+    if i + 8 <= n {
         acc0 = madd(acc0, ra.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self),
                     rb.loadUnaligned(fromByteOffset: i * stride, as: SIMD8<Float>.self))
+        i += 8
     }
-    return (acc0 + acc1).sum()
+    var total = (acc0 + acc1).sum()
+    while i < n {
+        total += a[i] * b[i]
+        i += 1
+    }
+    return total
 }
 
 /// `sum_{j<n} (a[j] - b[j])^2` with SIMD8 accumulation (fixed summation order).
@@ -291,7 +298,7 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
                     for p in 0..<k { s += a[p * lda + i] * bj[p] }
                     acc = s
                 } else {
-                    acc = dotAny(a + i * lda, bj, k)
+                    acc = dotProduct(a + i * lda, bj, k)
                 }
                 c[i * ldc + j] += alpha * acc
             }
@@ -338,20 +345,3 @@ public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Floa
     }
 }
 
-/// Dot product of `n` floats (any n), SIMD8 accumulation.
-@inline(__always)
-func dotAny(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD8<Float>()
-    let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
-    var i = 0
-    while i + 8 <= n {
-        acc = madd(acc, ra.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self), rb.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
-        i += 8
-    }
-    var total = acc.sum()
-    while i < n {
-        total += a[i] * b[i]
-        i += 1
-    }
-    return total
-}
