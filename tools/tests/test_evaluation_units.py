@@ -187,3 +187,14 @@ def test_wer_by_source_f0_band():
     assert lines[2] == "| < 120 Hz | 2 | 5.0 | – | 10.0 | – |"
     assert lines[3] == "| ≥ 225 Hz | 1 | 0.0 | 30.0 | 50.0 | – |"
     assert len(lines) == 4                                        # empty bands are left out
+
+
+def test_pitch_path_best_lag_finds_a_delayed_contour():
+    from tmrvc.evaluation.pitch_path import _best_lag
+
+    rng = np.random.default_rng(1)
+    a = 7.0 + np.cumsum(0.02 * rng.standard_normal(300))
+    b = np.concatenate([np.full(2, np.nan), a[:-2]])             # a, two frames later
+    assert _best_lag(a, b) == pytest.approx(1.0)
+    assert M.f0_agreement(a, b)[0] < 0.999
+    assert np.isnan(_best_lag(a[:5], b[:5]))
