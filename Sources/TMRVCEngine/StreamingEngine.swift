@@ -731,7 +731,8 @@ public final class StreamingEngine: @unchecked Sendable {
         }
     }
 
-    private func controlOverload(hopMicroseconds micros: Double) {
+    /// The overload control's step for one hop that took `micros` (internal for its tests).
+    func controlOverload(hopMicroseconds micros: Double) {
         guard overloadControlEnabled else { return }
         let budget = 1e6 * Double(Self.hop) / Double(Self.internalRate)   // 10 ms
         if overloadCooldown > 0 { overloadCooldown -= 1 }

@@ -285,6 +285,31 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertEqual(e.statistics.underruns, 0)
     }
 
+    /// The overload control's hysteresis on synthetic hop times (10 ms budget): a hop above 60 %
+    /// lowers the cap by 0.25 (at most every 50 hops); 300 hops below 40 % since the last slow hop
+    /// raise it by 0.25; hops between 40 and 60 % neither count nor reset (a host whose normal hop
+    /// costs 5 ms still gets its quality back); a slow hop during the cooldown resets the count.
+    func testOverloadHysteresisOnSyntheticHopTimes() throws {
+        let e = try engine(.resynthesis, rate: 48000, q: 1, overloadControl: true)
+        func hops(_ n: Int, _ micros: Double) { for _ in 0..<n { e.controlOverload(hopMicroseconds: micros) } }
+        hops(1, 7000)
+        XCTAssertEqual(e.effectiveQuality, 0.75)
+        hops(60, 5000)                 // moderate: neither counts nor resets; the cooldown runs out
+        hops(299, 3000)
+        XCTAssertEqual(e.effectiveQuality, 0.75)
+        hops(1, 3000)                  // the 300th calm hop
+        XCTAssertEqual(e.effectiveQuality, 1)
+        hops(1, 7000)
+        XCTAssertEqual(e.effectiveQuality, 0.75)
+        hops(10, 1000)
+        hops(1, 8000)                  // slow, within the 50-hop cooldown: no cut, the count starts again
+        XCTAssertEqual(e.effectiveQuality, 0.75)
+        hops(299, 1000)
+        XCTAssertEqual(e.effectiveQuality, 0.75)
+        hops(1, 1000)
+        XCTAssertEqual(e.effectiveQuality, 1)
+    }
+
     /// The output pitch: automatic mode moves a steady 120 Hz voice into a 240 Hz speaker's register,
     /// exactly as a RegisterMap fed with the engine's F0 estimates predicts (the running source
     /// statistics start at the 150 Hz prior, so after 0.6 s the map still sits below the target
