@@ -41,9 +41,10 @@ mkdir -p "$WORK/corpus" "$WORK/artifacts"
 echo "== fuzzing for ${SECONDS_TO_RUN}s"
 # SWIFT_BACKTRACE=enable=no: let libFuzzer report crashes at once (the Swift backtracer would
 # take tens of seconds). detect_leaks=0: the Swift runtime's metadata caches read as leaks.
+# (A comment line inside this command used to end it early, so the fuzzer ran without these.)
+# shellcheck disable=SC2086
 SWIFT_BACKTRACE=enable=no \
 ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:handle_abort=1" \
-# shellcheck disable=SC2086
 "$BIN" "$WORK/corpus" $CORPUS \
   -max_total_time="$SECONDS_TO_RUN" -timeout=10 -rss_limit_mb=4096 $LIMITS \
   -artifact_prefix="$WORK/artifacts/" -print_final_stats=1 "$@"
