@@ -18,6 +18,10 @@ Files (float32, little-endian, C order):
   fricative noise burst), digital silence, low-level noise;
 * ``dsp_log_mel.npy``   [80, 150]  ``frontend.log_mel(dsp_audio)``;
 * ``dsp_pitch.npy``     [2, 150]   ``pitch.pitch_features(dsp_audio)``;
+* ``dsp_speech.npy``    [N]        speech: Tests/Fixtures/audio/utt2_en-gb-m3.wav (a low male voice)
+  then utt1_en-us-f3.wav (female), int16 / 32768; ``dsp_speech_pitch.npy`` [2, N / 240] its
+  ``pitch.pitch_features`` (the pitch track across real voicing onsets, octave choices and a
+  speaker change);
 * ``dsp_ola_mag.npy``   [241, 16]  random magnitudes, ``dsp_ola_phase.npy`` [241, 16] random phases;
 * ``dsp_ola_out.npy``   [3840]     ``frontend.istft_ola(mag, phase)``.
 """
@@ -98,6 +102,17 @@ def main() -> int:
     save("dsp_audio.npy", audio)
     save("dsp_log_mel.npy", frontend.log_mel(audio))
     save("dsp_pitch.npy", pitch.pitch_features(audio))
+    from scipy.io import wavfile
+    fixtures = here.parent / "Tests" / "Fixtures" / "audio"
+    speech = []
+    for name in ("utt2_en-gb-m3.wav", "utt1_en-us-f3.wav"):
+        rate, pcm = wavfile.read(fixtures / name)
+        assert rate == sr and pcm.dtype == np.int16, f"{fixtures / name}: expected 24 kHz int16"
+        speech.append(pcm.astype(np.float32) / 32768.0)
+    speech = np.concatenate(speech)
+    speech = speech[:len(speech) // 240 * 240]
+    save("dsp_speech.npy", speech)
+    save("dsp_speech_pitch.npy", pitch.pitch_features(speech))
     rng = np.random.default_rng(99)
     frames = 16
     mag = (rng.random((frontend.VOC_BINS, frames)) * 2.0).astype(np.float32)

@@ -95,11 +95,23 @@ public enum TMRVCConstants {
         /// `pitch.lowpass_hz`.
         public static let lowpassHz: Double = 1000.0
         /// `pitch.voicing_dmin_weight`.
-        public static let voicingDminWeight: Double = -5.35
+        public static let voicingDminWeight: Double = -3.241
         /// `pitch.voicing_lowband_weight`.
-        public static let voicingLowbandWeight: Double = 0.17
+        public static let voicingLowbandWeight: Double = 0.148
+        /// `pitch.voicing_previous_dmin_weight`.
+        public static let voicingPreviousDminWeight: Double = -3.599
         /// `pitch.voicing_bias`.
-        public static let voicingBias: Double = 3.08
+        public static let voicingBias: Double = 3.909
+        /// `pitch.track_confident_dmin`.
+        public static let trackConfidentDmin: Double = 0.2
+        /// `pitch.track_hold_frames`.
+        public static let trackHoldFrames: Int = 20
+        /// `pitch.track_octave_margin`.
+        public static let trackOctaveMargin: Double = 0.15
+        /// `pitch.track_max_jump_octaves`.
+        public static let trackMaxJumpOctaves: Double = 0.3
+        /// `pitch.track_search_tolerance`.
+        public static let trackSearchTolerance: Double = 0.06
         /// `pitch.register_prior_hz`.
         public static let registerPriorHz: Double = 150.0
         /// `pitch.register_prior_std`.

@@ -49,16 +49,29 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   outside it when the window allows), so F0 near `f0_max` is not quantised to the lag grid
 ///   (e.g. 990 Hz is estimated as ~990 Hz, not 1000 Hz); the result is clamped to
 ///   `[pitch.f0_min_hz, pitch.f0_max_hz]`;
+/// * **pitch track** (the octave reference): while a confident frame (voiced, `d'(tau) <
+///   pitch.track_confident_dmin`) lies at most `pitch.track_hold_frames` frames back, the deepest
+///   local minima of `d'` near `tau / 2` and `2 tau` (within `pitch.track_search_tolerance`) replace
+///   `tau` when their F0 is nearer the track's log-F0 and their `d'` at most `pitch.track_octave_margin`
+///   above `d'(tau)` (octave errors of YIN's first-dip rule);
 /// * voiced when the RMS of the `W` newest samples ≥ `silenceRMS` (newest 20 ms silent: unvoiced)
 ///   and the level-independent logistic score
-///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L + pitch.voicing_bias > 0`,
-///   `L` = low-passed over full-band window energy in dB; voicing = `clamp(1 - d'(tau), 0, 1)`.
+///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L +
+///   pitch.voicing_previous_dmin_weight * d'_previous + pitch.voicing_bias > 0`,
+///   `L` = low-passed over full-band window energy in dB, `d'_previous` the previous frame's `d'`
+///   (1 at the start); a voiced frame that is not confident is unvoiced when no track is held or
+///   its log-F0 is more than `pitch.track_max_jump_octaves` from the track (spurious weakly periodic
+///   frames at onsets and in fricatives); voicing = `clamp(1 - d'(tau), 0, 1)`. A confident voiced
+///   frame sets the track to its log-F0.
 ///
 /// Quality knob: the window length. 960 samples (40 ms) covers `pitch.f0_min_hz` = 50 Hz; shorter
 /// windows cost less (O(W * tauMax) per hop) and react faster but raise the lowest detectable F0 to
 /// `2 * sr / windowLength` (480 samples -> 100 Hz).
 ///
 /// Accuracy against torchcrepe and pyworld labels: docs/training.md "F0 estimator".
+///
+/// State: the sample history (``process(_:count:estimates:capacity:)``) and the pitch track (every
+/// estimate); ``reset()`` clears both, ``resetTrack()`` the track only.
 ///
 /// Real-time safety: buffers sized in `init`; ``process(_:count:estimates:capacity:)`` and
 /// ``estimate(window:)`` neither allocate nor lock. Not thread safe.
@@ -92,6 +105,11 @@ public final class PitchEstimator {
     private let computedLags: Int                      // maxLag + 1 when the window allows it
     private let reversed: UnsafeMutablePointer<Float>  // the low-passed window, newest sample first
     private let lowpass: (b0: Double, b1: Double, b2: Double, a1: Double, a2: Double)
+    // Pitch track (the octave reference) and the previous frame's d'.
+    private let holdFrames = TMRVCConstants.Pitch.trackHoldFrames
+    private var track = 0.0                            // log2 F0 (Hz) of the last confident frame
+    private var framesSinceConfident = TMRVCConstants.Pitch.trackHoldFrames + 1
+    private var previousDmin = 1.0
 
     /// Creates an estimator.
     ///
@@ -142,7 +160,21 @@ public final class PitchEstimator {
     #if !DEBUG
     @_noAllocation
     #endif
-    public func reset() { frames.reset() }
+    public func reset() {
+        frames.reset()
+        resetTrack()
+    }
+
+    /// Forgets the pitch track and the previous frame's periodicity (as at the start of a stream),
+    /// keeping the sample history. For a caller that skipped frames. Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    public func resetTrack() {
+        track = 0
+        framesSinceConfident = holdFrames + 1
+        previousDmin = 1
+    }
 
     /// How many estimates pushing `count` samples will produce from the current state.
     public func estimateCount(afterPushing count: Int) -> Int { frames.windowCount(afterPushing: count) }
@@ -196,8 +228,9 @@ public final class PitchEstimator {
         return produced
     }
 
-    /// Estimates F0 of one window of ``windowLength`` samples (oldest first) without touching the
-    /// streaming state. Real-time safe.
+    /// Estimates F0 of the next frame from its window of ``windowLength`` samples (oldest first),
+    /// advancing the pitch track (call it once per hop, in order) but not the sample history.
+    /// Real-time safe.
     #if !DEBUG
     @_noAllocation
     #endif
@@ -243,10 +276,26 @@ public final class PitchEstimator {
             tau = minLag
             for t in minLag...maxLag where diff[t] < diff[tau] { tau = t }
         }
+        let held = framesSinceConfident <= holdFrames
+        if held {   // octave choice by the track: tau / 2 or 2 tau when nearer it and nearly as periodic
+            let limit = diff[tau] + TMRVCConstants.Pitch.trackOctaveMargin
+            let track = self.track, sr = sampleRate, minLag = self.minLag, maxLag = self.maxLag
+            var best = tau
+            for k in 0..<2 {
+                let target = k == 0 ? Double(tau) / 2 : 2 * Double(tau)
+                if let c = pitchNearMinimum(diff, target, minLag: minLag, maxLag: maxLag), diff[c] <= limit,
+                   pitchOctaves(lag: c, from: track, sampleRate: sr) < pitchOctaves(lag: best, from: track, sampleRate: sr) {
+                    best = c
+                }
+            }
+            tau = best
+        }
         let dmin = diff[tau]
         let score = TMRVCConstants.Pitch.voicingDminWeight * dmin
-            + TMRVCConstants.Pitch.voicingLowbandWeight * lowbandDB + TMRVCConstants.Pitch.voicingBias
-        if score <= 0 || rms < silenceRMS { return .unvoiced }
+            + TMRVCConstants.Pitch.voicingLowbandWeight * lowbandDB
+            + TMRVCConstants.Pitch.voicingPreviousDminWeight * previousDmin + TMRVCConstants.Pitch.voicingBias
+        previousDmin = dmin
+        var voiced = score > 0 && rms >= silenceRMS
         var lag = Double(tau)
         if tau > 1 && tau < computedLags {
             let a = diff[tau - 1], b = diff[tau], c = diff[tau + 1]
@@ -254,8 +303,42 @@ public final class PitchEstimator {
             if den > 0 { lag += 0.5 * (a - c) / den }
         }
         lag = min(maxLagSamples, max(minLagSamples, lag))   // keep f0 in [f0_min, f0_max]
+        let sr = sampleRate, previousTrack = self.track
+        let logF0 = _unsafePerformance { log2(sr / lag) }
+        let confident = dmin < TMRVCConstants.Pitch.trackConfidentDmin
+        let offTrack = !held || abs(logF0 - previousTrack) > TMRVCConstants.Pitch.trackMaxJumpOctaves
+        if voiced && !confident && offTrack {
+            voiced = false   // weakly periodic and off the track (or no track held)
+        }
+        if voiced && confident {
+            track = logF0
+            framesSinceConfident = 0
+        } else {
+            framesSinceConfident = min(framesSinceConfident + 1, holdFrames + 1)
+        }
+        guard voiced else { return .unvoiced }
         return PitchEstimate(f0Hz: Float(sampleRate / lag),
                              voicing: Float(min(1, max(0, 1 - dmin))))
     }
 }
 
+/// The deepest local minimum of `d'` (`diff`) within `pitch.track_search_tolerance` (relative)
+/// of lag `target`, strictly inside `(minLag, maxLag)`; nil when the deepest point there is not
+/// one. As `tmrvc.pitch._near_minimum` (a free function: real-time code may not touch class metadata).
+func pitchNearMinimum(_ diff: UnsafePointer<Double>, _ target: Double, minLag: Int, maxLag: Int) -> Int? {
+    let tolerance = TMRVCConstants.Pitch.trackSearchTolerance
+    let low = target * (1 - tolerance), high = target * (1 + tolerance)   // > 0: Int() is floor
+    let lo = max(minLag, Int(low))
+    let hi = min(maxLag, Double(Int(high)) < high ? Int(high) + 1 : Int(high))
+    if hi - lo < 1 { return nil }
+    var t = lo
+    for k in lo...hi where diff[k] < diff[t] { t = k }
+    if t <= minLag || t >= maxLag { return nil }
+    if diff[t] > diff[t - 1] || diff[t] > diff[t + 1] { return nil }
+    return t
+}
+
+/// Octaves between lag `tau`'s F0 and `track` (log2 Hz).
+func pitchOctaves(lag tau: Int, from track: Double, sampleRate: Double) -> Double {
+    abs(_unsafePerformance { log2(sampleRate / Double(tau)) } - track)
+}

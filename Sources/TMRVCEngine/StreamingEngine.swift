@@ -66,6 +66,10 @@ public final class StreamingEngine: @unchecked Sendable {
     private let irOut: TensorBuffer
     private let mel = CausalLogMel()
     private let pitch: [PitchEstimator]
+    /// Per estimator: the hop of its last estimate (-2: none yet) and that estimate. Both paths of
+    /// a crossfade share one estimate per hop, so each estimator's pitch track advances once per hop.
+    private let pitchHop: UnsafeMutablePointer<Int>
+    private let pitchLast: UnsafeMutablePointer<PitchEstimate>
     private let paths: [ConversionPath]
     private var active = 0
     private var fadingTo = -1
@@ -208,6 +212,10 @@ public final class StreamingEngine: @unchecked Sendable {
         paths = [try ConversionPath(modelsDirectory: modelsDirectory, weightStorage: weightStorage),
                  try ConversionPath(modelsDirectory: modelsDirectory, weightStorage: weightStorage)]
         pitch = (0...Self.maxLookahead).map { l in PitchEstimator(windowLength: QualityProfile.pitchWindow(lookahead: l)) }
+        pitchHop = .allocate(capacity: Self.maxLookahead + 1)
+        pitchHop.initialize(repeating: -2, count: Self.maxLookahead + 1)
+        pitchLast = .allocate(capacity: Self.maxLookahead + 1)
+        pitchLast.initialize(repeating: .unvoiced, count: Self.maxLookahead + 1)
         historyLength = QualityProfile.pitchWindow(lookahead: Self.maxLookahead) + 2 * Self.hop * (Self.maxLookahead + 2)
         history = .allocate(capacity: historyLength)
         history.initialize(repeating: 0, count: historyLength)
@@ -246,6 +254,7 @@ public final class StreamingEngine: @unchecked Sendable {
         history.deallocate(); melFrame.deallocate(); melHistory.deallocate(); contentRing.deallocate()
         irParams.deallocate(); hopIn.deallocate(); hopOut.deallocate(); fadeIn.deallocate()
         analysisWindow.deallocate(); diagMagnitude.deallocate(); diagPhase.deallocate()
+        pitchHop.deallocate(); pitchLast.deallocate()
         releaseHostBuffers()
     }
 
@@ -313,6 +322,7 @@ public final class StreamingEngine: @unchecked Sendable {
         content.resetState()
         mel.reset()
         for p in pitch { p.reset() }
+        pitchHop.update(repeating: -2, count: Self.maxLookahead + 1)
         history.update(repeating: 0, count: historyLength)
         melHistory.update(repeating: logf(Float(TMRVCConstants.Frontend.logFloor)), count: Self.melCount * Self.irWindow)
         contentRing.update(repeating: 0, count: Self.contentCount * (Self.maxLookahead + 1))
@@ -609,9 +619,7 @@ public final class StreamingEngine: @unchecked Sendable {
         }
         switch mode {
         case .convert:
-            let estimator = pitch[path.pitchWindow]
-            let window = estimator.windowLength
-            let e = estimator.estimate(window: history + historyLength - window)
+            let e = pitchEstimate(window: path.pitchWindow)
             let voiced = e.f0Hz > 0 && e.voicing > 0
             let source: Float = voiced ? e.logF0Feature : 0   // log2(f0 / f0_ref) in Double, rounded once
             // Into the speaker's register (automatic mode, a speaker file with pitch statistics),
@@ -666,6 +674,18 @@ public final class StreamingEngine: @unchecked Sendable {
         irParams.update(from: irOut.floats, count: TMRVCConstants.Dims.irParams)
         paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha, spreadOver: acousticParts)
         if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha, spreadOver: acousticParts) }
+    }
+
+    /// This hop's F0 estimate with pitch window `index` (computed once per hop; an estimator that
+    /// skipped hops, unused while another quality was active, starts a new pitch track).
+    private func pitchEstimate(window index: Int) -> PitchEstimate {
+        if pitchHop[index] == hopIndex { return pitchLast[index] }
+        let estimator = pitch[index]
+        if pitchHop[index] != hopIndex - 1 { estimator.resetTrack() }
+        let e = estimator.estimate(window: history + historyLength - estimator.windowLength)
+        pitchHop[index] = hopIndex
+        pitchLast[index] = e
+        return e
     }
 
     private func applyProfile(_ p: QualityProfile, to path: ConversionPath) {

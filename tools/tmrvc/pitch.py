@@ -80,9 +80,24 @@ def _difference(fr: np.ndarray) -> np.ndarray:
     return np.maximum(d, 0.0)
 
 
+def _near_minimum(row: np.ndarray, target: float) -> int | None:
+    """The deepest local minimum of ``d'`` within ``pitch.track_search_tolerance`` (relative) of lag
+    ``target``, inside ``(TAU_MIN, TAU_MAX)``; ``None`` when the deepest point there is not one."""
+    tol = C.PITCH_TRACK_SEARCH_TOLERANCE
+    lo = max(TAU_MIN, int(np.floor(target * (1.0 - tol))))
+    hi = min(TAU_MAX, int(np.ceil(target * (1.0 + tol))))
+    if hi - lo < 1:
+        return None
+    t = lo + int(np.argmin(row[lo:hi + 1]))
+    if t <= TAU_MIN or t >= TAU_MAX or row[t] > row[t - 1] or row[t] > row[t + 1]:
+        return None
+    return t
+
+
 def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
                 silence_rms: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame ``(f0_hz, voicing)``, float64 arrays of length ``len(audio) // 240``.
+    """Per-frame ``(f0_hz, voicing)``, float64 arrays of length ``len(audio) // 240``, from the
+    start of a stream (the track starts empty).
 
     ``threshold`` is YIN's absolute threshold for choosing the lag; ``f0_hz`` is 0 on unvoiced
     frames.
@@ -101,6 +116,8 @@ def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
     rms = np.sqrt(np.mean(fr[:, -W:] ** 2, axis=1))      # of the newest W samples (the reference window)
     f0 = np.zeros(n)
     voicing = np.zeros(n)
+    hold = C.PITCH_TRACK_HOLD_FRAMES
+    track, since_confident, previous_dmin = 0.0, hold + 1, 1.0
     for i in range(n):
         row = dn[i]
         cand = np.nonzero(row[TAU_MIN:TAU_MAX + 1] < threshold)[0]
@@ -110,18 +127,36 @@ def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
                 tau += 1
         else:
             tau = TAU_MIN + int(np.argmin(row[TAU_MIN:TAU_MAX + 1]))
+        held = since_confident <= hold
+        if held:                                       # octave choice by the track
+            best = tau
+            for t in (_near_minimum(row, tau / 2.0), _near_minimum(row, 2.0 * tau)):
+                if (t is not None and row[t] <= row[tau] + C.PITCH_TRACK_OCTAVE_MARGIN
+                        and abs(np.log2(SR / t) - track) < abs(np.log2(SR / best) - track)):
+                    best = t
+            tau = best
         dmin = row[tau]
-        score = C.PITCH_VOICING_DMIN_WEIGHT * dmin + C.PITCH_VOICING_LOWBAND_WEIGHT * lowband_db[i] + C.PITCH_VOICING_BIAS
-        if score <= 0.0 or rms[i] < silence_rms:
-            continue
+        score = (C.PITCH_VOICING_DMIN_WEIGHT * dmin + C.PITCH_VOICING_LOWBAND_WEIGHT * lowband_db[i]
+                 + C.PITCH_VOICING_PREVIOUS_DMIN_WEIGHT * previous_dmin + C.PITCH_VOICING_BIAS)
+        previous_dmin = dmin
+        voiced = score > 0.0 and rms[i] >= silence_rms
         t = float(tau)
         if TAU_MIN < tau < TAU_MAX:
             a3, b3, c3 = row[tau - 1], row[tau], row[tau + 1]
             den = a3 - 2.0 * b3 + c3
             if den > 0:
                 t += 0.5 * (a3 - c3) / den
-        f0[i] = SR / t
-        voicing[i] = min(1.0, max(0.0, 1.0 - dmin))
+        log_f0 = np.log2(SR / t)
+        if voiced and dmin >= C.PITCH_TRACK_CONFIDENT_DMIN and (
+                not held or abs(log_f0 - track) > C.PITCH_TRACK_MAX_JUMP_OCTAVES):
+            voiced = False                             # weakly periodic and off the track (or no track)
+        if voiced and dmin < C.PITCH_TRACK_CONFIDENT_DMIN:
+            track, since_confident = log_f0, 0
+        else:
+            since_confident = min(since_confident + 1, hold + 1)
+        if voiced:
+            f0[i] = SR / t
+            voicing[i] = min(1.0, max(0.0, 1.0 - dmin))
     return f0, voicing
 
 

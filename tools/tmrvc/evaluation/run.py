@@ -372,10 +372,12 @@ def _cache_root() -> Path:
 def enroll(models: Path, wavs: list[Path], name: str, log=print) -> Path:
     """The speaker file ``python -m tmrvc.fewshot`` makes from ``wavs`` with ``models``, cached
     under ``$TMRVC_CACHE`` (``~/.cache/tmrvc``) by the bytes of the models it reads, the adapt
-    configuration and the recordings, so a rerun on the same weights does not fit it again."""
+    configuration, the F0 estimator that sets its register statistics (``tmrvc/pitch.py`` and the
+    constants) and the recordings, so a rerun on the same weights does not fit it again."""
     h = hashlib.sha1()
     for f in ([Path(models) / f"{m}.onnx" for m in ("content_encoder", "speaker_encoder", "converter")]
-              + [ROOT / "configs" / "train_student.yaml"] + list(wavs)):
+              + [ROOT / "configs" / "train_student.yaml", ROOT / "configs" / "constants.yaml",
+                 ROOT / "tools" / "tmrvc" / "pitch.py"] + list(wavs)):
         h.update(f.name.encode())
         h.update(f.read_bytes() if f.exists() else b"missing")
     out = _cache_root() / "eval-enrolled" / h.hexdigest()[:16] / f"{name}.{C.SPEAKER_FILE_EXTENSION}"
