@@ -118,6 +118,12 @@ public enum TMRVCConstants {
         public static let registerPriorStd: Double = 0.2
         /// `pitch.register_prior_frames`.
         public static let registerPriorFrames: Int = 25
+        /// `pitch.register_mean_prior_frames`.
+        public static let registerMeanPriorFrames: Int = 2
+        /// `pitch.register_settle_frames`.
+        public static let registerSettleFrames: Int = 25
+        /// `pitch.register_mean_frames`.
+        public static let registerMeanFrames: Int = 400
         /// `pitch.register_max_frames`.
         public static let registerMaxFrames: Int = 1000
         /// `pitch.register_std_ratio_min`.

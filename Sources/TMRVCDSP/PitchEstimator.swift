@@ -12,20 +12,25 @@ public struct PitchEstimate: Sendable, Equatable {
     public var f0Hz: Float
     /// Voicing confidence in 0...1 (`1 - d'_min` of YIN for voiced frames, 0 otherwise).
     public var voicing: Float
+    /// The converter's first pitch channel: `log2(f0 / pitch.f0_ref_hz)` when voiced, else 0,
+    /// computed in `Double` from the unrounded F0 and rounded once (as `tmrvc.pitch`: the output F0's
+    /// phase integrates it over the whole stream, so one float32 rounding more shows after seconds).
+    public var logF0Feature: Float
 
-    /// Creates an estimate.
+    /// Creates an estimate (the log-F0 feature from `f0Hz`).
     public init(f0Hz: Float, voicing: Float) {
-        self.f0Hz = f0Hz
+        self.init(unroundedF0Hz: Double(f0Hz), voicing: voicing)
+    }
+
+    /// Creates an estimate from an unrounded F0.
+    init(unroundedF0Hz f0: Double, voicing: Float) {
+        f0Hz = Float(f0)
         self.voicing = voicing
+        logF0Feature = f0 > 0 ? Float(_unsafePerformance { log2(f0 / TMRVCConstants.Pitch.f0RefHz) }) : 0
     }
 
     /// An unvoiced frame.
     public static let unvoiced = PitchEstimate(f0Hz: 0, voicing: 0)
-
-    /// The converter's first pitch channel: `log2(f0 / pitch.f0_ref_hz)` when voiced, else 0.
-    public var logF0Feature: Float {
-        f0Hz > 0 ? Float(log2(Double(f0Hz) / TMRVCConstants.Pitch.f0RefHz)) : 0
-    }
 }
 
 /// Causal YIN F0 estimator producing the converter's `pitch` input (`dims.pitch` = 2 channels:
@@ -96,7 +101,6 @@ public final class PitchEstimator {
     /// Frames whose newest `windowLength / 2` samples have an RMS below this are unvoiced.
     public let silenceRMS: Double
 
-    private let f0Ref = TMRVCConstants.Pitch.f0RefHz
     private let sampleRate = Double(PitchEstimator.sampleRate)
     private let minLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MaxHz
     private let maxLagSamples = Double(PitchEstimator.sampleRate) / TMRVCConstants.Pitch.f0MinHz
@@ -214,13 +218,11 @@ public final class PitchEstimator {
         let needed = frames.windowCount(afterPushing: count)   // not inside the autoclosure (it would retain self)
         precondition(needed <= capacity, "PitchEstimator: feature buffer too small")
         var produced = 0, i = 0
-        let ref = f0Ref
         while i < count {
             i += frames.append(samples + i, count: count - i)
             guard frames.isComplete else { continue }
             let e = estimate(window: frames.window)
-            let f0 = Double(e.f0Hz)
-            features[2 * produced] = f0 > 0 ? Float(_unsafePerformance { log2(f0 / ref) }) : 0
+            features[2 * produced] = e.logF0Feature
             features[2 * produced + 1] = e.voicing
             produced += 1
             frames.advance()
@@ -317,8 +319,7 @@ public final class PitchEstimator {
             framesSinceConfident = min(framesSinceConfident + 1, holdFrames + 1)
         }
         guard voiced else { return .unvoiced }
-        return PitchEstimate(f0Hz: Float(sampleRate / lag),
-                             voicing: Float(min(1, max(0, 1 - dmin))))
+        return PitchEstimate(unroundedF0Hz: sr / lag, voicing: Float(min(1, max(0, 1 - dmin))))
     }
 }
 

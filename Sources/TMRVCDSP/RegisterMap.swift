@@ -11,8 +11,11 @@ import Darwin
 /// Features are `x = log2(f0 / pitch.f0_ref_hz)` on voiced frames. Running statistics of the source
 /// start at the prior (mean `log2(pitch.register_prior_hz / f0_ref)`, variance
 /// `pitch.register_prior_std^2`); on every voiced frame `n += 1`,
-/// `k = min(n + pitch.register_prior_frames, pitch.register_max_frames)`, `d = x - mean`,
-/// `mean += d / k`, `var += (d (x - mean) - var) / k`. With target statistics (a speaker file's
+/// `k_mean = n + pitch.register_mean_prior_frames` while `n <= pitch.register_settle_frames` (the first
+/// voiced frames set the register), then `pitch.register_mean_frames` (slow: a faster running mean
+/// would follow, and so remove, the sentence's own intonation);
+/// `k_var = min(n + pitch.register_prior_frames, pitch.register_max_frames)`, `d = x - mean`,
+/// `mean += d / k_mean`, `var += (d (x - mean) - var) / k_var`. With target statistics (a speaker file's
 /// `(mean, std)` of its voiced log-F0) the output is
 /// `target_mean + (x - mean) * clip(target_std / sqrt(var), register_std_ratio_min, register_std_ratio_max)`;
 /// without them it is `x`. The pitch shift (`semitones / 12`) is added on top; unvoiced frames map to 0.
@@ -39,6 +42,9 @@ public struct RegisterMap: Sendable, Equatable {
     private let initialMean = RegisterMap.priorMean
     private let initialVariance = RegisterMap.priorVariance
     private let priorFrames = TMRVCConstants.Pitch.registerPriorFrames
+    private let meanPriorFrames = TMRVCConstants.Pitch.registerMeanPriorFrames
+    private let settleFrames = TMRVCConstants.Pitch.registerSettleFrames
+    private let meanFrames = TMRVCConstants.Pitch.registerMeanFrames
     private let maxFrames = TMRVCConstants.Pitch.registerMaxFrames
     private let ratioMin = TMRVCConstants.Pitch.registerStdRatioMin
     private let ratioMax = TMRVCConstants.Pitch.registerStdRatioMax
@@ -105,10 +111,11 @@ public struct RegisterMap: Sendable, Equatable {
     public mutating func map(_ x: Double, voiced: Bool, shiftSemitones: Double = 0, applyTarget: Bool = true) -> Double {
         guard voiced else { return 0 }
         count += 1
-        let k = Double(min(count + priorFrames, maxFrames))
+        let kMean = Double(count <= settleFrames ? count + meanPriorFrames : meanFrames)
+        let kVariance = Double(min(count + priorFrames, maxFrames))
         let d = x - mean
-        mean += d / k
-        variance += (d * (x - mean) - variance) / k
+        mean += d / kMean
+        variance += (d * (x - mean) - variance) / kVariance
         var y = x
         if hasTarget && applyTarget {
             let v = max(variance, 1e-12)

@@ -45,7 +45,8 @@ SCHEMA: dict[str, dict[str, object]] = {
               "track_hold_frames": int, "track_octave_margin": float, "track_max_jump_octaves": float,
               "track_search_tolerance": float,
               "register_prior_hz": float,
-              "register_prior_std": float, "register_prior_frames": int, "register_max_frames": int,
+              "register_prior_std": float, "register_prior_frames": int, "register_mean_prior_frames": int,
+              "register_settle_frames": int, "register_mean_frames": int, "register_max_frames": int,
               "register_std_ratio_min": float, "register_std_ratio_max": float},
     "lora": {"rank": int, "targets": (list, str), "delta_size": int},
     "streaming": {

@@ -34,8 +34,11 @@ Register mapping (output log-F0 from the source's)
 -------------------------------------------------
 ``x = log2(f0 / f0_ref)`` on voiced frames.  The engine keeps running statistics of the source:
 prior mean ``log2(register_prior_hz / f0_ref)``, variance ``register_prior_std^2``; on each voiced
-frame ``n += 1``, ``k = min(n + register_prior_frames, register_max_frames)``, ``d = x - mean``,
-``mean += d / k``, ``var += (d (x - mean) - var) / k``; then ``y = target_mean + (x - mean) * rho``
+frame ``n += 1``, ``k_mean = n + register_mean_prior_frames`` while ``n <= register_settle_frames``
+(the first voiced frames set the register), then ``register_mean_frames`` (a slow exponential average:
+a faster running mean would follow, and so remove, the sentence's own intonation);
+``k_var = min(n + register_prior_frames, register_max_frames)``; ``d = x - mean``,
+``mean += d / k_mean``, ``var += (d (x - mean) - var) / k_var``; then ``y = target_mean + (x - mean) * rho``
 with ``rho = clip(target_std / sqrt(var), register_std_ratio_min, register_std_ratio_max)``.  The
 user's pitch shift (semitones / 12) is added on top.  Without target statistics (a version-1
 speaker file, or the manual mode) ``y = x + shift``.
@@ -203,10 +206,12 @@ class RegisterMap:
         y = x
         if self.target_mean is not None:
             self.n += 1
-            k = min(self.n + C.PITCH_REGISTER_PRIOR_FRAMES, C.PITCH_REGISTER_MAX_FRAMES)
+            k_mean = (self.n + C.PITCH_REGISTER_MEAN_PRIOR_FRAMES if self.n <= C.PITCH_REGISTER_SETTLE_FRAMES
+                      else C.PITCH_REGISTER_MEAN_FRAMES)
+            k_var = min(self.n + C.PITCH_REGISTER_PRIOR_FRAMES, C.PITCH_REGISTER_MAX_FRAMES)
             d = x - self.mean
-            self.mean += d / k
-            self.var += (d * (x - self.mean) - self.var) / k
+            self.mean += d / k_mean
+            self.var += (d * (x - self.mean) - self.var) / k_var
             rho = min(max(self.target_std / math.sqrt(max(self.var, 1e-12)), C.PITCH_REGISTER_STD_RATIO_MIN),
                       C.PITCH_REGISTER_STD_RATIO_MAX)
             y = self.target_mean + (x - self.mean) * rho
