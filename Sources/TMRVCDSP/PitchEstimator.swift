@@ -56,9 +56,10 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   `[pitch.f0_min_hz, pitch.f0_max_hz]`;
 /// * **pitch track** (the octave reference): while a confident frame (voiced, `d'(tau) <
 ///   pitch.track_confident_dmin`) lies at most `pitch.track_hold_frames` frames back, the deepest
-///   local minima of `d'` near `tau / 2` and `2 tau` (within `pitch.track_search_tolerance`) replace
-///   `tau` when their F0 is nearer the track's log-F0 and their `d'` at most `pitch.track_octave_margin`
-///   above `d'(tau)` (octave errors of YIN's first-dip rule);
+///   local minima of `d'` near `tau / 2`, `2 tau` and the track's own lag (within
+///   `pitch.track_search_tolerance`) replace `tau` when their F0 is nearer the track's log-F0 and their
+///   `d'` at most `pitch.track_octave_margin` above `d'(tau)` (octave errors of YIN's first-dip rule,
+///   and global minima at a multiple of the period when no dip is below the threshold);
 /// * voiced when the RMS of the `W` newest samples ≥ `silenceRMS` (newest 20 ms silent: unvoiced)
 ///   and the level-independent logistic score
 ///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L +
@@ -279,12 +280,13 @@ public final class PitchEstimator {
             for t in minLag...maxLag where diff[t] < diff[tau] { tau = t }
         }
         let held = framesSinceConfident <= holdFrames
-        if held {   // octave choice by the track: tau / 2 or 2 tau when nearer it and nearly as periodic
+        if held {   // octave choice by the track: tau / 2, 2 tau or the dip at the track's lag when nearer it and nearly as periodic
             let limit = diff[tau] + TMRVCConstants.Pitch.trackOctaveMargin
             let track = self.track, sr = sampleRate, minLag = self.minLag, maxLag = self.maxLag
             var best = tau
-            for k in 0..<2 {
-                let target = k == 0 ? Double(tau) / 2 : 2 * Double(tau)
+            let trackLag = sr / _unsafePerformance { exp2(track) }
+            for k in 0..<3 {
+                let target = k == 0 ? Double(tau) / 2 : k == 1 ? 2 * Double(tau) : trackLag
                 if let c = pitchNearMinimum(diff, target, minLag: minLag, maxLag: maxLag), diff[c] <= limit,
                    pitchOctaves(lag: c, from: track, sampleRate: sr) < pitchOctaves(lag: best, from: track, sampleRate: sr) {
                     best = c

@@ -15,14 +15,26 @@ Per frame (YIN, de Cheveigne & Kawahara 2002, with a learned voicing decision):
   ``tau = 0 .. 480``; cumulative-mean-normalised ``d'(tau) = d(tau) * tau / sum_{k=1..tau} d(k)``;
 * ``tau``: in ``[sr / f0_max, sr / f0_min]`` = ``[24, 480]``, the first ``tau`` with
   ``d'(tau) < threshold`` (then walked down to the local minimum), else the global minimum;
-  parabolic interpolation refines it; ``f0 = sr / tau``;
+* **pitch track** (causal state, the octave reference): while a confident frame (voiced,
+  ``d'(tau) < track_confident_dmin``) lies at most ``track_hold_frames`` frames back, the deepest
+  local minima of ``d'`` near ``tau / 2``, ``2 tau`` and the track's own lag (within
+  ``track_search_tolerance``) replace ``tau`` when their F0 is nearer the track's log-F0 and their
+  ``d'`` is at most ``track_octave_margin`` above ``d'(tau)``: YIN's first-dip rule takes the half
+  period when the second harmonic is strong, and the global minimum sits at a multiple of the
+  period when no dip is below the threshold;
+* parabolic interpolation refines ``tau``; ``f0 = sr / tau``;
 * voiced when the RMS of the ``W`` newest samples is at least ``silence_rms`` (a frame whose
   newest 20 ms are silent is unvoiced, whatever came before) and the logistic score
-  ``voicing_dmin_weight * d'(tau) + voicing_lowband_weight * L + voicing_bias > 0``, ``L`` = low-passed
-  over full-band frame energy in dB (voiced speech keeps its energy below 1 kHz, fricatives do not).
+  ``voicing_dmin_weight * d'(tau) + voicing_lowband_weight * L + voicing_previous_dmin_weight * d'_prev
+  + voicing_bias > 0``, ``L`` = low-passed over full-band frame energy in dB (voiced speech keeps its
+  energy below 1 kHz, fricatives do not), ``d'_prev`` the previous frame's ``d'`` (1 at the start).
   The weights were fitted to torchcrepe (``full``) periodicity > 0.21 labels of training-voice
-  clips; they do not depend on the input level. Voicing = ``clip(1 - d'(tau), 0, 1)`` for voiced
-  frames, else 0.
+  clips; they do not depend on the input level. A voiced frame that is not confident is unvoiced
+  when no track is held or its log-F0 is more than ``track_max_jump_octaves`` from the track
+  (weakly periodic frames at onsets, in fricatives and creak); a confident voiced frame sets the
+  track. Voicing = ``clip(1 - d'(tau), 0, 1)`` for voiced frames, else 0.
+
+Measured (``python -m tmrvc.evaluation.f0_accuracy``): docs/training.md "F0 estimator".
 
 Pitch features (``dims.pitch`` = 2 channels): ``[log2(f0 / 200 Hz) if voiced else 0,
 voicing]``.  This is a reference implementation for fixtures and data preparation; the engine's
@@ -130,7 +142,8 @@ def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
         held = since_confident <= hold
         if held:                                       # octave choice by the track
             best = tau
-            for t in (_near_minimum(row, tau / 2.0), _near_minimum(row, 2.0 * tau)):
+            for t in (_near_minimum(row, tau / 2.0), _near_minimum(row, 2.0 * tau),
+                      _near_minimum(row, SR / 2.0 ** track)):
                 if (t is not None and row[t] <= row[tau] + C.PITCH_TRACK_OCTAVE_MARGIN
                         and abs(np.log2(SR / t) - track) < abs(np.log2(SR / best) - track)):
                     best = t
