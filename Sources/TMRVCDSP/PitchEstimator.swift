@@ -207,30 +207,6 @@ public final class PitchEstimator {
         return produced
     }
 
-    /// Pushes `count` samples and writes the converter's pitch features, frame-major
-    /// (`features[2 * f] = log2(f0 / f0_ref)` or 0, `features[2 * f + 1] = voicing`).
-    /// `capacity` is in frames. Returns the number of frames written. Real-time safe.
-    #if !DEBUG
-    @_noAllocation
-    #endif
-    @discardableResult
-    public func processFeatures(_ samples: UnsafePointer<Float>, count: Int,
-                                features: UnsafeMutablePointer<Float>, capacity: Int) -> Int {
-        let needed = frames.windowCount(afterPushing: count)   // not inside the autoclosure (it would retain self)
-        precondition(needed <= capacity, "PitchEstimator: feature buffer too small")
-        var produced = 0, i = 0
-        while i < count {
-            i += frames.append(samples + i, count: count - i)
-            guard frames.isComplete else { continue }
-            let e = estimate(window: frames.window)
-            features[2 * produced] = e.logF0Feature
-            features[2 * produced + 1] = e.voicing
-            produced += 1
-            frames.advance()
-        }
-        return produced
-    }
-
     /// Estimates F0 of the next frame from its window of ``windowLength`` samples (oldest first),
     /// advancing the pitch track (call it once per hop, in order) but not the sample history.
     /// Real-time safe.

@@ -85,17 +85,9 @@ final class PitchEstimatorTests: XCTestCase {
             let ref = try NPYArray.load(pitchFile)
             let frames = ref.shape[1]
             let p = PitchEstimator()
-            var feats = [Float](repeating: 0, count: 2 * frames)
-            var n = 0, i = 0
-            audio.withUnsafeBufferPointer { a in
-                while i < a.count {
-                    let count = min(block, a.count - i)
-                    n += feats.withUnsafeMutableBufferPointer { f in
-                        p.processFeatures(a.baseAddress! + i, count: count, features: f.baseAddress! + 2 * n, capacity: frames - n)
-                    }
-                    i += count
-                }
-            }
+            let est = estimates(p, audio, block: block)
+            let n = est.count
+            let feats = est.flatMap { [$0.logF0Feature, $0.voicing] }
             XCTAssertEqual(n, frames)
             var agree = 0, voiced = 0, maxF0Diff = 0.0, maxVoicingDiff: Float = 0
             for t in 0..<frames {

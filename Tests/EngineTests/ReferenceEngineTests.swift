@@ -56,9 +56,10 @@ final class ReferenceEngineTests: XCTestCase {
         let reference = try NPY.load(path: Self.root + "/Tests/Fixtures/frontend/utt0_pitch.npy")
         let frames = reference.shape[1], ref = reference.floats
         let estimator = PitchEstimator()
-        var features = [Float](repeating: 0, count: 2 * frames)
-        let n = estimator.processFeatures(audio.samples, count: frames * TMRVCConstants.Audio.hopLength,
-                                          features: &features, capacity: frames)
+        var estimates = [PitchEstimate](repeating: .unvoiced, count: frames)
+        let n = estimator.process(audio.samples, count: frames * TMRVCConstants.Audio.hopLength,
+                                  estimates: &estimates, capacity: frames)
+        let features = estimates.flatMap { [$0.logF0Feature, $0.voicing] }
         XCTAssertEqual(n, frames)
         var disagree = [Int](), worst: Float = 0
         for t in 0..<frames {
