@@ -12,15 +12,7 @@ import TMRVCKernels
 /// (`KernelSet.runnable`: the generic build always, the AVX2/FMA one where the CPU has it).
 final class PerformanceKernelTests: XCTestCase {
 
-    struct Noise {
-        var state: UInt64
-        init(_ seed: UInt64) { state = seed &* 0x9E37_79B9_7F4A_7C15 | 1 }
-        mutating func next() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(Int64(bitPattern: state >> 11) % 2_000_001 - 1_000_000) / 1_000_000
-        }
-        mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in next() } }
-    }
+    typealias Noise = LinearAlgebraOpsTests.Noise
 
     // MARK: packed products
 

@@ -65,7 +65,12 @@ def log_f0(audio: np.ndarray) -> np.ndarray:
 def log_f0_runtime(audio: np.ndarray) -> np.ndarray:
     """log2 F0 per 10 ms frame (NaN where unvoiced) from the runtime's YIN estimator
     (:func:`tmrvc.pitch.estimate_f0`, what the engine itself hears)."""
-    f0, _ = estimate_f0(audio)
+    return log2_hz(estimate_f0(audio)[0])
+
+
+def log2_hz(f0_hz: np.ndarray) -> np.ndarray:
+    """An F0 track in Hz (0 = unvoiced) as log2 Hz, NaN where unvoiced."""
+    f0 = np.asarray(f0_hz, np.float64)
     return np.where(f0 > 0, np.log2(np.maximum(f0, 1e-9)), np.nan)
 
 

@@ -42,7 +42,7 @@ def measure(audio: np.ndarray, profile, sessions) -> tuple[float, float, float, 
     features, pit = R.convert_features(audio, profile, sessions)
     y = R.vocode(features, pit, sessions)[:len(audio)]
     exc = np.array([R.output_f0_hz(pit[:, t]) for t in range(pit.shape[1])])
-    log_exc = np.where(exc > 0, np.log2(np.maximum(exc, 1e-9)), np.nan)
+    log_exc = M.log2_hz(exc)
     src, out = M.log_f0(audio), M.log_f0(y)
     return _best_lag(src, log_exc), _best_lag(log_exc, out), M.f0_agreement(src, out)[0], M.median_f0_hz(src)
 
