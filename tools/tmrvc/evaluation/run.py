@@ -16,6 +16,9 @@ Systems in the table, per (source clip, target speaker):
                         speakers (librosa phase vocoder + resampling), the cheap baseline;
 * ``tmrvc``          -- the conversion with the target's speaker file;
 * ``tmrvc, no LoRA`` -- the same with the file's lora_delta zeroed (the embedding alone);
+* ``tmrvc, q = 1``  -- the conversion by the Swift engine at its largest quality setting (``tmrvc
+                        convert --q 1``: lookahead, longer F0 window, more frequent room updates),
+                        the release CLI ``.build/release/tmrvc`` (``TMRVC_CLI`` overrides the path);
 
 and two reference rows per target clip: the parallel ``target`` recording itself and
 ``target, vocoded`` (:func:`tmrvc.reference_engine.copy_synthesis`: the clip resynthesised
@@ -64,7 +67,8 @@ from tmrvc.atomic import replacing
 from tmrvc.evaluation import metrics as M
 
 ROOT = Path(__file__).resolve().parents[3]
-SYSTEMS = ("source", "pitch shift", "tmrvc", "tmrvc, no LoRA")
+SYSTEMS = ("source", "pitch shift", "tmrvc", "tmrvc, no LoRA", "tmrvc, q = 1")
+LARGEST_Q = "tmrvc, q = 1"
 REFERENCES = ("target", "target, vocoded")
 COLUMNS_ID = (("sim_target", "similarity to target ↑"), ("sim_source", "similarity to source ↓"),
               ("wer", "WER % ↓"), ("cer", "CER % ↓"), ("mcd", "MCD vs target (dB) ↓"))
@@ -201,6 +205,8 @@ def _check_models(models: Path) -> None:
     for name in ("content_encoder", "ir_estimator", "converter", "vocoder"):
         if not (models / f"{name}.onnx").exists():
             raise EvaluationError(f"{models / (name + '.onnx')}: missing (export the trained models first)")
+    if not cli_path().exists():
+        raise EvaluationError(f"{cli_path()}: no release CLI for the '{LARGEST_Q}' row (swift build -c release, or set TMRVC_CLI)")
 
 
 def _profiles(path: Path):
@@ -233,12 +239,42 @@ def _spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
     plt.close(fig)
 
 
-def _convert_all(src: np.ndarray, shift: float, profile, plain, sessions) -> dict[str, np.ndarray]:
+def cli_path() -> Path:
+    """The release CLI the ``tmrvc, q = 1`` row runs (``$TMRVC_CLI`` or ``.build/release/tmrvc``)."""
+    return Path(os.environ.get("TMRVC_CLI") or ROOT / ".build" / "release" / "tmrvc")
+
+
+def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 1.0) -> np.ndarray:
+    """``audio`` (24 kHz) converted by ``tmrvc convert --q q`` (noise gate off, float output), same length."""
+    import tempfile
+
+    import soundfile as sf
+
+    cli = cli_path()
+    if not cli.exists():
+        raise EvaluationError(f"{cli}: no release CLI for the '{LARGEST_Q}' row (swift build -c release, or set TMRVC_CLI)")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
+        sf.write(src, np.asarray(audio, np.float32), C.AUDIO_SAMPLE_RATE, subtype="FLOAT")
+        r = subprocess.run([str(cli), "convert", str(src), "-o", str(out), "--speaker", str(speaker),
+                            "--models", str(models), "--q", str(q), "--gate", "-120", "--float"],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise EvaluationError(f"{cli} convert --q {q} failed ({r.returncode}): {(r.stderr or r.stdout)[-800:]}")
+        y, rate = sf.read(out, dtype="float32")
+    if rate != C.AUDIO_SAMPLE_RATE or len(y) != len(audio):
+        raise EvaluationError(f"{cli} convert: {rate} Hz, {len(y)} samples for a {len(audio)}-sample 24 kHz input")
+    return y
+
+
+def _convert_all(src: np.ndarray, shift: float, speaker: Path, profile, plain, sessions,
+                 models: Path) -> dict[str, np.ndarray]:
     from tmrvc.reference_engine import convert
 
     return {"source": src, "pitch shift": M.pitch_shift(src, shift),
             "tmrvc": convert(src, profile, sessions=sessions),
-            "tmrvc, no LoRA": convert(src, plain, sessions=sessions)}
+            "tmrvc, no LoRA": convert(src, plain, sessions=sessions),
+            LARGEST_Q: convert_with_cli(src, speaker, models)}
 
 
 # ----------------------------------------------------------------------------- corpus evaluation
@@ -295,7 +331,7 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                 src = audio(source, sid)
                 follow = Follow.of(src, refs[source].f0)
                 shift = 12.0 * (ref.f0[0] - refs[source].f0[0])
-                outs = _convert_all(src, shift, profile, plain, sessions)
+                outs = _convert_all(src, shift, files[target], profile, plain, sessions, models)
                 for system, y in outs.items():
                     key = ("source", source, sid) if system == "source" else None
                     rows.append({"system": system, "target": target, "source": source, "sid": sid,
@@ -475,7 +511,7 @@ def evaluate_unseen(models: Path, speakers_dir: Path, corpus: Path, out_dir: Pat
             text = c.text if c.text is not None else judge.transcribe(c.audio, ("clip", c.name))
             follow = Follow.of(c.audio, sref.f0)
             shift = 12.0 * (ref.f0[0] - sref.f0[0])
-            outs = _convert_all(c.audio, shift, profile, plain, sessions)
+            outs = _convert_all(c.audio, shift, path, profile, plain, sessions, models)
             for system, y in outs.items():
                 key = ("clip", c.name) if system == "source" else None
                 rows.append({"system": system, "target": target, "source": c.voice, "clip": c.name,
@@ -725,8 +761,9 @@ def write_doc(result: dict, doc: Path, command: str) -> None:
         f"* sources: {', '.join(result['sources'])} (the other held-out speaker is a source too)",
         f"* sentences: the {len(result['sentences'])} held-out sentences {result['sentences'][0]}..{result['sentences'][-1]}",
         "* conversion: the exported ONNX models streamed frame by frame with state feedback, as the engine "
-        "runs them at q = 0 (`tmrvc.reference_engine.convert`); `target, vocoded`: the target recording through "
-        "the vocoder alone (`copy_synthesis`)",
+        "runs them at q = 0 (`tmrvc.reference_engine.convert`); `tmrvc, q = 1`: the Swift engine at its largest "
+        "quality setting (`tmrvc convert --q 1`: 6 hops of lookahead, 80 ms latency at 24 kHz, a longer F0 window, more frequent room "
+        "updates; noise gate off); `target, vocoded`: the target recording through the vocoder alone (`copy_synthesis`)",
         "* similarity: Resemblyzer cosine to the speaker's reference (mean embedding of its clips of the 50 "
         "written training sentences); WER/CER: Whisper-base transcripts (beam 5; a repetition loop, gzip ratio > 2.4, "
         "is decoded again at rising temperature with a seeded sampler), numbers spelled out; MCD: c1..c24 of the "
