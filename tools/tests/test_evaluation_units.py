@@ -184,8 +184,8 @@ def test_wer_by_source_f0_band():
             {"system": "target", "word_errors": 9, "words": 10}]          # no source: not in any band
     lines = wer_by_f0_band(rows).splitlines()
     assert lines[0].startswith("| source's median F0 | clips | WER % source | WER % pitch shift | WER % tmrvc")
-    assert lines[2] == "| < 120 Hz | 2 | 5.0 | – | 10.0 | – |"
-    assert lines[3] == "| ≥ 225 Hz | 1 | 0.0 | 30.0 | 50.0 | – |"
+    assert lines[2] == "| < 120 Hz | 2 | 5.0 | – | 10.0 | – | – |"           # no LoRA, q = 1: no rows
+    assert lines[3] == "| ≥ 225 Hz | 1 | 0.0 | 30.0 | 50.0 | – | – |"
     assert len(lines) == 4                                        # empty bands are left out
 
 
