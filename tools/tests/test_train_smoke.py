@@ -380,3 +380,27 @@ def test_torchrun_two_processes(chain, tmp_path):
     summary = json.loads((ck / "vocoder" / "summary.json").read_text())
     assert summary["steps"] == steps and np.isfinite(summary["eval_after"]["loss"])
     assert (ck / "vocoder" / "final.pt").exists()
+
+
+def test_feature_cache_redoes_pitch_of_another_estimator(chain, tmp_path):
+    """A cached clip whose pitch came from another F0 estimator (its ``pitch_version`` differs)
+    gets its pitch and voice source redone by the next feature build; the rest is reused."""
+    from tmrvc.data import features as F
+    from tmrvc.data.corpus import read_manifest
+    from tmrvc.pitch import estimator_version
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(chain["corpus"], corpus)
+    e = read_manifest(corpus)[0]
+    f = F.load_features(corpus, e)
+    good = {k: f[k].copy() for k in ("pitch", "voice_source", "mel_aug")}
+    assert str(f["pitch_version"]) == estimator_version()
+    f["pitch"], f["pitch_version"] = np.zeros_like(good["pitch"]), np.array("another estimator")
+    F._save(F.feature_path(corpus, e), f)
+    logs: list[str] = []
+    F.build(corpus, use_resemblyzer=False, log=logs.append)
+    assert any("pitch of 1 cached clips" in x for x in logs), logs
+    redone = F.load_features(corpus, e)
+    assert str(redone["pitch_version"]) == estimator_version()
+    for k, v in good.items():
+        np.testing.assert_array_equal(redone[k], v, err_msg=k)

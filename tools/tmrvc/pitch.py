@@ -43,6 +43,9 @@ voicing]``.  This is a reference implementation for fixtures and data preparatio
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import numpy as np
 from scipy.signal import lfilter
 
@@ -185,3 +188,13 @@ def pitch_features(audio_24k: np.ndarray, **kwargs) -> np.ndarray:
     f0, voicing = estimate_f0(audio_24k, **kwargs)
     logf0 = log_f0_feature(f0)
     return np.stack([logf0, voicing]).astype(np.float32)
+
+
+def estimator_version() -> str:
+    """A fingerprint of this estimator (this file's source and the audio/front-end/pitch constants):
+    caches of its output (the feature cache's ``pitch``, the vocoder stage's pitch cache) are stale
+    when it changes."""
+    h = hashlib.sha1(Path(__file__).read_bytes())
+    consts = sorted((k, v) for k, v in vars(C).items() if k.startswith(("AUDIO_", "FRONTEND_", "PITCH_")))
+    h.update(repr(consts).encode())
+    return h.hexdigest()[:16]

@@ -46,7 +46,7 @@ from tmrvc.atomic import replacing
 from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.rir import ChannelConfig, random_channel
 from tmrvc.frontend import log_mel
-from tmrvc.pitch import pitch_features
+from tmrvc.pitch import estimator_version, pitch_features
 from tmrvc.speech_models import Resemblyzer, resemblyzer_available
 
 FEATURES = "features"
@@ -121,10 +121,12 @@ def _clip_seed(entry: dict, seed: int) -> int:
 
 
 def clean_features(audio: np.ndarray) -> dict:
-    """``mel``, ``pitch`` and ``voice_source`` of a clean 24 kHz clip (float32)."""
+    """``mel``, ``pitch`` and ``voice_source`` of a clean 24 kHz clip (float32), and the F0
+    estimator's fingerprint (``pitch_version``: a cached file whose pitch is stale is redone)."""
     mel = log_mel(audio)
     pitch = pitch_features(audio)
-    return {"mel": mel, "pitch": pitch, "voice_source": voice_source(mel, pitch)}
+    return {"mel": mel, "pitch": pitch, "voice_source": voice_source(mel, pitch),
+            "pitch_version": np.array(estimator_version())}
 
 
 def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel: ChannelConfig,
@@ -140,7 +142,7 @@ def extract_clip(audio: np.ndarray, entry: dict, n_aug: int, seed: int, channel:
     out = {"mel": mel, "pitch": clean["pitch"],
            "mel_aug": np.stack(mel_aug) if n_aug else np.zeros((0,) + mel.shape, np.float32),
            "ir_aug": np.stack(ir_aug) if n_aug else np.zeros((0, C.DIMS_IR_PARAMS), np.float32),
-           "voice_source": clean["voice_source"]}
+           "voice_source": clean["voice_source"], "pitch_version": clean["pitch_version"]}
     if teacher is not None:
         out["resemblyzer"] = teacher(audio)
     return out
@@ -159,6 +161,17 @@ def _extract_task(i: int) -> dict:
     e = _JOB["entries"][i]
     f = extract_clip(load_clip(_JOB["corpus"], e), e, _JOB["n_aug"], _JOB["seed"], _JOB["channel"],
                      _JOB["teacher"])
+    _save(feature_path(_JOB["corpus"], e), f)
+    return f
+
+
+def _repitch_task(i: int) -> dict:
+    """Entry ``i``'s cached features with ``pitch`` and ``voice_source`` redone by the current F0
+    estimator, written back to its cache file."""
+    e = _JOB["entries"][i]
+    f = dict(_JOB["feats"][(e["speaker"], e["sid"])])
+    f.update(clean_features(load_clip(_JOB["corpus"], e)))
+    f["mel"] = _JOB["feats"][(e["speaker"], e["sid"])]["mel"]      # unchanged (bit-identical anyway)
     _save(feature_path(_JOB["corpus"], e), f)
     return f
 
@@ -216,6 +229,17 @@ def build(corpus: Path, n_aug: int = 2, seed: int = 0, force: bool = False, use_
         feats[(entries[i]["speaker"], entries[i]["sid"])] = f
         if n % 200 == 0 or n == len(todo):
             log(f"  features {n}/{len(todo)} ({time.time() - t0:.0f} s)")
+    # cached files whose pitch came from another F0 estimator: pitch and voice_source redone
+    version = estimator_version()
+    stale = [i for i, e in enumerate(entries)
+             if str(feats[(e["speaker"], e["sid"])].get("pitch_version", "")) != version]
+    if stale:
+        log(f"features: pitch of {len(stale)} cached clips is from another F0 estimator: redoing it")
+        _JOB.update(feats=feats)
+        for n, (i, f) in enumerate(zip(stale, pool_map(_repitch_task, stale, jobs)), 1):
+            feats[(entries[i]["speaker"], entries[i]["sid"])] = f
+            if n % 500 == 0 or n == len(stale):
+                log(f"  pitch {n}/{len(stale)} ({time.time() - t0:.0f} s)")
     # second pass: content targets from the parallel references
     if content_refs is None:
         content_refs = sorted({e["speaker"] for e in entries if e["split"] != "eval_spk" and e["role"] == "main"})

@@ -14,7 +14,7 @@ from tmrvc import excitation, frontend
 from tmrvc.data.rir import DRY_PARAMS
 from tmrvc.train import dsp
 from tmrvc.train.dataset import HOP, crop_audio, stack
-from tmrvc.pitch import estimate_f0, log_f0_feature
+from tmrvc.pitch import estimate_f0, estimator_version, log_f0_feature
 from tmrvc.train.trainer import Stage, load_final
 from tmrvc.train.stages.common import (trainable, frozen, run_streaming, converter_batch, _eval_rng,
                                       speaker_embeddings, converter_stage, content_encoder_stage)
@@ -63,13 +63,13 @@ def warm_start_vocoder(voc: nn.Module, path: Path) -> None:
 
 def _cached_pitch(corpus: Path, entries: list[dict], audio: list[np.ndarray], jobs: int, pool_map) -> list[np.ndarray]:
     """:func:`_clip_pitch` of every clip, cached in ``<corpus>/pitch_cache.npz`` by clip path,
-    length and the estimator's constants (YIN over a full corpus takes minutes); only missing
-    clips are computed."""
+    length and :func:`tmrvc.pitch.estimator_version` (YIN over a full corpus takes minutes); only
+    missing clips are computed."""
     from tmrvc.atomic import replacing
 
     path = corpus / "pitch_cache.npz"
     cache = dict(np.load(path)) if path.exists() else {}
-    version = f"{C.PITCH_LOWPASS_HZ}/{C.PITCH_VOICING_DMIN_WEIGHT}/{C.PITCH_VOICING_LOWBAND_WEIGHT}/{C.PITCH_VOICING_BIAS}"
+    version = estimator_version()
     keys = [f"{e['path']}:{len(a)}:{version}" for e, a in zip(entries, audio)]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
