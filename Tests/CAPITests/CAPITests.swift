@@ -227,6 +227,7 @@ final class CAPITests: XCTestCase {
         XCTAssertEqual(tmrvc_load_speaker(e, Self.speakerPath), TMRVC_OK)
         let q0 = Int(tmrvc_latency_samples(e))
         let stop = ManagedAtomicFlag()
+        let finished = DispatchSemaphore(value: 0)
         let address = UInt(bitPattern: e)
         let reader = Thread {
             let e = OpaquePointer(bitPattern: address)
@@ -236,11 +237,13 @@ final class CAPITests: XCTestCase {
                 _ = tmrvc_get_statistics(e, &s, MemoryLayout<tmrvc_statistics>.size)
                 _ = tmrvc_speaker_generation(e)
             }
+            finished.signal()
         }
         reader.start()
         XCTAssertEqual(tmrvc_set_parameter(e, TMRVC_PARAM_Q, 1), TMRVC_OK)
         _ = process(e, sine(48000 / 4), block: 480)
         stop.set()
+        finished.wait()   // the reader's last calls end before the engine is destroyed (the C API's contract)
         let q1 = Int(tmrvc_latency_samples(e))
         var s = tmrvc_statistics()
         XCTAssertEqual(tmrvc_get_statistics(e, &s, MemoryLayout<tmrvc_statistics>.size), TMRVC_OK)
