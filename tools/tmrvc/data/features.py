@@ -170,8 +170,9 @@ def _repitch_task(i: int) -> dict:
     estimator, written back to its cache file."""
     e = _JOB["entries"][i]
     f = dict(_JOB["feats"][(e["speaker"], e["sid"])])
-    f.update(clean_features(load_clip(_JOB["corpus"], e)))
-    f["mel"] = _JOB["feats"][(e["speaker"], e["sid"])]["mel"]      # unchanged (bit-identical anyway)
+    f["pitch"] = pitch_features(load_clip(_JOB["corpus"], e))
+    f["voice_source"] = voice_source(f["mel"], f["pitch"])
+    f["pitch_version"] = np.array(estimator_version())
     _save(feature_path(_JOB["corpus"], e), f)
     return f
 
