@@ -259,14 +259,13 @@ public final class PitchEstimator {
         if held {   // octave choice by the track: tau / 2, 2 tau or the dip at the track's lag when nearer it and nearly as periodic
             let limit = diff[tau] + TMRVCConstants.Pitch.trackOctaveMargin
             let track = self.track, sr = sampleRate, minLag = self.minLag, maxLag = self.maxLag
-            var best = tau
+            var best = tau, bestDistance = pitchOctaves(lag: tau, from: track, sampleRate: sr)
             let trackLag = sr / _unsafePerformance { exp2(track) }
             for k in 0..<3 {
                 let target = k == 0 ? Double(tau) / 2 : k == 1 ? 2 * Double(tau) : trackLag
-                if let c = pitchNearMinimum(diff, target, minLag: minLag, maxLag: maxLag), diff[c] <= limit,
-                   pitchOctaves(lag: c, from: track, sampleRate: sr) < pitchOctaves(lag: best, from: track, sampleRate: sr) {
-                    best = c
-                }
+                guard let c = pitchNearMinimum(diff, target, minLag: minLag, maxLag: maxLag), diff[c] <= limit else { continue }
+                let distance = pitchOctaves(lag: c, from: track, sampleRate: sr)
+                if distance < bestDistance { best = c; bestDistance = distance }
             }
             tau = best
         }

@@ -205,8 +205,7 @@ def _check_models(models: Path) -> None:
     for name in ("content_encoder", "ir_estimator", "converter", "vocoder"):
         if not (models / f"{name}.onnx").exists():
             raise EvaluationError(f"{models / (name + '.onnx')}: missing (export the trained models first)")
-    if not cli_path().exists():
-        raise EvaluationError(f"{cli_path()}: no release CLI for the '{LARGEST_Q}' row (swift build -c release, or set TMRVC_CLI)")
+    cli_path()
 
 
 def _profiles(path: Path):
@@ -240,8 +239,12 @@ def _spectrogram_png(path: Path, panels: list[tuple[str, np.ndarray]]) -> None:
 
 
 def cli_path() -> Path:
-    """The release CLI the ``tmrvc, q = 1`` row runs (``$TMRVC_CLI`` or ``.build/release/tmrvc``)."""
-    return Path(os.environ.get("TMRVC_CLI") or ROOT / ".build" / "release" / "tmrvc")
+    """The release CLI the ``tmrvc, q = 1`` row runs (``$TMRVC_CLI`` or ``.build/release/tmrvc``);
+    raises :class:`EvaluationError` when it is missing."""
+    cli = Path(os.environ.get("TMRVC_CLI") or ROOT / ".build" / "release" / "tmrvc")
+    if not cli.exists():
+        raise EvaluationError(f"{cli}: no release CLI for the '{LARGEST_Q}' row (swift build -c release, or set TMRVC_CLI)")
+    return cli
 
 
 def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 1.0) -> np.ndarray:
@@ -251,8 +254,6 @@ def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 
     import soundfile as sf
 
     cli = cli_path()
-    if not cli.exists():
-        raise EvaluationError(f"{cli}: no release CLI for the '{LARGEST_Q}' row (swift build -c release, or set TMRVC_CLI)")
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         sf.write(src, np.asarray(audio, np.float32), C.AUDIO_SAMPLE_RATE, subtype="FLOAT")
