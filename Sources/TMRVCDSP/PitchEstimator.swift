@@ -65,9 +65,9 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   `pitch.voicing_dmin_weight * d'(tau) + pitch.voicing_lowband_weight * L +
 ///   pitch.voicing_previous_dmin_weight * d'_previous + pitch.voicing_bias > 0`,
 ///   `L` = low-passed over full-band window energy in dB, `d'_previous` the previous frame's `d'`
-///   (1 at the start); a voiced frame that is not confident is unvoiced when no track is held or
-///   its log-F0 is more than `pitch.track_max_jump_octaves` from the track (spurious weakly periodic
-///   frames at onsets and in fricatives); voicing = `clamp(1 - d'(tau), 0, 1)`. A confident voiced
+///   (1 at the start); a voiced frame that is not confident is unvoiced when a track is held and
+///   its log-F0 is more than `pitch.track_max_jump_octaves` from it (spurious weakly periodic
+///   frames in fricatives and creak; onsets, with no track held, stay voiced); voicing = `clamp(1 - d'(tau), 0, 1)`. A confident voiced
 ///   frame sets the track to its log-F0.
 ///
 /// Quality knob: the window length. 960 samples (40 ms) covers `pitch.f0_min_hz` = 50 Hz; shorter
@@ -285,9 +285,9 @@ public final class PitchEstimator {
         let sr = sampleRate, previousTrack = self.track
         let logF0 = _unsafePerformance { log2(sr / lag) }
         let confident = dmin < TMRVCConstants.Pitch.trackConfidentDmin
-        let offTrack = !held || abs(logF0 - previousTrack) > TMRVCConstants.Pitch.trackMaxJumpOctaves
+        let offTrack = held && abs(logF0 - previousTrack) > TMRVCConstants.Pitch.trackMaxJumpOctaves
         if voiced && !confident && offTrack {
-            voiced = false   // weakly periodic and off the track (or no track held)
+            voiced = false   // weakly periodic and off the held track
         }
         if voiced && confident {
             track = logF0

@@ -30,9 +30,10 @@ Per frame (YIN, de Cheveigne & Kawahara 2002, with a learned voicing decision):
   energy below 1 kHz, fricatives do not), ``d'_prev`` the previous frame's ``d'`` (1 at the start).
   The weights were fitted to torchcrepe (``full``) periodicity > 0.21 labels of training-voice
   clips; they do not depend on the input level. A voiced frame that is not confident is unvoiced
-  when no track is held or its log-F0 is more than ``track_max_jump_octaves`` from the track
-  (weakly periodic frames at onsets, in fricatives and creak); a confident voiced frame sets the
-  track. Voicing = ``clip(1 - d'(tau), 0, 1)`` for voiced frames, else 0.
+  when a track is held and its log-F0 is more than ``track_max_jump_octaves`` from it (weakly
+  periodic frames in fricatives and creak); with no track held (onsets) it stays voiced, because a
+  voiced frame rendered unvoiced loses words (docs/training.md "F0 estimator"); a confident voiced
+  frame sets the track. Voicing = ``clip(1 - d'(tau), 0, 1)`` for voiced frames, else 0.
 
 Measured (``python -m tmrvc.evaluation.f0_accuracy``): docs/training.md "F0 estimator".
 
@@ -163,9 +164,9 @@ def estimate_f0(audio_24k: np.ndarray, threshold: float = 0.15,
             if den > 0:
                 t += 0.5 * (a3 - c3) / den
         log_f0 = np.log2(SR / t)
-        if voiced and dmin >= C.PITCH_TRACK_CONFIDENT_DMIN and (
-                not held or abs(log_f0 - track) > C.PITCH_TRACK_MAX_JUMP_OCTAVES):
-            voiced = False                             # weakly periodic and off the track (or no track)
+        if (voiced and dmin >= C.PITCH_TRACK_CONFIDENT_DMIN and held
+                and abs(log_f0 - track) > C.PITCH_TRACK_MAX_JUMP_OCTAVES):
+            voiced = False                             # weakly periodic and off the held track
         if voiced and dmin < C.PITCH_TRACK_CONFIDENT_DMIN:
             track, since_confident = log_f0, 0
         else:
