@@ -3,8 +3,10 @@ import TMRVCEngine
 
 /// The engine controls `tmrvc convert` and `tmrvc live` share, validated with messages naming the range.
 struct VoiceControls: ParsableArguments {
+    /// Default 0, as in the engine and the C API: the lowest latency, and offline the best measured
+    /// (docs/quality.md: q = 1 gives the same WER with lower log-F0 correlation and naturalness).
     @Option(name: .customLong("q"), parsing: .unconditional, help: "Quality knob 0...1 (latency 20 ms + lookahead x 10 ms).")
-    var quality: Float = 0.5
+    var quality: Float = 0
 
     @Option(parsing: .unconditional, help: "Pitch shift in semitones (added after the register mapping).")
     var pitch: Float = 0
