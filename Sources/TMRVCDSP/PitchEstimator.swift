@@ -67,8 +67,8 @@ public struct PitchEstimate: Sendable, Equatable {
 ///   `L` = low-passed over full-band window energy in dB, `d'_previous` the previous frame's `d'`
 ///   (1 at the start); a voiced frame that is not confident is unvoiced when a track is held and
 ///   its log-F0 is more than `pitch.track_max_jump_octaves` from it (spurious weakly periodic
-///   frames in fricatives and creak; onsets, with no track held, stay voiced); voicing = `clamp(1 - d'(tau), 0, 1)`. A confident voiced
-///   frame sets the track to its log-F0.
+///   frames in fricatives and creak; onsets, with no track held, stay voiced); voicing =
+///   `clamp(1 - d'(tau), 0, 1)`. A confident voiced frame sets the track to its log-F0.
 ///
 /// Quality knob: the window length. 960 samples (40 ms) covers `pitch.f0_min_hz` = 50 Hz; shorter
 /// windows cost less (O(W * tauMax) per hop) and react faster but raise the lowest detectable F0 to
