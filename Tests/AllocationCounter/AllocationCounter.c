@@ -31,21 +31,34 @@ long tmrvc_allocation_counting_end(void) { counting = 0; return count; }
 long tmrvc_frees_counted(void) { return frees; }
 long tmrvc_locks_counted(void) { return locks; }
 long tmrvc_syscalls_counted(void) { return syscalls; }
-int tmrvc_allocation_counter_is_active(void) {
-    active = 0;
-    void *p = __builtin_malloc(8);   // goes through our malloc if interposition works
-    __libc_free(p);
-    return active;
-}
-
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer) || __has_feature(address_sanitizer)
 #define TMRVC_SANITIZER_OWNS_MALLOC 1
 #endif
 #endif
+
+int tmrvc_allocation_counter_sanitized(void) {
+#ifdef TMRVC_SANITIZER_OWNS_MALLOC
+    return 1;
+#else
+    return 0;
+#endif
+}
+
+int tmrvc_allocation_counter_is_active(void) {
+#ifdef TMRVC_SANITIZER_OWNS_MALLOC
+    return 0;   // the sanitizer's malloc: a __libc_free of its pointer would crash
+#else
+    active = 0;
+    void *p = __builtin_malloc(8);   // goes through our malloc if interposition works
+    __libc_free(p);
+    return active;
+#endif
+}
+
 #ifndef TMRVC_SANITIZER_OWNS_MALLOC
 // (Under ThreadSanitizer/AddressSanitizer the sanitizer's allocator owns malloc: no interposition,
-// tmrvc_allocation_counter_is_active() returns 0 and the allocation tests skip.)
+// tmrvc_allocation_counter_is_active() returns 0 and testCounterSeesAllocations skips.)
 void *malloc(size_t n) { active = 1; if (counting) count++; return __libc_malloc(n); }
 void *calloc(size_t a, size_t b) { if (counting) count++; return __libc_calloc(a, b); }
 void *realloc(void *p, size_t n) { if (counting) count++; return __libc_realloc(p, n); }

@@ -21,5 +21,7 @@ long tmrvc_locks_counted(void);
 long tmrvc_syscalls_counted(void);
 /// Whether the interposer is active in this process (sanity check for tests).
 int tmrvc_allocation_counter_is_active(void);
+/// 1 when built under ThreadSanitizer/AddressSanitizer, whose allocator owns malloc (no interposition).
+int tmrvc_allocation_counter_sanitized(void);
 
 #endif
