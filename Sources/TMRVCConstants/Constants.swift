@@ -74,6 +74,8 @@ public enum TMRVCConstants {
         public static let harmonicCutoffHz: Double = 11000.0
         /// `excitation.noise_seed`.
         public static let noiseSeed: Int = 2779096485
+        /// `excitation.voicing_ramp_samples`.
+        public static let voicingRampSamples: Int = 60
     }
     /// `output` section of configs/constants.yaml.
     public enum Output {

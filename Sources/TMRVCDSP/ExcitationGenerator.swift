@@ -12,17 +12,21 @@ import Darwin
 ///
 /// Per ``step(f0Hz:)`` (one 240-sample hop, the input-aligned samples `[t*240, (t+1)*240)`):
 ///
-/// * **harmonic** `e_h[n] = g A(f) (D_K(p) + r cos((K+1) p))`: the frequency `f` and the gain `g` move
-///   linearly over the hop from the previous hop's end values to this hop's (sample `i` takes the
-///   fraction `(i+1)/240`); `g` ends at 1 when `f0Hz > 0`, else 0 (a 10 ms voicing ramp); an unvoiced
-///   hop holds the last frequency, a voiced hop after an unvoiced one starts at its own. The phase
-///   `phi` advances by `2 pi f / sr` per sample and is reduced modulo `2 pi` at the end of each hop.
+/// * **harmonic** `e_h[n] = g A(f) (D_K(p) + r cos((K+1) p))`: the frequency `f` moves linearly over
+///   the hop from the previous hop's end value to this hop's (sample `i` takes the fraction
+///   `(i+1)/240`); an unvoiced hop holds the last frequency, a voiced hop after an unvoiced one (an
+///   onset) starts at its own. The phase `phi` advances by `2 pi f / sr` per sample and is reduced
+///   modulo `2 pi` at the end of each hop. The gain `g` is 1 while voiced, 0 while unvoiced, and ramps
+///   over `R = excitation.voicing_ramp_samples` at the transitions: an offset hop fades out
+///   (`max(0, 1 - (i+1)/R)`); an onset voices its frame retroactively, the frame's first half taking
+///   the onset prefix (this hop's harmonic continued backwards, `phi_m = phi_end - (239 - m) 2 pi f / sr`,
+///   faded in as `min(1, (m+1)/R)`), so the output's voicing does not start a hop late.
 ///   `p = phi - 2 pi round(phi / 2 pi)`, `B = excitation.harmonic_cutoff_hz / f`, `K = floor(B)`,
 ///   `r = B - K`, `A(f) = 2 sqrt(f / sr)` (unit power), `D_K(p) = sin((K + 1/2) p) / (2 sin(p / 2)) - 1/2`
 ///   (`K - p^2 K (K+1)(2K+1) / 12` where `|p| < 1e-5`). Everything in `Double`, as the reference.
 /// * **noise** `e_n[n] = sqrt(12) (u - 1/2)`, `u = (lowbias32(UInt32(n) ^ excitation.noise_seed) >> 8) / 2^24`,
 ///   `n` the generator's running sample counter (0 at init / ``reset()``): deterministic, unit variance.
-/// * **frames**: `s * [previous hop | this hop]` (zeros before the start; `s` the periodic sqrt-Hann
+/// * **frames**: `s * [previous hop | this hop]` (zeros before the start, the onset prefix at an onset; `s` the periodic sqrt-Hann
 ///   synthesis window), rounded to `Float` once, 480-point real FFT (FFTW r2c, unnormalised, as
 ///   `numpy.fft.rfft`) -> 241 complex bins each, in ``harmonicSpectrum`` and ``noiseSpectrum``.
 ///
@@ -37,14 +41,15 @@ import Darwin
 /// integrates the F0 over the whole stream, so the fixture stores its F0 track exactly (float32
 /// values): an F0 track off by float32 rounding (~1e-8 relative) moves the 52 Hz pulses (211
 /// harmonics) after 200 hops by 7e-4 × max|E_h|. With `H = N = 1` the overlap-add output equals
-/// `e_h + e_n` delayed by 240 samples within 2.9e-6 (peak 14); at 990 Hz no partial above the 11th
+/// `e_h + e_n` delayed by 240 samples, plus the onset prefixes, within 2.9e-6 (peak 14); at 990 Hz no partial above the 11th
 /// (10.89 kHz) appears (inter-partial and alias probes ≥ 128 dB below the partials).
 ///
 /// Cost (release, single thread, 2026-12-06, on a 2-vCPU Intel Xeon host, L2 2 MiB per core, L3
 /// 300 MiB, shared with a training job at load ≈ 4.5): 13–15 µs per voiced hop in thread CPU time
 /// (`testCostPerHop`, 130 Hz and 52 Hz alike), 14.7 µs median wall time (`tmrvc bench --sections
 /// kernels`); 1.9–2.4 µs per unvoiced hop (the harmonic FFT is skipped once both halves of the frame
-/// are silent). The 720 libm `sin`/`cos` calls of a voiced hop's harmonic sum dominate; the two
+/// are silent); an onset hop also computes the 240 samples of its prefix. The 720 libm `sin`/`cos`
+/// calls of a voiced hop's harmonic sum dominate; the two
 /// 480-point FFTs take ≈ 1.5 µs.
 ///
 /// Real-time safety: buffers and FFTW plans are created in `init`; ``step(f0Hz:)``, ``reset()``,
@@ -71,6 +76,7 @@ public final class ExcitationGenerator {
     private let sampleRate = ExcitationGenerator.sampleRate
     private let cutoff = ExcitationGenerator.harmonicCutoffHz
     private let seed = ExcitationGenerator.noiseSeed
+    private let ramp = Double(TMRVCConstants.Excitation.voicingRampSamples)
     private let root12 = (12.0).squareRoot()
 
     // Streaming state (copied by copyState).
@@ -173,13 +179,15 @@ public final class ExcitationGenerator {
         for i in 0..<hop { h[i] = h[hop + i]; e[i] = e[hop + i] }
         let current = h + hop
 
-        // Frequency and gain trajectories (the reference's f0s/f1, g_end/g1).
+        // Frequency and gain trajectories (the reference's f0s/f1 and _hop_gain).
         let voiced = f0Hz > 0
         let gStart = gainEnd, fEnd = frequencyEnd   // locals: `&&` takes an autoclosure (it would retain self)
+        let onset = voiced && gStart == 0
+        let offset = !voiced && gStart > 0
         let g1: Double = voiced ? 1 : 0
         let f1 = voiced ? f0Hz : fEnd
-        let fStart = (voiced && gStart == 0) ? f1 : fEnd
-        let base = phase
+        let fStart = onset ? f1 : fEnd
+        let base = phase, ramp = self.ramp
         var sum = 0.0          // the reference's cumsum of the phase increments
         let silent = gStart == 0 && g1 == 0
         if silent {
@@ -190,12 +198,20 @@ public final class ExcitationGenerator {
             }
         } else {
             for i in 0..<hop {
-                let frac = Double(i + 1) / Double(hop)
-                let f = fStart + (f1 - fStart) * frac
-                let g = gStart + (g1 - gStart) * frac
+                let f = fStart + (f1 - fStart) * (Double(i + 1) / Double(hop))
+                let g = onset ? min(1, Double(hop + i + 1) / ramp)
+                    : (offset ? max(0, 1 - Double(i + 1) / ramp) : g1)
                 sum += twoPi * f / sr
                 current[i] = (f > 0 && g > 0)
                     ? harmonicExcitationSample(phi: base + sum, frequency: f, gain: g, cutoff: cutoff, sampleRate: sr) : 0
+            }
+        }
+        if onset {   // the onset prefix replaces the frame's first half (rendered unvoiced last hop)
+            let step = twoPi * f1 / sr
+            for m in 0..<hop {
+                let g = min(1, Double(m + 1) / ramp)
+                h[m] = harmonicExcitationSample(phi: base - Double(hop - 1 - m) * step, frequency: f1, gain: g,
+                                                cutoff: cutoff, sampleRate: sr)
             }
         }
         let end = base + sum

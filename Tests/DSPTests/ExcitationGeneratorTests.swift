@@ -71,29 +71,43 @@ final class ExcitationGeneratorTests: XCTestCase {
     }
 
     /// With H = N = 1 the overlap-add output is e_h + e_n delayed by one hop (perfect reconstruction of
-    /// the synthesis window), for a voiced track with a gap.
+    /// the synthesis window), plus `hann * prefix` over the hop before each voicing onset (the onset
+    /// prefix that voices an onset's frame retroactively), for a voiced track with a gap.
     func testUnitFilterReproducesTheExcitationDelayedByOneHop() {
         let hop = Self.hop, bins = Self.bins, hops = 60
         let f0: [Double] = (0..<hops).map { t in (20..<28).contains(t) ? 0 : 120 + 2 * Double(t) }
-        // The excitation signals, sample by sample (an independent evaluation of the specification).
-        var expected = [Double](repeating: 0, count: hops * hop)
+        // The excitation signals, sample by sample (an independent evaluation of the specification),
+        // already delayed by one hop as the output is.
+        let sr = ExcitationGenerator.sampleRate, ramp = Double(TMRVCConstants.Excitation.voicingRampSamples)
+        var expected = [Double](repeating: 0, count: (hops + 1) * hop)
         var phase = 0.0, fEnd = 0.0, gEnd = 0.0
+        var onsets = 0
         for t in 0..<hops {
             let voiced = f0[t] > 0
-            let g1: Double = voiced ? 1 : 0, f1 = voiced ? f0[t] : fEnd
-            let fs = voiced && gEnd == 0 ? f1 : fEnd
+            let onset = voiced && gEnd == 0, offset = !voiced && gEnd > 0
+            let f1 = voiced ? f0[t] : fEnd
+            let fs = onset ? f1 : fEnd
+            if onset {
+                onsets += 1
+                for m in 0..<hop {   // the prefix, weighted by the first half of the frame's window squared
+                    let phi = phase - Double(hop - 1 - m) * (2 * Double.pi * f1 / sr)
+                    let hann = 0.5 - 0.5 * cos(2 * Double.pi * Double(m) / Double(2 * hop))
+                    expected[t * hop + m] += hann * ExcitationGenerator.harmonicSample(phi: phi, frequency: f1, gain: min(1, Double(m + 1) / ramp))
+                }
+            }
             var phi = phase
             for i in 0..<hop {
-                let frac = Double(i + 1) / Double(hop)
-                let f = fs + (f1 - fs) * frac, g = gEnd + (g1 - gEnd) * frac
-                phi += 2 * Double.pi * f / ExcitationGenerator.sampleRate
+                let f = fs + (f1 - fs) * Double(i + 1) / Double(hop)
+                let g = voiced ? 1 : (offset ? max(0, 1 - Double(i + 1) / ramp) : 0)
+                phi += 2 * Double.pi * f / sr
                 let h = f > 0 && g > 0 ? ExcitationGenerator.harmonicSample(phi: phi, frequency: f, gain: g) : 0
-                expected[t * hop + i] = h + ExcitationGenerator.noiseSample(t * hop + i)
+                expected[(t + 1) * hop + i] += h + ExcitationGenerator.noiseSample(t * hop + i)
             }
             phase = fmod(phi, 2 * Double.pi)
             fEnd = f1
-            gEnd = g1
+            gEnd = voiced ? 1 : 0
         }
+        XCTAssertEqual(onsets, 2)
         let g = ExcitationGenerator(), syn = OverlapAddSynthesizer()
         let ones = [Float](repeating: 1, count: bins)
         var re = [Float](repeating: 0, count: bins), im = [Float](repeating: 0, count: bins)
@@ -105,11 +119,11 @@ final class ExcitationGeneratorTests: XCTestCase {
         }
         var err = 0.0, peak = 0.0
         for i in 0..<(hops * hop) {
-            let e = i >= hop ? expected[i - hop] : 0
+            let e = expected[i]
             err = max(err, abs(Double(y[i]) - e))
             peak = max(peak, abs(e))
         }
-        print("ExcitationGenerator + OverlapAddSynthesizer with H = N = 1: max abs error \(err) (peak \(peak)) against e_h + e_n delayed by \(hop)")
+        print("ExcitationGenerator + OverlapAddSynthesizer with H = N = 1: max abs error \(err) (peak \(peak)) against e_h + e_n delayed by \(hop) plus the onset prefixes")
         XCTAssertLessThan(err, 1e-5 * peak)
     }
 

@@ -33,10 +33,29 @@ def test_unit_power_and_unvoiced_silence():
     assert not h.any()
 
 
-def test_voicing_ramps_over_one_hop():
-    f0 = np.array([0.0] * 5 + [200.0] * 5)
+def test_voicing_ramps_and_the_onset_prefix():
+    R = C.EXCITATION_VOICING_RAMP_SAMPLES
+    f0 = np.array([0.0] * 5 + [200.0] * 5 + [0.0] * 3)
     h, _ = X.signals(f0)
-    assert not h[:5 * 240].any() and np.abs(h[5 * 240:5 * 240 + 24]).max() < np.abs(h[6 * 240:]).max() * 0.2
+    peak = np.abs(h[6 * 240:10 * 240]).max()
+    rms = lambda x: np.sqrt(np.mean(x ** 2))
+    # the onset hop is at full gain from its first sample (its fade-in went into the prefix)
+    assert not h[:5 * 240].any() and abs(rms(h[5 * 240:5 * 240 + 120]) / rms(h[7 * 240:7 * 240 + 120]) - 1) < 1e-6
+    assert not h[10 * 240 + R:].any() and np.abs(h[10 * 240:10 * 240 + 10]).max() > 0     # offset over R samples
+    g = X.Excitation()
+    for v in f0[:5]:
+        g.hop_signals(float(v))
+        assert g.onset_prefix is None
+    h5 = g.hop_signals(200.0)[0]
+    prefix = g.onset_prefix
+    # the onset frame's first half is voiced (retroactively), faded in from its start ...
+    assert np.abs(prefix[:R // 4]).max() < 0.3 * np.abs(prefix[R:]).max()
+    assert np.abs(prefix[R:]).max() > 0.5 * peak
+    # ... and continues the onset hop's own waveform backwards (the same pulse train)
+    both = np.concatenate([prefix, h5])
+    m = np.arange(R, 480)
+    phi = (m - 239) * X.TWO_PI * 200.0 / X.SR
+    np.testing.assert_allclose(both[R:], X.harmonic_samples(phi, np.full(len(m), 200.0), np.ones(len(m))), atol=1e-9)
 
 
 def test_band_limited():
@@ -62,15 +81,21 @@ def test_perfect_reconstruction_with_unit_envelopes():
     ones = np.ones((X.BINS, len(F0)))
     y = X.synthesize(ones, ones, F0)
     h, n = X.signals(F0)
-    assert np.abs(y[240:] - (h + n)[:-240]).max() < 1e-6 * np.abs(h + n).max()
+    expected = np.concatenate([np.zeros(240), (h + n)[:-240]])
+    _, onsets, _ = X._signals_and_onsets(F0, 0)
+    assert sorted(onsets) == [0, 120]
+    hann = frontend.sqrt_hann_periodic(X.N_FFT)[:240] ** 2
+    for t, prefix in onsets.items():        # the prefix sounds in output block t (the hop before the onset)
+        expected[t * 240:(t + 1) * 240] += hann * prefix
+    assert np.abs(y - expected).max() < 1e-6 * np.abs(expected).max()
 
 
 def test_frame_spectra_match_streaming_steps():
     ex = X.Excitation()
-    eh, en = zip(*(ex.step(float(v)) for v in F0[:60]))
-    h, n = X.signals(F0[:60])
-    np.testing.assert_allclose(np.stack(eh, 1), X.frame_spectra(h), atol=1e-5 * np.abs(np.stack(eh)).max())
-    np.testing.assert_allclose(np.stack(en, 1), X.frame_spectra(n), atol=1e-9)
+    eh, en = zip(*(ex.step(float(v)) for v in F0[:130]))
+    vh, vn = X.excitation_spectra(F0[:130])
+    np.testing.assert_allclose(np.stack(eh, 1), vh, atol=1e-5 * np.abs(np.stack(eh)).max())
+    np.testing.assert_allclose(np.stack(en, 1), vn, atol=1e-9)
 
 
 def test_register_map_moves_contour_into_target_register():

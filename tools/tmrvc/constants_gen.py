@@ -37,7 +37,7 @@ SCHEMA: dict[str, dict[str, object]] = {
         "acoustic_params": int, "pitch": int, "speaker_tokens": int, "attention_dim": int,
         "attention_heads": int,
     },
-    "excitation": {"harmonic_cutoff_hz": float, "noise_seed": int},
+    "excitation": {"harmonic_cutoff_hz": float, "noise_seed": int, "voicing_ramp_samples": int},
     "output": {"dc_cutoff_hz": float, "limiter_threshold": float, "limiter_release_ms": float},
     "pitch": {"f0_ref_hz": float, "f0_min_hz": float, "f0_max_hz": float, "lowpass_hz": float,
               "voicing_dmin_weight": float, "voicing_lowband_weight": float,
@@ -130,6 +130,9 @@ def _check_consistency(path: Path, c: dict[str, dict[str, object]]) -> None:
         _fail(path, "vocoder.hop_length", "must equal audio.hop_length")
     if v["n_fft"] != 2 * v["hop_length"]:  # type: ignore[operator]
         _fail(path, "vocoder.n_fft", "must be 2 * hop_length (50% overlap sqrt-Hann OLA)")
+    ramp = c["excitation"]["voicing_ramp_samples"]  # type: ignore[index]
+    if not 1 <= ramp <= v["hop_length"]:  # type: ignore[operator]
+        _fail(path, "excitation.voicing_ramp_samples", "must be in 1 ... vocoder.hop_length")
     if f["fmax"] > a["sample_rate"] / 2:  # type: ignore[operator]
         _fail(path, "frontend.fmax", "must not exceed the Nyquist frequency")
     if d["attention_dim"] % d["attention_heads"] != 0:  # type: ignore[operator]

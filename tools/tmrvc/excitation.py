@@ -15,20 +15,29 @@ input-aligned samples ``[t*240, (t+1)*240)`` (the newest half of synthesis frame
   ``A(f) = 2 sqrt(f / sr)`` (unit power: the spectral density equals the noise's).  The sum is the
   Dirichlet kernel ``sin((K + 1/2) p) / (2 sin(p / 2)) - 1/2`` of the phase centred on the pulse,
   ``p = phi - 2 pi round(phi / 2 pi)``, and ``K - p^2 K (K+1) (2K+1) / 12`` where ``|p| < 1e-5``.
-  Within hop ``t`` the frequency ``f`` and the gain ``g`` move linearly from their values at the end
-  of hop ``t-1`` to ``f0[t]`` and ``g[t]`` (sample ``i`` of the hop takes the fraction ``(i+1)/240``):
-  ``g[t] = 1`` if ``f0[t] > 0`` else 0 (voicing on/off is a 10 ms ramp); an unvoiced hop holds the
-  last voiced frequency, and a voiced hop after an unvoiced one starts at its own frequency (no
-  glide from the held one).  ``phi`` advances by ``2 pi f / sr`` per sample (float64; reduced modulo
-  ``2 pi`` at the end of every hop), continuous across hops.
+  Within hop ``t`` the frequency ``f`` moves linearly from its value at the end of hop ``t-1`` to
+  ``f0[t]`` (sample ``i`` of the hop takes the fraction ``(i+1)/240``); an unvoiced hop holds the last
+  voiced frequency, and a voiced hop after an unvoiced one (an *onset*) starts at its own frequency
+  (no glide from the held one).  ``phi`` advances by ``2 pi f / sr`` per sample (float64; reduced
+  modulo ``2 pi`` at the end of every hop), continuous across hops.  The gain ``g`` is 1 in voiced
+  hops and 0 in unvoiced ones, except at the transitions, which ramp over ``R =
+  excitation.voicing_ramp_samples`` (60, 2.5 ms): an *offset* hop (unvoiced after voiced) has
+  ``g = max(0, 1 - (i+1)/R)``; an onset hop has ``g = min(1, (240+i+1)/R)`` (1 for R <= 240), and
+  its synthesis frame is voiced **retroactively**: the frame's first half (the previous hop's span,
+  which the previous frame rendered unvoiced) takes the *onset prefix*
+  ``g A(f) (...)`` at ``f = f0[t]``, ``phi_m = phi_end(t-1) - (239 - m) 2 pi f / sr`` and
+  ``g = min(1, (m+1)/R)``, ``m = 0..239`` (the hop's own samples continued backwards).  A causal F0
+  estimate can only call a frame voiced once it has seen periodicity; without the prefix the
+  output's voicing started one hop late at every onset (docs/training.md, "V/UV agreement").
 * **noise** ``e_n[n] = sqrt(12) * (u(n) - 1/2)``, unit variance, with ``u(n) = (h >> 8) / 2^24`` and
   ``h = lowbias32(uint32(n) ^ noise_seed)`` (a counter hash: deterministic, seekable, no state).
 
 Frame ``t`` of each signal is ``s * e[(t-1)*240 : (t+1)*240]`` (``s`` the synthesis sqrt-Hann
-window; samples before the stream start are 0), transformed by a 480-point real FFT: ``E_h[k]``,
-``E_n[k]`` (241 complex bins).  The vocoder predicts per-bin magnitudes ``H`` and ``N`` and the engine
-synthesises ``Y = H E_h + N E_n`` with the existing iSTFT / overlap-add.  With ``H = N = 1`` the output
-is ``e_h + e_n`` delayed by one hop (the synthesis window's perfect reconstruction).
+window; samples before the stream start are 0; an onset frame's first half is the onset prefix),
+transformed by a 480-point real FFT: ``E_h[k]``, ``E_n[k]`` (241 complex bins).  The vocoder predicts
+per-bin magnitudes ``H`` and ``N`` and the engine synthesises ``Y = H E_h + N E_n`` with the existing
+iSTFT / overlap-add.  With ``H = N = 1`` the output is ``e_h + e_n`` delayed by one hop (the synthesis
+window's perfect reconstruction), plus ``hann * prefix`` over the hop before each onset.
 
 Register mapping (output log-F0 from the source's)
 -------------------------------------------------
@@ -63,6 +72,7 @@ N_FFT = C.VOCODER_N_FFT
 BINS = N_FFT // 2 + 1
 CUTOFF = C.EXCITATION_HARMONIC_CUTOFF_HZ
 SEED = C.EXCITATION_NOISE_SEED
+RAMP = C.EXCITATION_VOICING_RAMP_SAMPLES
 TWO_PI = 2.0 * math.pi
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE_DIR = ROOT / "Tests" / "DSPTests" / "Resources"
@@ -120,38 +130,63 @@ class Excitation:
         self.sample = 0           # excitation samples generated so far (noise counter)
         self.prev_h = np.zeros(HOP)
         self.prev_n = np.zeros(HOP)
+        self.onset_prefix: np.ndarray | None = None
         self.win = frontend.sqrt_hann_periodic(N_FFT)
 
     def hop_signals(self, f0_hz: float) -> tuple[np.ndarray, np.ndarray]:
-        """The 240 new samples (harmonic, noise) of the next hop."""
+        """The 240 new samples (harmonic, noise) of the next hop; after an onset hop
+        :attr:`onset_prefix` holds the retroactive first half of its frame (else ``None``)."""
         voiced = f0_hz > 0
-        g1 = 1.0 if voiced else 0.0
+        onset = voiced and self.g_end == 0.0
+        offset = not voiced and self.g_end > 0.0
         f1 = float(f0_hz) if voiced else self.f_end
-        f0s = f1 if (voiced and self.g_end == 0.0) else self.f_end
-        frac = np.arange(1, HOP + 1, dtype=np.float64) / HOP
-        f = f0s + (f1 - f0s) * frac
-        g = self.g_end + (g1 - self.g_end) * frac
+        f0s = f1 if onset else self.f_end
+        i = np.arange(HOP, dtype=np.float64)
+        f = f0s + (f1 - f0s) * (i + 1) / HOP
+        g = _hop_gain(voiced, onset, offset, i)
         phi = self.phase + np.cumsum(TWO_PI * f / SR)
         h = harmonic_samples(phi, f, g)
+        self.onset_prefix = _onset_prefix(self.phase, f1) if onset else None
         n = noise(self.sample, HOP)
         self.phase = math.fmod(float(phi[-1]), TWO_PI)
-        self.f_end, self.g_end = f1, g1
+        self.f_end, self.g_end = f1, (1.0 if voiced else 0.0)
         self.sample += HOP
         return h, n
 
     def step(self, f0_hz: float) -> tuple[np.ndarray, np.ndarray]:
         """Frame spectra ``(E_h, E_n)``, complex128 [241] each, for the next hop."""
         h, n = self.hop_signals(f0_hz)
-        seg_h = np.concatenate([self.prev_h, h])
+        first_h = self.prev_h if self.onset_prefix is None else self.onset_prefix
+        seg_h = np.concatenate([first_h, h])
         seg_n = np.concatenate([self.prev_n, n])
         self.prev_h, self.prev_n = h, n
         return np.fft.rfft(self.win * seg_h), np.fft.rfft(self.win * seg_n)
 
 
+def _hop_gain(voiced, onset, offset, i: np.ndarray) -> np.ndarray:
+    """Harmonic gain over a hop's samples ``i`` (0..239; arrays of flags broadcast per hop)."""
+    return np.where(onset, np.minimum(1.0, (HOP + i + 1) / RAMP),
+                    np.where(offset, np.maximum(0.0, 1.0 - (i + 1) / RAMP), np.where(voiced, 1.0, 0.0)))
+
+
+def _onset_prefix(phase_before: float, f_hz: float) -> np.ndarray:
+    """The retroactive first half of an onset frame: the onset hop's harmonic continued backwards
+    over the previous hop's span, faded in over ``RAMP`` samples from the frame's start."""
+    m = np.arange(HOP, dtype=np.float64)
+    phi = phase_before - (HOP - 1 - m) * (TWO_PI * f_hz / SR)
+    return harmonic_samples(phi, np.full(HOP, f_hz), np.minimum(1.0, (m + 1) / RAMP))
+
+
 def signals(f0_hz: np.ndarray, noise_start: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Whole-signal excitation (harmonic, noise), float64 [T*240] each, for per-frame F0
-    (vectorised; equals :class:`Excitation` within float64 rounding of the phase sum).
-    ``noise_start`` offsets the noise counter (training crops use random offsets)."""
+    (vectorised; equals :class:`Excitation`'s hop signals within float64 rounding of the phase
+    sum).  ``noise_start`` offsets the noise counter (training crops use random offsets).
+    Onset prefixes are not part of the signal: :func:`excitation_spectra` adds them."""
+    e_h, _, e_n = _signals_and_onsets(f0_hz, noise_start)
+    return e_h, e_n
+
+
+def _signals_and_onsets(f0_hz, noise_start: int):
     f0 = np.asarray(f0_hz, dtype=np.float64).reshape(-1)
     T = len(f0)
     voiced = f0 > 0
@@ -162,28 +197,43 @@ def signals(f0_hz: np.ndarray, noise_start: int = 0) -> tuple[np.ndarray, np.nda
         held = f0[t] if voiced[t] else held
         f_end[t] = held
     g_start = np.concatenate([[0.0], g_end[:-1]])
+    onset = voiced & (g_start == 0.0)
+    offset = ~voiced & (g_start > 0.0)
     f_start = np.concatenate([[0.0], f_end[:-1]])
-    f_start = np.where(voiced & (g_start == 0.0), f_end, f_start)
-    frac = np.arange(1, HOP + 1, dtype=np.float64) / HOP
-    f = (f_start[:, None] + (f_end - f_start)[:, None] * frac).reshape(-1)
-    g = (g_start[:, None] + (g_end - g_start)[:, None] * frac).reshape(-1)
-    phi = np.mod(np.cumsum(TWO_PI * f / SR), TWO_PI)
-    return harmonic_samples(phi, f, g), noise(noise_start, T * HOP)
+    f_start = np.where(onset, f_end, f_start)
+    i = np.arange(HOP, dtype=np.float64)
+    f = (f_start[:, None] + (f_end - f_start)[:, None] * (i + 1) / HOP).reshape(-1)
+    g = _hop_gain(voiced[:, None], onset[:, None], offset[:, None], i[None, :]).reshape(-1)
+    phi = np.cumsum(TWO_PI * f / SR)
+    onsets = {int(t): _onset_prefix(float(phi[t * HOP - 1]) if t > 0 else 0.0, float(f0[t]))
+              for t in np.flatnonzero(onset)}
+    return harmonic_samples(np.mod(phi, TWO_PI), f, g), onsets, noise(noise_start, T * HOP)
 
 
-def frame_spectra(e: np.ndarray) -> np.ndarray:
-    """Frames ``s * e[(t-1)*240 : (t+1)*240]`` -> rfft, complex128 [241, T]."""
+def frame_spectra(e: np.ndarray, first_halves: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Frames ``s * e[(t-1)*240 : (t+1)*240]`` -> rfft, complex128 [241, T]; ``first_halves``
+    replaces the first half of the frames it names (onset prefixes)."""
     T = len(e) // HOP
     padded = np.concatenate([np.zeros(HOP), e[:T * HOP]])
     idx = np.arange(T)[:, None] * HOP + np.arange(N_FFT)[None, :]
-    return np.fft.rfft(padded[idx] * frontend.sqrt_hann_periodic(N_FFT), axis=1).T
+    frames = padded[idx]
+    for t, prefix in (first_halves or {}).items():
+        frames[t, :HOP] = prefix
+    return np.fft.rfft(frames * frontend.sqrt_hann_periodic(N_FFT), axis=1).T
+
+
+def excitation_spectra(f0_hz: np.ndarray, noise_start: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Frame spectra ``(E_h, E_n)``, complex128 [241, T] each, for per-frame F0 (vectorised
+    :meth:`Excitation.step`, onset prefixes included)."""
+    e_h, onsets, e_n = _signals_and_onsets(f0_hz, noise_start)
+    return frame_spectra(e_h, onsets), frame_spectra(e_n)
 
 
 def synthesize(harmonic: np.ndarray, noise_mag: np.ndarray, f0_hz: np.ndarray) -> np.ndarray:
     """Reference source-filter synthesis: vocoder outputs ``H``, ``N`` [241, T] and the output F0
     [T] -> audio [T*240] (the engine's iSTFT / overlap-add of ``H E_h + N E_n``)."""
-    e_h, e_n = signals(f0_hz)
-    y = harmonic * frame_spectra(e_h) + noise_mag * frame_spectra(e_n)
+    e_h, e_n = excitation_spectra(f0_hz)
+    y = harmonic * e_h + noise_mag * e_n
     return frontend.istft_ola(np.abs(y), np.angle(y))
 
 

@@ -164,9 +164,8 @@ class VocoderStage(Stage):
             mel, pit, f0, y = self._item(clips[i], rng, L, rng.random() < p_shift)
             if noise > 0:
                 mel = mel + rng.normal(0, noise, mel.shape).astype(np.float32)
-            e_h, e_n = excitation.signals(f0, noise_start=int(rng.integers(0, 2 ** 31)))
-            mels.append(mel), pits.append(pit), auds.append(y)
-            ehs.append(excitation.frame_spectra(e_h)), ens.append(excitation.frame_spectra(e_n))
+            e_h, e_n = excitation.excitation_spectra(f0, noise_start=int(rng.integers(0, 2 ** 31)))
+            mels.append(mel), pits.append(pit), auds.append(y), ehs.append(e_h), ens.append(e_n)
         cplx = lambda a: torch.from_numpy(np.stack(a).astype(np.complex64))
         return stack(mels), stack(pits), cplx(ehs), cplx(ens), stack(auds)
 
