@@ -18,11 +18,13 @@ echo "== Swift build + tests, the whole debug suite under AddressSanitizer"
 # use-after-free in the runtime's raw-pointer code); leak detection is off because Foundation and
 # the XCTest harness keep allocations alive at exit. The slowest whole-pipeline comparisons run once,
 # in the release step below (the same checks, minutes faster): the Swift engine vs the Python
-# reference engine, the CLI's parity command, and the example C host (against dist/lib).
+# reference engine, batched vs one-hop conversion, the CLI's parity command, and the example C host
+# (against dist/lib). The batched path still runs here, under ASan, in every CLITests convert.
 swift build --build-tests --sanitize address --scratch-path .build-asan
 ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --sanitize address --scratch-path .build-asan \
   --skip "CAPITests.CAPITests/testExampleCHostMatchesConvert" \
-  --skip "EngineTests.ReferenceEngineTests" --skip "CLITests.CLITests/testInspectAndParityOnShippedModels"
+  --skip "EngineTests.ReferenceEngineTests" --skip "EngineTests.BatchedEngineTests" \
+  --skip "CLITests.CLITests/testInspectAndParityOnShippedModels"
 echo "== ThreadSanitizer on the tests where threads meet the engine (speaker mailbox, latency/statistics readers, hot swap, every control changing while audio runs)"
 swift build --build-tests --sanitize thread --scratch-path .build-tsan
 tsan_bin="$(swift build --show-bin-path --sanitize thread --scratch-path .build-tsan)/TMRVCPackageTests.xctest"
@@ -32,11 +34,11 @@ for t in EngineTests.SpeakerMailboxTests CAPITests.CAPITests/testLatencyAndStati
   log=$(TSAN_OPTIONS="halt_on_error=1" "$tsan_bin" "$t" 2>&1) || { tail -60 <<< "$log" >&2; echo "ThreadSanitizer: $t failed" >&2; exit 1; }
   grep -E "ThreadSanitizer|Executed [0-9]+ tests?," <<< "$log" | tail -1 || true
 done
-echo "== in a release build: real-time checks (zero allocations, frees, locks, system calls; 60 s soak), fp16-weight parity, every control changing while audio runs (3 s), engine vs Python reference, CLI parity"
+echo "== in a release build: real-time checks (zero allocations, frees, locks, system calls; 60 s soak), fp16-weight parity, every control changing while audio runs (3 s), engine vs Python reference, batched vs one-hop conversion, CLI parity"
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \
   --filter FixtureParityTests/testAllModelsWithFloat16WeightsStayNearONNXRuntime \
-  --filter StreamingEngineTests/testEveryControlChangesWhileAudioRuns --filter ReferenceEngineTests \
+  --filter StreamingEngineTests/testEveryControlChangesWhileAudioRuns --filter ReferenceEngineTests --filter BatchedEngineTests \
   --filter CLITests/testInspectAndParityOnShippedModels
 echo "== the same, and fp32 parity, with the generic (baseline x86-64) kernel build forced (TMRVC_KERNELS=generic)"
 TMRVC_KERNELS=generic swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \

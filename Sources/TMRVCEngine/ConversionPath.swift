@@ -129,17 +129,9 @@ final class ConversionPath {
                    pitchStatistics: nil)
         registerMap = other.registerMap   // source statistics and the target
         excitation.copyState(from: other.excitation)
-        Self.copyStates(converter, from: other.converter)
-        Self.copyStates(vocoder, from: other.vocoder)
+        converter.copyStates(from: other.converter)
+        vocoder.copyStates(from: other.vocoder)
         synthesizer.reset()   // the overlap belongs to the other path's time alignment
-    }
-
-    private static func copyStates(_ mine: StreamingModel, from theirs: StreamingModel) {
-        for k in 0..<mine.statePairs.count {
-            let dst = mine.session.inputs[mine.statePairs[k].input]
-            let src = theirs.session.inputs[theirs.statePairs[k].input]
-            dst.data.copyMemory(from: src.data, byteCount: dst.byteCount)
-        }
     }
 
     /// Writes the acoustic parameters (ir params + blended voice source); the converter
@@ -170,9 +162,29 @@ final class ConversionPath {
         vocoderPitchIn.floats[0] = logF0
         vocoderPitchIn.floats[1] = voicing
         vocoder.step()
+        synthesize(harmonic: harmonicOut.floats, noise: noiseOut.floats, excitationF0Hz: excitationF0Hz)
+    }
+
+    /// Source–filter synthesis of one frame into `block`: the excitation's next hop at
+    /// `excitationF0Hz`, shaped by the vocoder's envelopes (241 bins each), then overlap-add.
+    /// Real-time safe.
+    func synthesize(harmonic: UnsafePointer<Float>, noise: UnsafePointer<Float>, excitationF0Hz: Double) {
         excitation.step(f0Hz: excitationF0Hz)
-        excitation.shape(harmonic: harmonicOut.floats, noise: noiseOut.floats, real: spectrumReal, imaginary: spectrumImaginary)
+        excitation.shape(harmonic: harmonic, noise: noise, real: spectrumReal, imaginary: spectrumImaginary)
         synthesizer.synthesize(real: spectrumReal, imaginary: spectrumImaginary, output: block)
+    }
+
+    /// Writes this path's converter conditioning (speaker embedding, LoRA delta, acoustic
+    /// parameters) into `model`, the same converter compiled for more frames, and marks its
+    /// hoisted nodes stale (offline batching; not real-time: it looks the inputs up by name).
+    func copyConditioning(to model: StreamingModel) {
+        func copy(_ buffer: TensorBuffer, _ name: String) {
+            model.input(name)?.floats.update(from: buffer.floats, count: buffer.count)
+        }
+        copy(speakerIn, "spk_embed")
+        copy(loraIn, "lora_delta")
+        copy(acousticIn, "acoustic_params")
+        model.session.invalidateSlowInputs()
     }
 
     /// Synthesizes from a given spectrum (diagnostic resynthesis mode). Real-time safe.

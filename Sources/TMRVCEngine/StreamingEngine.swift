@@ -142,8 +142,22 @@ public final class StreamingEngine: @unchecked Sendable {
     private var dcBlocker = DCBlocker(sampleRate: TMRVCConstants.Audio.sampleRate)   // on the converted 24 kHz signal
     private var limiter = SafetyLimiter(sampleRate: TMRVCConstants.Audio.sampleRate) // on the output, sized in prepare
     private var lastAlpha: Float = 0
-    /// Whether the engine lowers the quality itself when hops take too long (default on).
+    /// Whether the engine lowers the quality itself when hops take too long (default on; off
+    /// while batching).
     public var overloadControlEnabled = true
+    /// Offline batching, read by `prepare`: with more than 1, the content encoder and the vocoder
+    /// run on batches of about this many hops (rounded to a multiple of the IR update interval)
+    /// and the converter on chunks of one interval — matrix–matrix products that read each weight
+    /// once per batch instead of once per 10 ms hop (several times faster for files). The output
+    /// equals the one-hop path's within float rounding, one batch later: the latency grows by
+    /// (batch − 1) hops (``latencySamples`` includes it), and `process` does a whole batch's model
+    /// work in the call that completes it, so this is for files, not real time. Parameter and
+    /// speaker changes are picked up between batches; a quality other than the one at `prepare`
+    /// (and crossfades) run hop by hop. 1 (the default): the real-time path.
+    public var batchHops = 1
+    private var batch: HopBatch?
+    /// Hops per batch as prepared (nil: no batching).
+    public var batchSize: Int? { batch?.hops }
     /// Busy-waits this long per hop (tests of the overload control only).
     public var simulatedExtraHopCostMicroseconds: Double = 0
 
@@ -271,6 +285,11 @@ public final class StreamingEngine: @unchecked Sendable {
             throw EngineError(path: "block size", reason: "\(maxBlockSize) frames is outside 1...65536")
         }
         releaseHostBuffers()
+        batch = nil
+        if batchHops > 1 && mode == .convert {
+            batch = try HopBatch(modelsDirectory: modelsDirectory, profile: QualityProfile(quality: parameters.quality),
+                                 requestedHops: batchHops, weightStorage: weightStorage)
+        }
         self.sampleRate = sampleRate
         self.maxBlockSize = maxBlockSize
         if sampleRate != Self.internalRate {
@@ -288,9 +307,9 @@ public final class StreamingEngine: @unchecked Sendable {
         let maxHost = (up?.maxOutputCount(forInputCount: max24) ?? max24) + 2
         hostWet = .allocate(capacity: max(maxHost, maxBlockSize))
         hostWet!.initialize(repeating: 0, count: max(maxHost, maxBlockSize))
-        fifo24 = RingBuffer<Float>(capacity: max24 + Self.internalHeadroom + Self.hop * (Self.maxLookahead + 4), fill: 0)
+        fifo24 = RingBuffer<Float>(capacity: max24 + Self.internalHeadroom + Self.hop * (Self.maxLookahead + 4 + 2 * (batch?.hops ?? 0)), fill: 0)
         hostFifo = RingBuffer<Float>(capacity: maxHost + maxBlockSize + Self.hostHeadroom + 8, fill: 0)
-        let maxLatency = Self.latency(sampleRate: sampleRate, lookahead: Self.maxLookahead, down: down, up: up)
+        let maxLatency = Self.latency(sampleRate: sampleRate, lookahead: Self.maxLookahead, down: down, up: up, batchDelay: batchDelayHops)
         dryLineLength = maxLatency + maxBlockSize + 8
         dryLine = .allocate(capacity: dryLineLength)
         dryLine!.initialize(repeating: 0, count: dryLineLength)
@@ -319,6 +338,8 @@ public final class StreamingEngine: @unchecked Sendable {
     /// latency. Keeps the speaker and parameters. Not real-time (it may rebuild the noise gate).
     public func reset() {
         for p in paths { p.reset() }
+        batch?.reset()
+        batch?.clearRoomEstimates()
         content.resetState()
         mel.reset()
         for p in pitch { p.reset() }
@@ -358,7 +379,7 @@ public final class StreamingEngine: @unchecked Sendable {
         guard let fifo24, let hostFifo else { return }
         fifo24.removeAll()
         hostFifo.removeAll()
-        for _ in 0..<Self.internalHeadroom { _ = fifo24.append(0) }
+        for _ in 0..<(Self.internalHeadroom + Self.hop * batchDelayHops) { _ = fifo24.append(0) }
         if down != nil { for _ in 0..<Self.hostHeadroom { _ = hostFifo.append(0) } }
         dryLine?.update(repeating: 0, count: dryLineLength)
         dryWrite = 0
@@ -377,7 +398,7 @@ public final class StreamingEngine: @unchecked Sendable {
     /// The latency of the current profile (audio thread, or while not processing); publishes it.
     @discardableResult
     private func updateLatency() -> Int {
-        let l = Self.latency(sampleRate: sampleRate, lookahead: profile.lookaheadHops, down: down, up: up)
+        let l = Self.latency(sampleRate: sampleRate, lookahead: profile.lookaheadHops, down: down, up: up, batchDelay: batchDelayHops)
         publishedLatency.store(l, ordering: .relaxed)
         return l
     }
@@ -390,9 +411,12 @@ public final class StreamingEngine: @unchecked Sendable {
     /// thread, or while not processing (other threads: `statistics.effectiveQuality`).
     public var effectiveQuality: Float { min(userQuality, qualityCap) }
 
-    static func latency(sampleRate: Int, lookahead: Int, down: PolyphaseResampler?, up: PolyphaseResampler?) -> Int {
+    /// Hops a batch delays the output by (0 without batching).
+    private var batchDelayHops: Int { (batch?.hops ?? 1) - 1 }
+
+    static func latency(sampleRate: Int, lookahead: Int, down: PolyphaseResampler?, up: PolyphaseResampler?, batchDelay: Int = 0) -> Int {
         guard sampleRate > 0 else { return 0 }
-        let core = Double(Self.internalHeadroom + Self.hop + Self.hop * lookahead)   // 24 kHz samples
+        let core = Double(Self.internalHeadroom + Self.hop + Self.hop * (lookahead + batchDelay))   // 24 kHz samples
         let ratio = Double(sampleRate) / Double(Self.internalRate)
         let resampling = (down?.groupDelayInputSamples ?? 0) + (up?.groupDelayOutputSamples ?? 0)
         let headroom = sampleRate == Self.internalRate ? 0.0 : Double(Self.hostHeadroom)
@@ -489,8 +513,7 @@ public final class StreamingEngine: @unchecked Sendable {
             hopFill += take
             i += take
             if hopFill == Self.hop {
-                processHop()
-                _ = fifo24.write(hopOut, count: Self.hop)
+                processHop()   // writes the converted hop(s) into fifo24
                 hopFill = 0
             }
         }
@@ -553,23 +576,41 @@ public final class StreamingEngine: @unchecked Sendable {
 
     private func processHop() {
         let start = Self.now()
-        // Controls, read once per hop.
-        pickUpChanges()
-        if gateEnabled { gate.process(hopIn, count: Self.hop) }
-        // History of the gated 24 kHz input (newest last).
-        memmove(history, history + Self.hop, (historyLength - Self.hop) * MemoryLayout<Float>.stride)
-        (history + historyLength - Self.hop).update(from: hopIn, count: Self.hop)
-        // Analysis: log-mel, content.
-        _ = mel.process(hopIn, count: Self.hop, frames: melFrame, frameCapacity: 1)
-        memmove(melHistory, melHistory + Self.melCount, Self.melCount * (Self.irWindow - 1) * MemoryLayout<Float>.stride)
-        (melHistory + Self.melCount * (Self.irWindow - 1)).update(from: melFrame, count: Self.melCount)
+        if let batch { batchedHop(batch) } else { streamedHop(pickUpChanges: true) }
+        // Overload control on the measured cost of this hop.
+        if simulatedExtraHopCostMicroseconds > 0 {
+            let until = start + simulatedExtraHopCostMicroseconds
+            while Self.now() < until {}
+        }
+        let micros = Self.now() - start
+        stats.hops += 1
+        stats.lastHopMicroseconds = micros
+        stats.maxHopMicroseconds = max(stats.maxHopMicroseconds, micros)
+        if batch == nil { controlOverload(hopMicroseconds: micros) }
+    }
+
+    /// One hop through the one-frame models: the real-time path (with batching, the hops outside
+    /// a batch).
+    private func streamedHop(pickUpChanges pickUp: Bool) {
+        if pickUp { pickUpChanges() }
+        analyzeHop()
         let slot = hopIndex % (Self.maxLookahead + 1)
         if mode == .convert {
             contentIn.floats.update(from: melFrame, count: Self.melCount)
             content.step()
             (contentRing + slot * Self.contentCount).update(from: contentOut.floats, count: Self.contentCount)
-            if hopIndex % profile.irUpdateInterval == 0 && irPartsTotal == 0 { beginRoomEstimate() }
-            if irPartsTotal > 0 { continueRoomEstimate() }
+            if let batch {
+                estimateRoomWhole(batch)
+                var due = false
+                while let p = batch.popRoomEstimate(dueBy: hopIndex) { irParams.update(from: p, count: TMRVCConstants.Dims.irParams); due = true }
+                if due {
+                    paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+                    if fadingTo >= 0 { paths[fadingTo].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha) }
+                }
+            } else {
+                if hopIndex % profile.irUpdateInterval == 0 && irPartsTotal == 0 { beginRoomEstimate() }
+                if irPartsTotal > 0 { continueRoomEstimate() }
+            }
         }
         // Conversion on the active path (and the incoming one during a crossfade).
         run(paths[active])
@@ -588,7 +629,27 @@ public final class StreamingEngine: @unchecked Sendable {
         } else {
             hopOut.update(from: paths[active].block, count: Self.hop)
         }
-        // A non-finite hop (a model overflowed) goes out as silence and the model states restart.
+        finishHop()
+        hopIndex += 1
+    }
+
+    /// The hop's analysis: noise gate, the 24 kHz input history, the log-mel frame and the mel
+    /// history the room estimate reads.
+    private func analyzeHop() {
+        if gateEnabled { gate.process(hopIn, count: Self.hop) }
+        // History of the gated 24 kHz input (newest last).
+        memmove(history, history + Self.hop, (historyLength - Self.hop) * MemoryLayout<Float>.stride)
+        (history + historyLength - Self.hop).update(from: hopIn, count: Self.hop)
+        _ = mel.process(hopIn, count: Self.hop, frames: melFrame, frameCapacity: 1)
+        memmove(melHistory, melHistory + Self.melCount, Self.melCount * (Self.irWindow - 1) * MemoryLayout<Float>.stride)
+        (melHistory + Self.melCount * (Self.irWindow - 1)).update(from: melFrame, count: Self.melCount)
+    }
+
+    /// Sends the converted hop in `hopOut` to the 24 kHz FIFO: a non-finite hop (a model
+    /// overflowed) goes out as silence and the model states restart; then the DC blocker.
+    /// Returns whether the hop was finite.
+    @discardableResult
+    private func finishHop() -> Bool {
         var finite = true
         for k in 0..<Self.hop where !hopOut[k].isFinite { finite = false }
         if !finite {
@@ -598,17 +659,8 @@ public final class StreamingEngine: @unchecked Sendable {
             stats.nonFiniteHops += 1
         }
         dcBlocker.process(hopOut, count: Self.hop)
-        hopIndex += 1
-        // Overload control on the measured cost of this hop.
-        if simulatedExtraHopCostMicroseconds > 0 {
-            let until = start + simulatedExtraHopCostMicroseconds
-            while Self.now() < until {}
-        }
-        let micros = Self.now() - start
-        stats.hops += 1
-        stats.lastHopMicroseconds = micros
-        stats.maxHopMicroseconds = max(stats.maxHopMicroseconds, micros)
-        controlOverload(hopMicroseconds: micros)
+        if let fifo24 { _ = fifo24.write(hopOut, count: Self.hop) }
+        return finite
     }
 
     private func run(_ path: ConversionPath) {
@@ -620,13 +672,8 @@ public final class StreamingEngine: @unchecked Sendable {
         switch mode {
         case .convert:
             let e = pitchEstimate(window: path.pitchWindow)
-            let voiced = e.f0Hz > 0 && e.voicing > 0
-            let source: Float = voiced ? e.logF0Feature : 0   // log2(f0 / f0_ref) in Double, rounded once
-            // Into the speaker's register (automatic mode, a speaker file with pitch statistics),
-            // plus the user's shift; 0 when unvoiced.
-            let logF0 = path.registerMap.map(logF0: source, voiced: voiced, shiftSemitones: parameters.pitchShiftSemitones,
-                                             applyTarget: parameters.registerMode == .automatic)
-            let f0Hz = voiced ? TMRVCConstants.Pitch.f0RefHz * pow(2.0, Double(logF0)) : 0
+            let (logF0, f0Hz) = outputPitch(path, estimate: e, shift: parameters.pitchShiftSemitones,
+                                            automatic: parameters.registerMode == .automatic)
             if path === paths[active] { stats.outputF0Hz = f0Hz }
             path.process(content: contentRing + (t % (Self.maxLookahead + 1)) * Self.contentCount, logF0: logF0, voicing: e.voicing,
                          excitationF0Hz: f0Hz)
@@ -644,6 +691,149 @@ public final class StreamingEngine: @unchecked Sendable {
             }
             path.process(magnitude: diagMagnitude, phase: diagPhase)
         }
+    }
+
+    // MARK: offline batching
+
+    /// One hop with batching on: queued for the current batch (its analysis now, its models when
+    /// the batch is full), or converted on its own when no batch can start here.
+    private func batchedHop(_ b: HopBatch) {
+        if b.count == 0 {
+            // Between batches: the one-frame models take the stream back, changes are picked up,
+            // and a batch starts only on a hop where a room estimate may apply (so no converter
+            // call straddles one) with the profile it was compiled for and no crossfade.
+            if b.statesInBatch { leaveBatch(b) }
+            pickUpChanges()
+            let h = hopIndex
+            guard mode == .convert, fadingTo < 0, profile == b.profile, h >= b.firstHop, (h - b.firstHop) % b.chunk == 0 else {
+                streamedHop(pickUpChanges: false)
+                return
+            }
+            enterBatch(b)
+            b.startHop = h
+        }
+        analyzeHop()
+        estimateRoomWhole(b)
+        let j = b.count, q = b.hops
+        let mel = b.melIn.floats
+        for c in 0..<Self.melCount { mel[c * q + j] = melFrame[c] }
+        b.estimates[j] = pitchEstimate(window: paths[active].pitchWindow)
+        b.shifts[j] = parameters.pitchShiftSemitones
+        b.automatic[j] = parameters.registerMode == .automatic
+        b.count = j + 1
+        hopIndex += 1
+        if b.count == q {
+            convertBatch(b)
+            b.count = 0
+        }
+    }
+
+    /// Hands the stream state (content encoder, the active path's converter and vocoder, its
+    /// conditioning) from the one-frame models to the batch's.
+    private func enterBatch(_ b: HopBatch) {
+        let path = paths[active]
+        b.content.copyStates(from: content)
+        b.converter.copyStates(from: path.converter)
+        b.vocoder.copyStates(from: path.vocoder)
+        path.copyConditioning(to: b.converter)
+        b.statesInBatch = true
+    }
+
+    /// Hands the stream state back to the one-frame models.
+    private func leaveBatch(_ b: HopBatch) {
+        let path = paths[active]
+        content.copyStates(from: b.content)
+        path.converter.copyStates(from: b.converter)
+        path.vocoder.copyStates(from: b.vocoder)
+        b.statesInBatch = false
+    }
+
+    /// With batching, a room estimate runs whole at the start of its cycle and is queued for the
+    /// hop where the real-time path's spread-out update would reach the converter (P + K - 2 hops
+    /// later, see `beginRoomEstimate`): the same values at the same hop.
+    private func estimateRoomWhole(_ b: HopBatch) {
+        guard mode == .convert, hopIndex % profile.irUpdateInterval == 0 else { return }
+        beginRoomEstimate()
+        irSession.run()
+        let parts = irPartsTotal
+        irPartsTotal = 0
+        let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts, profile.irUpdateInterval - parts + 1))
+        b.pushRoomEstimate(irOut.floats, appliesAt: hopIndex + parts + acousticParts - 2)
+    }
+
+    /// Runs the models of a full batch and sends its hops to the FIFO: the content encoder on all
+    /// of them, the output pitch hop by hop, the converter one chunk (IR interval) at a time with
+    /// the room estimates applied on their hops, the vocoder on all, then synthesis hop by hop.
+    private func convertBatch(_ b: HopBatch) {
+        let q = b.hops, n = b.chunk, path = paths[active]
+        let ring = Self.maxLookahead + 1, cc = Self.contentCount, lookahead = path.lookaheadHops
+        b.content.step()
+        let content = b.contentOut.floats   // [256][q]
+        for j in 0..<q {
+            let (y, f) = outputPitch(path, estimate: b.estimates[j], shift: b.shifts[j], automatic: b.automatic[j])
+            b.logF0[j] = y
+            b.f0Hz[j] = f
+        }
+        stats.outputF0Hz = b.f0Hz[q - 1]
+        let cin = b.converterContent.floats, pin = b.converterPitch.floats, features = b.featuresOut.floats
+        let vf = b.vocoderFeatures.floats
+        for c in stride(from: 0, to: q, by: n) {
+            let h0 = b.startHop + c
+            var due = false
+            while let p = b.popRoomEstimate(dueBy: h0 + n - 1) { irParams.update(from: p, count: TMRVCConstants.Dims.irParams); due = true }
+            if due {
+                path.setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha)
+                path.copyConditioning(to: b.converter)
+            }
+            for i in 0..<n {
+                let f = h0 + i - lookahead   // the content frame this hop converts
+                if f >= b.startHop {
+                    for ch in 0..<cc { cin[ch * n + i] = content[ch * q + f - b.startHop] }
+                } else {
+                    let src = contentRing + (f % ring) * cc
+                    for ch in 0..<cc { cin[ch * n + i] = src[ch] }
+                }
+                pin[i] = b.logF0[c + i]
+                pin[n + i] = b.estimates[c + i].voicing
+            }
+            b.converter.step()
+            for ch in 0..<Self.melCount { (vf + ch * q + c).update(from: features + ch * n, count: n) }
+        }
+        let vp = b.vocoderPitch.floats
+        for j in 0..<q {
+            vp[j] = b.logF0[j]
+            vp[q + j] = b.estimates[j].voicing
+        }
+        b.vocoder.step()
+        let harmonic = b.harmonicOut.floats, noise = b.noiseOut.floats
+        var finite = true
+        for j in 0..<q {
+            for k in 0..<Self.bins {
+                b.harmonicFrame[k] = harmonic[k * q + j]
+                b.noiseFrame[k] = noise[k * q + j]
+            }
+            path.synthesize(harmonic: b.harmonicFrame, noise: b.noiseFrame, excitationF0Hz: b.f0Hz[j])
+            hopOut.update(from: path.block, count: Self.hop)
+            if !finishHop() { finite = false }
+        }
+        // The newest content frames go to the ring, where the next hops' lookahead reads them.
+        for f in max(b.startHop, b.startHop + q - ring)..<(b.startHop + q) {
+            let dst = contentRing + (f % ring) * cc
+            for ch in 0..<cc { dst[ch] = content[ch * q + f - b.startHop] }
+        }
+        // A non-finite hop restarted the one-frame models; the batch's restart with them.
+        if !finite { b.reset() }
+    }
+
+    /// The output pitch of a frame from its F0 estimate: the log-F0 feature `log2(f0 / f0_ref)` in
+    /// the speaker's register (automatic mode, a speaker file with pitch statistics) plus the
+    /// user's shift, and the excitation F0 in Hz; both 0 when unvoiced. Advances the path's
+    /// running register statistics.
+    private func outputPitch(_ path: ConversionPath, estimate e: PitchEstimate, shift: Float, automatic: Bool) -> (logF0: Float, f0Hz: Double) {
+        let voiced = e.f0Hz > 0 && e.voicing > 0
+        let source: Float = voiced ? e.logF0Feature : 0   // log2(f0 / f0_ref) in Double, rounded once
+        let logF0 = path.registerMap.map(logF0: source, voiced: voiced, shiftSemitones: shift, applyTarget: automatic)
+        return (logF0, voiced ? TMRVCConstants.Pitch.f0RefHz * pow(2.0, Double(logF0)) : 0)
     }
 
     /// Starts an ir_estimator run on the newest 50 mel frames. The run is spread over

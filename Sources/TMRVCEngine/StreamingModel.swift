@@ -62,6 +62,16 @@ public final class StreamingModel: @unchecked Sendable {
         }
     }
 
+    /// Takes over `other`'s stream state: copies its state inputs into this model's (the models
+    /// must have the same state shapes: the same model compiled for any frame count). Real-time safe.
+    public func copyStates(from other: StreamingModel) {
+        for k in 0..<min(statePairs.count, other.statePairs.count) {
+            let dst = session.inputs[statePairs[k].input]
+            let src = other.session.inputs[other.statePairs[k].input]
+            dst.data.copyMemory(from: src.data, byteCount: min(dst.byteCount, src.byteCount))
+        }
+    }
+
     /// Runs one call and makes its output states the next call's input states. Real-time safe.
     public func step() {
         session.run()
