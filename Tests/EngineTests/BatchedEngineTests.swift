@@ -25,18 +25,7 @@ final class BatchedEngineTests: XCTestCase {
     /// first `latency` samples dropped (lined up with the input), as `tmrvc convert` does.
     func convert(_ e: StreamingEngine, _ x: [Float], blocks: [Int]) -> [Float] {
         let latency = e.latencySamples
-        let padded = x + [Float](repeating: 0, count: latency)
-        var y = [Float](repeating: 0, count: padded.count)
-        var pos = 0, b = 0
-        while pos < padded.count {
-            let n = min(blocks[b % blocks.count], padded.count - pos)
-            padded.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
-                e.process(input: xi.baseAddress! + pos, output: yo.baseAddress! + pos, frames: n)
-            } }
-            pos += n
-            b += 1
-        }
-        return Array(y[latency...])
+        return Array(e.process(x + [Float](repeating: 0, count: latency), blocks: blocks)[latency...])
     }
 
     /// Batched vs one-hop conversion of a real utterance at q = 0 (IR interval 20, batches of 100

@@ -37,19 +37,7 @@ final class StreamingEngineTests: XCTestCase {
         }
     }
 
-    func run(_ e: StreamingEngine, _ x: [Float], blocks: [Int]) -> [Float] {
-        var y = [Float](repeating: 0, count: x.count)
-        var pos = 0, b = 0
-        while pos < x.count {
-            let n = min(blocks[b % blocks.count], x.count - pos)
-            x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
-                e.process(input: xi.baseAddress! + pos, output: yo.baseAddress! + pos, frames: n)
-            } }
-            pos += n
-            b += 1
-        }
-        return y
-    }
+    func run(_ e: StreamingEngine, _ x: [Float], blocks: [Int]) -> [Float] { e.process(x, blocks: blocks) }
 
     /// Lag maximising the cross-correlation of y against x, searched in 0..<maxLag.
     func measuredDelay(_ x: [Float], _ y: [Float], maxLag: Int) -> (lag: Int, correlation: Double) {
@@ -440,5 +428,22 @@ final class StreamingEngineTests: XCTestCase {
         XCTAssertThrowsError(try StreamingEngine(modelsDirectory: "/nonexistent")) {
             XCTAssertTrue("\($0)".contains("/nonexistent/"), "\($0)")
         }
+    }
+}
+
+extension StreamingEngine {
+    /// `x` through the engine in blocks of the given sizes (cycled); the output, as long as `x`.
+    func process(_ x: [Float], blocks: [Int]) -> [Float] {
+        var y = [Float](repeating: 0, count: x.count)
+        var pos = 0, b = 0
+        while pos < x.count {
+            let n = min(blocks[b % blocks.count], x.count - pos)
+            x.withUnsafeBufferPointer { xi in y.withUnsafeMutableBufferPointer { yo in
+                process(input: xi.baseAddress! + pos, output: yo.baseAddress! + pos, frames: n)
+            } }
+            pos += n
+            b += 1
+        }
+        return y
     }
 }
