@@ -115,11 +115,15 @@ public func tmrvc_create(_ modelsDirectory: UnsafePointer<CChar>?, _ flags: UInt
         _ = copyOut("tmrvc_create: models_dir and out_engine must not be NULL", errorBuffer, errorSize)
         return TMRVC_ERROR_INVALID_ARGUMENT
     }
-    guard flags & ~TMRVC_CREATE_FLOAT16 == 0 else {
+    guard flags & ~(TMRVC_CREATE_FLOAT16 | TMRVC_CREATE_INT8) == 0 else {
         _ = copyOut("tmrvc_create: unknown flags 0x\(String(flags, radix: 16))", errorBuffer, errorSize)
         return TMRVC_ERROR_INVALID_ARGUMENT
     }
-    let storage: WeightStorage = flags & TMRVC_CREATE_FLOAT16 != 0 ? .float16 : .float32
+    guard flags & TMRVC_CREATE_FLOAT16 == 0 || flags & TMRVC_CREATE_INT8 == 0 else {
+        _ = copyOut("tmrvc_create: TMRVC_CREATE_FLOAT16 and TMRVC_CREATE_INT8 exclude each other", errorBuffer, errorSize)
+        return TMRVC_ERROR_INVALID_ARGUMENT
+    }
+    let storage: WeightStorage = flags & TMRVC_CREATE_INT8 != 0 ? .int8 : flags & TMRVC_CREATE_FLOAT16 != 0 ? .float16 : .float32
     do {
         let engine = try StreamingEngine(modelsDirectory: String(cString: modelsDirectory), weightStorage: storage)
         outEngine.pointee = OpaquePointer(Unmanaged.passRetained(EngineHandle(engine: engine)).toOpaque())

@@ -30,6 +30,11 @@ public struct KernelSet: @unchecked Sendable {
     public let packedBlock: @convention(c) (_ weights: UnsafeRawPointer, _ bias: UnsafePointer<Float>, _ rows: Int, _ depth: Int,
                                        _ half: Bool, _ activation: Int, _ columns: Int, _ x: UnsafePointer<Float>,
                                        _ y: UnsafeMutablePointer<Float>, _ ysN: Int, _ ysT: Int) -> Void
+    /// See `TMRVCKernelsAVX2.packedInt8`.
+    public let packedInt8: @convention(c) (_ weights: UnsafeRawPointer, _ bias: UnsafePointer<Float>, _ scales: UnsafePointer<Float>,
+                                      _ rows: Int, _ depth: Int, _ activation: Int, _ columns: Int, _ x: UnsafePointer<Float>,
+                                      _ xsK: Int, _ y: UnsafeMutablePointer<Float>, _ ysN: Int, _ ysT: Int,
+                                      _ scratch: UnsafeMutablePointer<Int32>) -> Void
     /// See `TMRVCKernelsAVX2.gemm`: C = alpha op(A) op(B) + beta C on run-time matrices, lock-free.
     public let gemm: @convention(c) (_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
@@ -54,6 +59,8 @@ public struct KernelSet: @unchecked Sendable {
         packedGEMV: { TMRVCKernelsAVX2.packedGEMV(weights: $0, bias: $1, rows: $2, depth: $3, half: $4, activation: $5, x: $6, y: $7) },
         packedBlock: { TMRVCKernelsAVX2.packedBlock(weights: $0, bias: $1, rows: $2, depth: $3, half: $4, activation: $5,
                                                     columns: $6, x: $7, y: $8, ysN: $9, ysT: $10) },
+        packedInt8: { TMRVCKernelsAVX2.packedInt8(weights: $0, bias: $1, scales: $2, rows: $3, depth: $4, activation: $5,
+                                                  columns: $6, x: $7, xsK: $8, y: $9, ysN: $10, ysT: $11, scratch: $12) },
         gemm: { TMRVCKernelsAVX2.gemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9,
                                     beta: $10, c: $11, ldc: $12) },
         exp: { TMRVCKernelsAVX2.vectorExp($0, $1, $2) }, tanh: { TMRVCKernelsAVX2.vectorTanh($0, $1, $2) },
@@ -67,6 +74,8 @@ public struct KernelSet: @unchecked Sendable {
         packedGEMV: { TMRVCKernelsGeneric.packedGEMV(weights: $0, bias: $1, rows: $2, depth: $3, half: $4, activation: $5, x: $6, y: $7) },
         packedBlock: { TMRVCKernelsGeneric.packedBlock(weights: $0, bias: $1, rows: $2, depth: $3, half: $4, activation: $5,
                                                        columns: $6, x: $7, y: $8, ysN: $9, ysT: $10) },
+        packedInt8: { TMRVCKernelsGeneric.packedInt8(weights: $0, bias: $1, scales: $2, rows: $3, depth: $4, activation: $5,
+                                                  columns: $6, x: $7, xsK: $8, y: $9, ysN: $10, ysT: $11, scratch: $12) },
         gemm: { TMRVCKernelsGeneric.gemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9,
                                        beta: $10, c: $11, ldc: $12) },
         exp: { TMRVCKernelsGeneric.vectorExp($0, $1, $2) }, tanh: { TMRVCKernelsGeneric.vectorTanh($0, $1, $2) },
@@ -87,3 +96,6 @@ public struct KernelSet: @unchecked Sendable {
     /// Both sets this host can run (the generic one first): for tests and benchmarks.
     public static var runnable: [KernelSet] { hostSupportsAVX2 ? [generic, avx2] : [generic] }
 }
+
+/// The packed int8 weight layout both kernel builds read (the same source in each).
+public typealias Int8Layout = TMRVCKernelsAVX2.Int8Layout

@@ -9,6 +9,48 @@ public enum WeightStorage: Sendable, Equatable {
     /// per-frame matrix-vector products); products still accumulate in float32. Accuracy: see
     /// docs/performance.md (errors around 1e-3 instead of 1e-6).
     case float16
+    /// Symmetric int8 per output channel, quantised at load: each output row n of W keeps
+    /// q[n, k] = round(W[n, k] / s[n]) in -127...127 with s[n] = max_k |W[n, k]| / 127, a quarter
+    /// of the float32 bytes. The kernels dequantise in registers and accumulate in float32
+    /// (y = s * sum_k q x + bias). Accuracy: docs/performance.md.
+    case int8
+
+    /// The kernels' code for it (`KernelStorageCode`).
+    public var kernelCode: Int {
+        switch self {
+        case .float32: return 0
+        case .float16: return 1
+        case .int8: return 2
+        }
+    }
+
+    /// Bytes per stored weight.
+    public var bytesPerWeight: Int {
+        switch self {
+        case .float32: return 4
+        case .float16: return 2
+        case .int8: return 1
+        }
+    }
+
+    /// Short name: "fp32", "fp16", "int8" (command-line values, benchmark labels).
+    public var label: String {
+        switch self {
+        case .float32: return "fp32"
+        case .float16: return "fp16"
+        case .int8: return "int8"
+        }
+    }
+
+    /// The storage named by `label`, or nil.
+    public init?(label: String) {
+        switch label {
+        case "fp32": self = .float32
+        case "fp16": self = .float16
+        case "int8": self = .int8
+        default: return nil
+        }
+    }
 }
 
 /// Options fixed when a session is created.

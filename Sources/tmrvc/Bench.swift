@@ -32,11 +32,8 @@ struct Bench: ParsableCommand {
     @Flag(name: .customLong("no-ort"), help: "Skip the ONNX Runtime side.")
     var noORT = false
 
-    @Flag(help: "Store MatMul/Gemm/Conv weights as float16 (converted at load; fp32 arithmetic).")
-    var fp16 = false
-
-    @Flag(name: .customLong("both-precisions"), help: "Run the Swift side in fp32 and fp16 (one table).")
-    var bothPrecisions = false
+    @Option(help: "Weight storages of the Swift side, comma separated (one table): fp32, fp16, int8 (converted at load; fp32 arithmetic).")
+    var precision = "fp32"
 
     @Option(help: "Python interpreter for the ONNX Runtime side (default: .venv/bin/python, else python3).")
     var python: String?
@@ -53,6 +50,9 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard frames >= 100 else { throw ValidationError("--frames must be >= 100") }
         guard warmup >= 0 else { throw ValidationError("--warmup must be >= 0") }
+        for p in precision.split(separator: ",") where WeightStorage(label: String(p)) == nil {
+            throw ValidationError("unknown precision '\(p)' (known: fp32, fp16, int8)")
+        }
         let known: Set<String> = ["models", "kernels", "offline", "profile"]
         for s in sections.split(separator: ",") where !known.contains(String(s)) {
             throw ValidationError("unknown section '\(s)' (known: \(known.sorted().joined(separator: ", ")))")
@@ -70,7 +70,7 @@ struct Bench: ParsableCommand {
         let dir = try ModelLocation.resolve(models)
         let want = Set(sections.split(separator: ",").map(String.init))
         var report: [String: Any] = ["machine": BenchMachine.describe(), "frames": frames, "warmup": warmup]
-        var storages: [WeightStorage] = bothPrecisions ? [.float32, .float16] : [fp16 ? .float16 : .float32]
+        var storages: [WeightStorage] = precision.split(separator: ",").compactMap { WeightStorage(label: String($0)) }
         if storages.isEmpty { storages = [.float32] }
         print(BenchMachine.summary())
         fflush(nil)
@@ -264,8 +264,9 @@ struct BenchNoise {
     }
 }
 
-extension WeightStorage {
-    var label: String { self == .float16 ? "fp16" : "fp32" }
+extension WeightStorage: ExpressibleByArgument {
+    public init?(argument: String) { self.init(label: argument) }
+    public static var allValueStrings: [String] { ["fp32", "fp16", "int8"] }
 }
 
 /// Machine facts for the report.

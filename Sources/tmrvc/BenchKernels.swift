@@ -155,10 +155,10 @@ enum BenchKernels {
                 for storage in [WeightStorage.float32, .float16] {
                     let m = PackedMatrix(rowMajorKN: w, rows: s.n, depth: s.k, ld: s.n, storage: storage, kernels: set)
                     let t = measure(reps: 1000) { m.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
-                    let key = "\(set.name)_\(storage == .float16 ? "fp16" : "fp32")_us"
+                    let key = "\(set.name)_\(storage.label)_us"
                     row[key] = t.median
                     let packed = m.storage == storage ? "" : " (stored fp32: no F16C)"
-                    cells.append("\(set.name) \(storage == .float16 ? "fp16" : "fp32")\(packed) \(benchFormat(t.median, 2)) µs")
+                    cells.append("\(set.name) \(storage.label)\(packed) \(benchFormat(t.median, 2)) µs")
                 }
             }
             if let g = row["generic_fp32_us"] as? Double, let a = row["avx2_fp32_us"] as? Double,

@@ -88,7 +88,7 @@ struct Live: ParsableCommand {
         let inName = String(cString: tmrvc_jack_host_port_name(host, 0)), outName = String(cString: tmrvc_jack_host_port_name(host, 1))
         say("""
         tmrvc live: \(inName) -> \(outName) at \(rate) Hz, JACK period \(period) frames (\(ms(period, rate)) ms)
-        speaker \(setup.speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(setup.fp16 ? "fp16" : "fp32") weights, \(KernelSet.active.name) kernels
+        speaker \(setup.speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(setup.precision.label) weights, \(KernelSet.active.name) kernels
         engine latency \(engine.latencySamples) samples (\(ms(engine.latencySamples, rate)) ms) + the JACK period(s) of the graph
         commands on stdin: speaker PATH | q V | pitch V | wet V | gain V | gate V | register auto|shift | stats | quit
         """)

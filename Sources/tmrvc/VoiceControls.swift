@@ -1,5 +1,6 @@
 import ArgumentParser
 import TMRVCEngine
+import TMRVCRuntime
 
 /// The engine controls `tmrvc convert` and `tmrvc live` share, validated with messages naming the range.
 struct VoiceControls: ParsableArguments {
@@ -61,15 +62,15 @@ struct EngineSetup: ParsableArguments {
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
     var models: String?
 
-    @Flag(help: "Store the models' matrix weights as float16 (about 2x faster per frame, errors ~1e-3; see docs/performance.md).")
-    var fp16 = false
+    @Option(help: "Storage of the models' matrix weights: fp32, fp16 (about 2x faster per frame, errors ~1e-3) or int8 (per-channel, a quarter of the bytes); see docs/performance.md.")
+    var precision: WeightStorage = .float32
 
     /// Reads the speaker file and loads the engine, with errors naming the file.
     func load() throws -> (profile: SpeakerProfile, engine: StreamingEngine) {
         let profile: SpeakerProfile
         do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
         do {
-            return (profile, try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models), weightStorage: fp16 ? .float16 : .float32))
+            return (profile, try StreamingEngine(modelsDirectory: try ModelLocation.resolve(models), weightStorage: precision))
         } catch let e as EngineError {
             throw CLIError(e.description)
         }

@@ -17,8 +17,9 @@ final class PerformanceKernelTests: XCTestCase {
     // MARK: packed products
 
     /// y = act(W x + b) for every shape class (N not a multiple of 16, K odd and 1, T = 1...9,
-    /// MatMul-like and Conv-like strides), fp32 and fp16 storage. fp16 is compared with a
-    /// reference that uses the same rounded weights, so both check the arithmetic to ~1e-6.
+    /// MatMul-like and Conv-like strides), fp32, fp16 and int8 storage. fp16 and int8 are compared
+    /// with a reference that uses the same rounded (dequantised) weights, so all check the
+    /// arithmetic to ~1e-6.
     func testPackedProductsMatchReference() {
         for kernels in KernelSet.runnable { packedProductsMatchReference(kernels) }
     }
@@ -28,7 +29,7 @@ final class PerformanceKernelTests: XCTestCase {
         for (n, k) in [(1, 1), (15, 3), (16, 16), (17, 257), (80, 256), (482, 256), (33, 774)] {
             let w = g.floats(n * k)            // row-major N x K
             let bias = g.floats(n)
-            for storage in [WeightStorage.float32, .float16] {
+            for storage in [WeightStorage.float32, .float16, .int8] {
                 for activation in [FusedActivation.none, .gelu, .geluTanh] {
                     let m = w.withUnsafeBufferPointer { wp in
                         bias.withUnsafeBufferPointer { bp in
@@ -36,13 +37,20 @@ final class PerformanceKernelTests: XCTestCase {
                                          bias: bp.baseAddress!, activation: activation, kernels: kernels)
                         }
                     }
-                    let wq = m.storage == .float16 ? w.map { Float(Float16($0)) } : w
+                    let wq: [Float]
+                    switch m.storage {
+                    case .float16: wq = w.map { Float(Float16($0)) }
+                    case .int8: wq = Self.dequantizedRows(w, rows: n, depth: k)
+                    case .float32: wq = w
+                    }
                     for t in [1, 2, 3, 4, 5, 9] {
                         let x = g.floats(k * t)
                         for convLayout in [false, true] {
                             // x(k, t): MatMul layout A[t][k] or Conv layout X[k][t]; y likewise.
                             let (xsK, xsT) = convLayout ? (t, 1) : (1, k)
                             let (ysN, ysT) = convLayout ? (t, 1) : (1, n)
+                            // int8 products also quantise each input column (int16, one scale per column).
+                            let xr = m.storage == .int8 ? Self.dequantizedColumns(x, depth: k, columns: t, xsK: xsK, xsT: xsT) : x
                             var y = [Float](repeating: .nan, count: n * t)
                             var scratch = [Float](repeating: 0, count: PackedMatrix.scratchCount(depth: k, columns: t) + 1)
                             x.withUnsafeBufferPointer { xp in
@@ -57,7 +65,7 @@ final class PerformanceKernelTests: XCTestCase {
                             for j in 0..<n {
                                 for c in 0..<t {
                                     var acc = Double(bias[j])
-                                    for p in 0..<k { acc += Double(wq[j * k + p]) * Double(x[p * xsK + c * xsT]) }
+                                    for p in 0..<k { acc += Double(wq[j * k + p]) * Double(xr[p * xsK + c * xsT]) }
                                     switch activation {
                                     case .none: break
                                     case .gelu: acc = 0.5 * acc * erfc(-acc / 2.0.squareRoot())
@@ -74,6 +82,74 @@ final class PerformanceKernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Symmetric per-row int8 as documented on `WeightStorage.int8`, in double: the reference
+    /// the kernels must reproduce.
+    static func dequantizedRows(_ w: [Float], rows: Int, depth: Int) -> [Float] {
+        var out = w
+        for n in 0..<rows {
+            let row = w[n * depth ..< (n + 1) * depth]
+            let peak = row.map { abs($0) }.max() ?? 0
+            let s: Float = peak > 0 ? peak / 127 : 1
+            for k in 0..<depth { out[n * depth + k] = s * (w[n * depth + k] / s).rounded() }
+        }
+        return out
+    }
+
+    /// The int8 kernels' quantisation of input columns: per column, levels =
+    /// `Int8Layout.activationLevels(depth:)`, q = round(x * levels / peak) in Float (half to even), back as
+    /// q * peak / levels.
+    static func dequantizedColumns(_ x: [Float], depth: Int, columns: Int, xsK: Int, xsT: Int) -> [Float] {
+        var out = x
+        let levels = Float(Int8Layout.activationLevels(depth: depth))
+        for c in 0..<columns {
+            let peak = (0..<depth).map { abs(x[$0 * xsK + c * xsT]) }.max() ?? 0
+            guard peak > 0 else { continue }
+            let inverse = levels / peak, step = peak / levels
+            for k in 0..<depth { out[k * xsK + c * xsT] = (x[k * xsK + c * xsT] * inverse).rounded(.toNearestOrEven) * step }
+        }
+        return out
+    }
+
+    /// int8 packing: each row's largest magnitude maps to exactly +-127 (so it comes back within
+    /// float rounding), the rest within half a step of the row's scale; an all-zero row stays zero;
+    /// the weights take a quarter of the float32 bytes (plus the scales); both kernel builds agree.
+    func testInt8PackingIsSymmetricPerRow() {
+        let (n, k) = (19, 37)
+        var g = LinearAlgebraOpsTests.Noise(7)
+        var w = g.floats(n * k)
+        for j in 0..<k { w[3 * k + j] = 0 }                   // an all-zero row
+        for j in 0..<k { w[5 * k + j] *= 1000 }               // rows of very different ranges
+        let identity = (0..<k).map { c in (0..<k).map { Float($0 == c ? 1 : 0) } }
+        var results: [[Float]] = []
+        for kernels in KernelSet.runnable {
+            let m = w.withUnsafeBufferPointer {
+                PackedMatrix(rowMajorNK: $0.baseAddress!, rows: n, depth: k, ld: k, storage: .int8, kernels: kernels)
+            }
+            XCTAssertEqual(m.storage, .int8)
+            XCTAssertEqual(m.weightBytes, 2 * ((k + 1) / 2 * 32) + 2 * 64, "a quarter of float32 (depth padded to pairs), plus 16 scales per panel")
+            // Column c of W through the kernel: W e_c.
+            var recovered = [Float](repeating: 0, count: n * k)
+            for c in 0..<k {
+                var y = [Float](repeating: .nan, count: n)
+                identity[c].withUnsafeBufferPointer { x in
+                    y.withUnsafeMutableBufferPointer { m.multiply(x: x.baseAddress!, xsK: 1, xsT: 1, columns: 1, y: $0.baseAddress!, ysN: 1, ysT: 1, scratch: nil) }
+                }
+                for r in 0..<n { recovered[r * k + c] = y[r] }
+            }
+            for r in 0..<n {
+                let row = Array(w[r * k ..< (r + 1) * k]), got = Array(recovered[r * k ..< (r + 1) * k])
+                let peak = row.map { abs($0) }.max()!
+                if peak == 0 { XCTAssertEqual(got, row, "zero row"); continue }
+                let step = peak / 127
+                let arg = row.indices.max { abs(row[$0]) < abs(row[$1]) }!
+                XCTAssertEqual(got[arg], row[arg], accuracy: peak * 1e-6, "row \(r): the peak is exact")
+                for c in 0..<k { XCTAssertLessThanOrEqual(abs(got[c] - row[c]), step * 0.5 * (1 + 1e-5), "row \(r) col \(c)") }
+            }
+            results.append(recovered)
+        }
+        if results.count == 2 { XCTAssertEqual(results[0], results[1], "generic and AVX2 builds agree") }
     }
 
     /// Rounding at packing and the widening in each kernel build: normal, subnormal (3e-5, 1e-7),

@@ -40,7 +40,8 @@ tmrvc_status tmrvc_parameter_info(tmrvc_parameter id, float *minimum, float *max
                                   const char **name);
 
 /* Loads the five models from `models_dir` (content_encoder.onnx, ...) and plans the FFTs.
- * flags: TMRVC_CREATE_FLOAT16 stores matrix weights as half floats (faster, less exact).
+ * flags: TMRVC_CREATE_FLOAT16 stores matrix weights as half floats (faster, less exact);
+ * TMRVC_CREATE_INT8 as int8 with one scale per output channel (fastest, least exact); not both.
  * On failure *out_engine is NULL and `error` (if not NULL) receives a message naming the file. */
 tmrvc_status tmrvc_create(const char *models_dir, uint32_t flags, tmrvc_engine **out_engine,
                           char *error, size_t error_size);

@@ -35,7 +35,8 @@ typedef enum tmrvc_parameter {
 } tmrvc_parameter;
 
 /* tmrvc_create flags */
-#define TMRVC_CREATE_FLOAT16 1u
+#define TMRVC_CREATE_FLOAT16 1u   /* matrix weights as half floats */
+#define TMRVC_CREATE_INT8 2u      /* matrix weights as int8, one scale per output channel (not with FLOAT16) */
 
 typedef struct tmrvc_statistics {
     uint64_t hops;                     /* 10 ms hops processed */

@@ -67,8 +67,18 @@ from tmrvc.atomic import replacing
 from tmrvc.evaluation import metrics as M
 
 ROOT = Path(__file__).resolve().parents[3]
-SYSTEMS = ("source", "pitch shift", "tmrvc", "tmrvc, no LoRA", "tmrvc, q = 1")
 LARGEST_Q = "tmrvc, q = 1"
+# `--precisions fp32,int8` adds a row per weight storage: the Swift engine at q = 0 with `tmrvc convert
+# --precision P` (set through the environment so the spawned workers see it too).
+PRECISIONS_ENV = "TMRVC_EVAL_PRECISIONS"
+
+
+def precision_systems() -> tuple[str, ...]:
+    names = [p for p in os.environ.get(PRECISIONS_ENV, "").split(",") if p]
+    return tuple(f"tmrvc, Swift {p}" for p in names)
+
+
+SYSTEMS = ("source", "pitch shift", "tmrvc", "tmrvc, no LoRA", LARGEST_Q) + precision_systems()
 REFERENCES = ("target", "target, vocoded")
 COLUMNS_ID = (("sim_target", "similarity to target ↑"), ("sim_source", "similarity to source ↓"),
               ("wer", "WER % ↓"), ("cer", "CER % ↓"), ("mcd", "MCD vs target (dB) ↓"))
@@ -247,8 +257,9 @@ def cli_path() -> Path:
     return cli
 
 
-def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 1.0) -> np.ndarray:
-    """``audio`` (24 kHz) converted by ``tmrvc convert --q q`` (noise gate off, float output), same length."""
+def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 1.0, precision: str = "fp32") -> np.ndarray:
+    """``audio`` (24 kHz) converted by ``tmrvc convert --q q --precision precision`` (noise gate off, float
+    output), same length."""
     import tempfile
 
     import soundfile as sf
@@ -258,7 +269,7 @@ def convert_with_cli(audio: np.ndarray, speaker: Path, models: Path, q: float = 
         src, out = Path(tmp) / "in.wav", Path(tmp) / "out.wav"
         sf.write(src, np.asarray(audio, np.float32), C.AUDIO_SAMPLE_RATE, subtype="FLOAT")
         r = subprocess.run([str(cli), "convert", str(src), "-o", str(out), "--speaker", str(speaker),
-                            "--models", str(models), "--q", str(q), "--gate", "-120", "--float"],
+                            "--models", str(models), "--q", str(q), "--gate", "-120", "--float", "--precision", precision],
                            capture_output=True, text=True)
         if r.returncode != 0:
             raise EvaluationError(f"{cli} convert --q {q} failed ({r.returncode}): {(r.stderr or r.stdout)[-800:]}")
@@ -275,7 +286,9 @@ def _convert_all(src: np.ndarray, shift: float, speaker: Path, profile, plain, s
     return {"source": src, "pitch shift": M.pitch_shift(src, shift),
             "tmrvc": convert(src, profile, sessions=sessions),
             "tmrvc, no LoRA": convert(src, plain, sessions=sessions),
-            LARGEST_Q: convert_with_cli(src, speaker, models)}
+            LARGEST_Q: convert_with_cli(src, speaker, models),
+            **{name: convert_with_cli(src, speaker, models, q=0.0, precision=name.rsplit(" ", 1)[1])
+               for name in precision_systems()}}
 
 
 # ----------------------------------------------------------------------------- corpus evaluation
@@ -818,7 +831,15 @@ def main(argv: list[str] | None = None) -> int:
                    help="also evaluate voices unlike the training data: real recordings and a TTS engine the corpus "
                         "does not use, into the targets and into an enrolled real voice (tmrvc.evaluation.unseen)")
     p.add_argument("--max-unseen", type=int, help="with --unseen: at most N unseen clips, taken in turn from each voice")
+    p.add_argument("--precisions", default="", help="also rows 'tmrvc, Swift P' for these weight storages (comma "
+                                                    "separated fp32, fp16, int8): the Swift engine at q = 0")
     a = p.parse_args(argv)
+    bad = [x for x in a.precisions.split(",") if x and x not in ("fp32", "fp16", "int8")]
+    if bad:
+        p.error(f"--precisions: unknown {', '.join(bad)} (fp32, fp16, int8)")
+    global SYSTEMS
+    os.environ[PRECISIONS_ENV] = a.precisions
+    SYSTEMS = SYSTEMS[:5] + precision_systems()
     if a.jobs < 1:
         p.error("--jobs must be at least 1")
     if a.max_unseen is not None and not a.unseen:

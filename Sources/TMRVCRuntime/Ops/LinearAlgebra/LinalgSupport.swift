@@ -236,8 +236,8 @@ let kernelGemmMACs = 8 << 20
 // MARK: - batch-1 products and fused epilogues
 
 /// Most columns (T, rows of A) for which a product on constant float32 weights uses the packed
-/// SIMD kernels instead of OpenBLAS: every T (with fp16 storage too, whose weights exist only in
-/// half precision). It was 4 until 2026-12-07; then batched offline conversion (models at T = 20
+/// SIMD kernels instead of OpenBLAS: every T (with fp16 and int8 storage always: their weights exist
+/// only in that form). It was 4 until 2026-12-07; then batched offline conversion (models at T = 20
 /// and 100) took 4.02 s per 60 s of 48 kHz audio with the packed kernels against 5.63 s with
 /// OpenBLAS sgemm above 4 columns (same loaded 2-vCPU Xeon, L2 2 MiB, L3 300 MiB; its OpenBLAS
 /// picks the SSE3 `PRESCOTT` sgemm kernels on this CPU), and the packed kernels never take a lock.
@@ -245,7 +245,7 @@ let linalgPackedColumnLimit = Int.max
 
 /// Whether a product with `columns` columns on constant weights takes the packed path.
 func linalgUsePacked(columns: Int, storage: WeightStorage) -> Bool {
-    storage == .float16 || columns <= linalgPackedColumnLimit
+    storage != .float32 || columns <= linalgPackedColumnLimit
 }
 
 /// Adds `bias[j]` to column j of every row of the row-major rows x columns matrix `y`, then

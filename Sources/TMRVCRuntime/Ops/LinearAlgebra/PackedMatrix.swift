@@ -10,6 +10,9 @@ import TMRVCKernels
 // every column held in two AVX registers per accumulator. fp16 storage converts each loaded
 // row with vcvtph2ps (F16C) and accumulates in float32. The generic kernel build (no F16C) gets
 // float32 weights even when float16 storage is requested (`KernelSet.float16WeightsSupported`).
+// int8 storage (symmetric, one scale per output row) has its own layout and kernel
+// (`TMRVCKernelsAVX2.packedInt8`: k-pairs for vpmaddwd, each input column quantised to int16
+// on the fly, exact int32 sums, then the row and column scales).
 // The loops are in TMRVCKernels (Sources/TMRVCKernelsAVX2/Kernels.swift, built per CPU).
 
 /// Activation applied to the outputs of a fused product.
@@ -56,6 +59,11 @@ public final class PackedMatrix: @unchecked Sendable {
     let weights: UnsafeMutableRawPointer
     /// Bias, padded to panels x 16 (zeros when none).
     let bias: UnsafeMutablePointer<Float>
+    /// int8 storage: the per-row scales, padded to panels x 16 (nil for float storage).
+    let scales: UnsafeMutablePointer<Float>?
+    /// int8 storage: the products' quantised input columns (`Int8Layout.scratchCount`), so a
+    /// matrix is not safe to multiply from two threads at once (sessions are not either).
+    let quantizedInput: UnsafeMutablePointer<Int32>?
     /// Activation applied after the bias.
     public let activation: FusedActivation
     /// The kernel build that runs the products.
@@ -63,7 +71,9 @@ public final class PackedMatrix: @unchecked Sendable {
     private let ownedBlock: UnsafeMutableRawPointer?
 
     /// Bytes of packed weights.
-    public var weightBytes: Int { panels * depth * 16 * (storage == .float16 ? 2 : 4) }
+    public var weightBytes: Int {
+        storage == .int8 ? panels * (Int8Layout.panelBytes(depth: depth) + 64) : panels * depth * 16 * storage.bytesPerWeight
+    }
 
     /// Packs W given by `element(n, k)`. `allocate` provides zeroed 64-byte aligned memory (the
     /// session's); when nil the matrix allocates and frees its own.
@@ -77,21 +87,61 @@ public final class PackedMatrix: @unchecked Sendable {
         self.storage = storage
         self.activation = activation
         panels = (rows + 15) / 16
-        let wBytes = max(64, panels * depth * 16 * (storage == .float16 ? 2 : 4))
+        let int8 = storage == .int8
+        let wBytes = max(64, int8 ? panels * Int8Layout.panelBytes(depth: depth) : panels * depth * 16 * storage.bytesPerWeight)
         let bBytes = max(64, panels * 16 * 4)
+        let sBytes = int8 ? bBytes : 0
+        let qBytes = int8 ? (Int8Layout.scratchCount(depth: depth) * 4 + 63) & ~63 : 0
         if let allocate {
             weights = allocate(wBytes)
             bias = allocate(bBytes).bindMemory(to: Float.self, capacity: panels * 16)
+            scales = int8 ? allocate(sBytes).bindMemory(to: Float.self, capacity: panels * 16) : nil
+            quantizedInput = int8 ? allocate(qBytes).bindMemory(to: Int32.self, capacity: qBytes / 4) : nil
             ownedBlock = nil
         } else {
-            let block = UnsafeMutableRawPointer.allocate(byteCount: wBytes + bBytes, alignment: 64)
-            block.initializeMemory(as: UInt8.self, repeating: 0, count: wBytes + bBytes)
+            let total = ((wBytes + 63) & ~63) + bBytes + sBytes + qBytes
+            let block = UnsafeMutableRawPointer.allocate(byteCount: total, alignment: 64)
+            block.initializeMemory(as: UInt8.self, repeating: 0, count: total)
             weights = block
-            bias = (block + wBytes).bindMemory(to: Float.self, capacity: panels * 16)
+            let b = block + ((wBytes + 63) & ~63)
+            bias = b.bindMemory(to: Float.self, capacity: panels * 16)
+            scales = int8 ? (b + bBytes).bindMemory(to: Float.self, capacity: panels * 16) : nil
+            quantizedInput = int8 ? (b + bBytes + sBytes).bindMemory(to: Int32.self, capacity: qBytes / 4) : nil
             ownedBlock = block
         }
         if let b = biasValues { for n in 0..<rows { bias[n] = biasScale * b[n] } }
-        fill(weights, panels, depth, storage)
+        if let scales {
+            // Pack as float32 first, then quantise each output row with its own scale.
+            let count = panels * depth * 16
+            let staged = UnsafeMutablePointer<Float>.allocate(capacity: count)
+            defer { staged.deallocate() }
+            staged.initialize(repeating: 0, count: count)
+            fill(UnsafeMutableRawPointer(staged), panels, depth, .float32)
+            PackedMatrix.quantize(staged, into: weights, scales: scales, panels: panels, depth: depth)
+        } else {
+            fill(weights, panels, depth, storage)
+        }
+    }
+
+    /// Symmetric per-row int8 of packed float32 panels (k-major, 16 rows) into the int8 layout
+    /// (`Int8Layout`): s[n] = max_k |W[n, k]| / 127 (1 for an all-zero or non-finite row),
+    /// q = round(W / s) (ties away from zero; |q| <= 127).
+    static func quantize(_ w: UnsafePointer<Float>, into q: UnsafeMutableRawPointer, scales: UnsafeMutablePointer<Float>,
+                         panels: Int, depth: Int) {
+        for p in 0..<panels {
+            let panel = w + p * depth * 16
+            for j in 0..<16 {
+                var peak: Float = 0
+                for k in 0..<depth { peak = max(peak, abs(panel[k * 16 + j])) }
+                let s: Float = peak > 0 && peak.isFinite ? peak / 127 : 1
+                scales[p * 16 + j] = s
+                for k in 0..<depth {
+                    let v = (panel[k * 16 + j] / s).rounded()
+                    q.storeBytes(of: Int8(max(-127, min(127, v.isNaN ? 0 : v))),
+                                 toByteOffset: Int8Layout.offset(row: p * 16 + j, k: k, depth: depth), as: Int8.self)
+                }
+            }
+        }
     }
 
     deinit { ownedBlock?.deallocate() }
@@ -154,6 +204,21 @@ public final class PackedMatrix: @unchecked Sendable {
     public func multiply(x: UnsafePointer<Float>, xsK: Int, xsT: Int, columns: Int,
                          y: UnsafeMutablePointer<Float>, ysN: Int, ysT: Int, scratch: UnsafeMutablePointer<Float>?) {
         let half = storage == .float16, act = activation.code
+        if let scales, let quantizedInput {
+            if columns == 1 && xsK == 1 {
+                kernels.packedInt8(weights, bias, scales, rows, depth, act, 1, x, 1, y, ysN, ysT, quantizedInput)
+                return
+            }
+            guard let scratch else { preconditionFailure("PackedMatrix.multiply: scratch required for strided or multi-column products") }
+            var t0 = 0
+            while t0 < columns {
+                let c = min(4, columns - t0)
+                PackedMatrix.gather(x + t0 * xsT, xsK: xsK, xsT: xsT, columns: c, depth: depth, into: scratch)
+                kernels.packedInt8(weights, bias, scales, rows, depth, act, c, scratch, 4, y + t0 * ysT, ysN, ysT, quantizedInput)
+                t0 += c
+            }
+            return
+        }
         if columns == 1 && xsK == 1 && ysN == 1 {
             kernels.packedGEMV(weights, bias, rows, depth, half, act, x, y)
             return
@@ -162,14 +227,19 @@ public final class PackedMatrix: @unchecked Sendable {
         var t0 = 0
         while t0 < columns {
             let c = min(4, columns - t0)
-            // Gather x[:, t0 ..< t0 + c] as depth x 4 (unused columns stay at their last values; never stored).
-            let xb = x + t0 * xsT
-            for k in 0..<depth {
-                let src = xb + k * xsK, dst = scratch + k * 4
-                for t in 0..<c { dst[t] = src[t * xsT] }
-            }
+            PackedMatrix.gather(x + t0 * xsT, xsK: xsK, xsT: xsT, columns: c, depth: depth, into: scratch)
             kernels.packedBlock(weights, bias, rows, depth, half, act, c, scratch, y + t0 * ysT, ysN, ysT)
             t0 += c
+        }
+    }
+
+    /// Gathers `columns` (<= 4) columns of x as depth x 4 (unused columns stay at their last
+    /// values; never stored).
+    @inline(__always)
+    static func gather(_ x: UnsafePointer<Float>, xsK: Int, xsT: Int, columns c: Int, depth: Int, into scratch: UnsafeMutablePointer<Float>) {
+        for k in 0..<depth {
+            let src = x + k * xsK, dst = scratch + k * 4
+            for t in 0..<c { dst[t] = src[t * xsT] }
         }
     }
 }

@@ -1,0 +1,1 @@
+../TMRVCKernelsAVX2/Int8Kernels.swift
