@@ -151,7 +151,7 @@ def main() -> int:
     ap.add_argument("--max-xruns", type=int, default=1 << 30,
                     help="fail above this many xruns (default: report only; JACK counts xruns of the whole graph, and on a "
                          "shared 2-vCPU VM the dummy driver's timing alone produces some)")
-    ap.add_argument("--fp16", action="store_true", help="float16 weights (tmrvc live and convert --fp16)")
+    ap.add_argument("--fp16", action="store_true", help="float16 weights (tmrvc live and convert --precision fp16)")
     ap.add_argument("--speaker", default=str(ROOT / "weights/speakers/flite_rms.tmrvc_speaker"))
     ap.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
     args = ap.parse_args()
@@ -172,7 +172,7 @@ def main() -> int:
         io = start_clients(io_client, tmp.name, args.seconds, env)
         live = subprocess.Popen([args.tmrvc, "live", "--speaker", args.speaker, "--q", "0", "--name", "tmrvc",
                                  "--in", "player:out", "--out", "player:in",
-                                 "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--fp16"] if args.fp16 else []),
+                                 "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--precision", "fp16"] if args.fp16 else []),
                                 cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         live.stdin.write("stats\n")
         live.stdin.flush()
@@ -201,7 +201,7 @@ def main() -> int:
         stream[lead:lead + m] = x[:m]
         sf.write(f"{tmp.name}/in.wav", stream, RATE, subtype="FLOAT")
         subprocess.run([args.tmrvc, "convert", f"{tmp.name}/in.wav", "-o", f"{tmp.name}/out.wav", "--speaker", args.speaker,
-                        "--q", "0", "--float"] + (["--fp16"] if args.fp16 else []), cwd=ROOT, check=True, capture_output=True)
+                        "--q", "0", "--float"] + (["--precision", "fp16"] if args.fp16 else []), cwd=ROOT, check=True, capture_output=True)
         aligned, _ = sf.read(f"{tmp.name}/out.wav", dtype="float32")
         # Raw engine output sample k (k = frame - first_frame) is aligned[k - latency]; the graph is
         # a cycle (player -> tmrvc -> player), so the recording lags by 0 or 1 period: take the better.

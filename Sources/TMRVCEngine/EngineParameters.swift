@@ -144,6 +144,19 @@ public struct QualityProfile: Sendable, Equatable {
         irUpdateInterval = max(2, Int((Float(2 * base) * (1 - clamped) + Float(base / 2) * clamped).rounded()))
     }
 
+    /// P: hops over which one room estimate (ir_estimator) runs, `min(streaming.ir_run_parts, interval)`.
+    public var roomEstimateParts: Int { max(1, min(TMRVCConstants.Streaming.irRunParts, irUpdateInterval)) }
+
+    /// K: hops over which the converter re-evaluates its acoustic_params nodes for a new estimate
+    /// (the first shared with the estimate's last part), `min(streaming.acoustic_update_parts, interval - P + 1)`.
+    public var acousticUpdateParts: Int {
+        max(1, min(TMRVCConstants.Streaming.acousticUpdateParts, irUpdateInterval - roomEstimateParts + 1))
+    }
+
+    /// Hop of the IR cycle at which a room estimate started on hop 0 reaches the converter:
+    /// P + K - 2 (docs/design/streaming-design.md).
+    public var roomApplyOffset: Int { roomEstimateParts + acousticUpdateParts - 2 }
+
     /// Algorithmic latency in milliseconds (20 ms + lookahead x 10 ms), before resampling.
     public var latencyMilliseconds: Double {
         TMRVCConstants.Streaming.baseLatencyMs + Double(lookaheadHops) * 1000 * Double(TMRVCConstants.Audio.hopLength) / Double(TMRVCConstants.Audio.sampleRate)

@@ -19,10 +19,8 @@ final class HopBatch {
     let chunk: Int
     /// The quality profile the batch was compiled for (another profile runs hop by hop).
     let profile: QualityProfile
-    /// Hop of a cycle at which a new room estimate reaches the converter (streaming design:
-    /// `P + K - 2`); batches start on such hops.
-    let applyOffset: Int
-    /// The first hop a batch may start at: an apply hop at or after the lookahead.
+    /// The first hop a batch may start at: an apply hop (`QualityProfile.roomApplyOffset` of an
+    /// IR cycle) at or after the lookahead.
     let firstHop: Int
 
     let content: StreamingModel
@@ -71,10 +69,7 @@ final class HopBatch {
         chunk = interval
         hops = interval * max(1, Int((Double(requestedHops) / Double(interval)).rounded()))
         self.profile = profile
-        let parts = max(1, min(TMRVCConstants.Streaming.irRunParts, interval))
-        let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts, interval - parts + 1))
-        applyOffset = parts + acousticParts - 2
-        var first = applyOffset
+        var first = profile.roomApplyOffset
         while first < profile.lookaheadHops { first += interval }
         firstHop = first
         func load(_ name: String, frames: Int, slow: Set<String> = []) throws(EngineError) -> StreamingModel {

@@ -755,10 +755,8 @@ public final class StreamingEngine: @unchecked Sendable {
         guard mode == .convert, hopIndex % profile.irUpdateInterval == 0 else { return }
         beginRoomEstimate()
         irSession.run()
-        let parts = irPartsTotal
         irPartsTotal = 0
-        let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts, profile.irUpdateInterval - parts + 1))
-        b.pushRoomEstimate(irOut.floats, appliesAt: hopIndex + parts + acousticParts - 2)
+        b.pushRoomEstimate(irOut.floats, appliesAt: hopIndex + profile.roomApplyOffset)
     }
 
     /// Runs the models of a full batch and sends its hops to the FIFO: the content encoder on all
@@ -849,7 +847,7 @@ public final class StreamingEngine: @unchecked Sendable {
             for c in 0..<Self.melCount { dst[c * Self.irWindow + f] = melHistory[f * Self.melCount + c] }
         }
         irPartsDone = 0
-        irPartsTotal = max(1, min(TMRVCConstants.Streaming.irRunParts, profile.irUpdateInterval))
+        irPartsTotal = profile.roomEstimateParts
     }
 
     private func continueRoomEstimate() {
@@ -858,8 +856,7 @@ public final class StreamingEngine: @unchecked Sendable {
         guard irPartsDone == irPartsTotal else { return }
         // The converter's acoustic_params nodes are re-evaluated over the next K hops (this one
         // first), so the estimate applies on hop P + K - 2 of the cycle, before the next estimate.
-        let acousticParts = max(1, min(TMRVCConstants.Streaming.acousticUpdateParts,
-                                       profile.irUpdateInterval - irPartsTotal + 1))
+        let acousticParts = profile.acousticUpdateParts
         irPartsTotal = 0
         irParams.update(from: irOut.floats, count: TMRVCConstants.Dims.irParams)
         paths[active].setAcoustic(ir: irParams, voiceSourceAlpha: lastAlpha, spreadOver: acousticParts)

@@ -29,6 +29,24 @@ public enum Int8Layout {
     }
 }
 
+/// Round half to even to Int32 for |v| < 2^22 (adding 1.5 * 2^23 leaves the integer in the low
+/// mantissa bits, as in `VectorMath.exp`): no conversion calls, the same in both kernel builds.
+@inline(__always) func roundedInt32(_ v: SIMD8<Float>) -> SIMD8<Int32> {
+    unsafeBitCast(v + SIMD8(repeating: 12_582_912), to: SIMD8<Int32>.self) &- SIMD8(repeating: 0x4B40_0000)
+}
+
+@inline(__always) func roundedInt32(_ v: SIMD4<Float>) -> SIMD4<Int32> {
+    unsafeBitCast(v + SIMD4(repeating: 12_582_912), to: SIMD4<Int32>.self) &- SIMD4(repeating: 0x4B40_0000)
+}
+
+@inline(__always) func magnitude(_ v: SIMD8<Float>) -> SIMD8<Float> {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & SIMD8(repeating: 0x7FFF_FFFF), to: SIMD8<Float>.self)
+}
+
+@inline(__always) func magnitude(_ v: SIMD4<Float>) -> SIMD4<Float> {
+    unsafeBitCast(unsafeBitCast(v, to: SIMD4<UInt32>.self) & SIMD4(repeating: 0x7FFF_FFFF), to: SIMD4<Float>.self)
+}
+
 /// Quantises one contiguous column of `depth` floats to int16 (round half to even) into `q`
 /// (Int16 index k, so Int32 element kp holds the pair 2 kp, 2 kp + 1; an odd depth's last pair is
 /// padded with 0); returns the column's scale peak / levels (0 for an all-zero column, NaN, with
@@ -41,7 +59,8 @@ func quantizeColumn(_ x: UnsafePointer<Float>, depth: Int, levels: Float, into s
     var k = 0
     while k + 8 <= depth {
         let v = raw.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self)
-        peak = pointwiseMax(pointwiseMax(peak, v), -v)
+        let a = magnitude(v)
+        peak.replace(with: a, where: a .> peak)
         probe += v * 0
         k += 8
     }
@@ -59,8 +78,8 @@ func quantizeColumn(_ x: UnsafePointer<Float>, depth: Int, levels: Float, into s
     let inverse = SIMD8<Float>(repeating: top > 0 ? levels / top : 0)
     k = 0
     while k + 8 <= depth {
-        let v = (raw.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self) * inverse).rounded(.toNearestOrEven)
-        UnsafeMutableRawPointer(q + k).storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: SIMD8<Int32>(v)), as: SIMD8<Int16>.self)
+        let v = roundedInt32(raw.loadUnaligned(fromByteOffset: k &* 4, as: SIMD8<Float>.self) * inverse)
+        UnsafeMutableRawPointer(q + k).storeBytes(of: SIMD8<Int16>(truncatingIfNeeded: v), as: SIMD8<Int16>.self)
         k += 8
     }
     while k < depth {
@@ -85,7 +104,8 @@ func quantizeGathered(_ x: UnsafePointer<Float>, xsK: Int, columns: Int, depth: 
     var peak = SIMD4<Float>(), probe = SIMD4<Float>()
     for k in 0..<depth {
         let v = load(k)
-        peak = pointwiseMax(pointwiseMax(peak, v), -v)
+        let a = magnitude(v)
+        peak.replace(with: a, where: a .> peak)
         probe += v * 0
     }
     // Non-finite columns: scale NaN and q zero (the products then give NaN, as float weights would).
@@ -97,9 +117,8 @@ func quantizeGathered(_ x: UnsafePointer<Float>, xsK: Int, columns: Int, depth: 
     scale.replace(with: .nan, where: .!finite)
     for kp in 0..<pairs {
         let k = 2 * kp
-        let q0 = SIMD4<Int32>((load(k) * inverse).rounded(.toNearestOrEven).replacing(with: 0, where: .!finite))
-        let q1 = k + 1 < depth
-            ? SIMD4<Int32>((load(k + 1) * inverse).rounded(.toNearestOrEven).replacing(with: 0, where: .!finite)) : SIMD4<Int32>()
+        let q0 = roundedInt32((load(k) * inverse).replacing(with: 0, where: .!finite))
+        let q1 = k + 1 < depth ? roundedInt32((load(k + 1) * inverse).replacing(with: 0, where: .!finite)) : SIMD4<Int32>()
         UnsafeMutableRawPointer(q + kp &* 4).storeBytes(of: (q0 & 0xFFFF) | (q1 &<< 16), as: SIMD4<Int32>.self)
     }
     return scale

@@ -76,17 +76,21 @@ struct Bench: ParsableCommand {
         fflush(nil)
 
         if want.contains("models") {
-            var ort: ORTResult?
+            var ort: ORTResult?, ortInt8: ORTResult?
             if !noORT {
                 ort = try runORT(modelsDirectory: dir)
                 if let ort { report["onnxruntime"] = ort.raw }
+                if storages.contains(.int8) {
+                    ortInt8 = try runORT(modelsDirectory: dir, int8: true)
+                    if let ortInt8 { report["onnxruntime_int8"] = ortInt8.raw }
+                }
             }
             var swiftResults: [String: [String: LatencyStats]] = [:]
             for storage in storages {
                 let r = try BenchModels.run(directory: dir, frames: frames, warmup: warmup, storage: storage)
                 swiftResults[storage.label] = r
             }
-            print(BenchModels.table(swift: swiftResults, order: storages.map(\.label), ort: ort))
+            print(BenchModels.table(swift: swiftResults, order: storages.map(\.label), ort: ort, ortInt8: ortInt8))
             fflush(nil)
             report["swift"] = swiftResults.mapValues { $0.mapValues { $0.json } }
             report["per_run_constant_bytes"] = BenchModels.perRunConstantBytes
@@ -122,8 +126,9 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// Runs bench_ort.py; nil (with a message) when Python or onnxruntime is unavailable.
-    func runORT(modelsDirectory dir: String) throws -> ORTResult? {
+    /// Runs bench_ort.py (with `int8`: on ONNX Runtime's own dynamic-INT8 versions of the models);
+    /// nil (with a message) when Python or onnxruntime is unavailable.
+    func runORT(modelsDirectory dir: String, int8: Bool = false) throws -> ORTResult? {
         let fm = FileManager.default
         let repo = URL(fileURLWithPath: dir).standardizedFileURL.deletingLastPathComponent().path
         let tools = repo + "/tools"
@@ -133,6 +138,7 @@ struct Bench: ParsableCommand {
         }
         let py = python ?? (fm.isExecutableFile(atPath: repo + "/.venv/bin/python") ? repo + "/.venv/bin/python" : "/usr/bin/env")
         var args = ["-m", "tmrvc.bench_ort", "--weights", dir, "--frames", String(frames), "--warmup", String(warmup)]
+        if int8 { args.append("--int8") }
         if py == "/usr/bin/env" { args = ["python3"] + args }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
@@ -145,7 +151,7 @@ struct Bench: ParsableCommand {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
-        FileHandle.standardError.write("running ONNX Runtime side (\(py == "/usr/bin/env" ? "python3" : py) -m tmrvc.bench_ort, \(frames) frames per model)...\n".data(using: .utf8)!)
+        FileHandle.standardError.write("running ONNX Runtime side (\(py == "/usr/bin/env" ? "python3" : py) -m tmrvc.bench_ort\(int8 ? " --int8" : ""), \(frames) frames per model)...\n".data(using: .utf8)!)
         do { try p.run() } catch {
             print("note: cannot start \(py): \(error.localizedDescription); ONNX Runtime side skipped")
             return nil

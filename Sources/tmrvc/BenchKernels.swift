@@ -108,7 +108,7 @@ enum BenchKernels {
         lines.append("")
         lines.append("GEMV y = W x (T=1), weights cache-resident: µs per call (median), GFLOP/s, % of peak, GB/s of weights; ratio = cblas / ours")
         lines.append(benchPad("shape", 34) + benchPad("cblas_sgemv (model layout K x N)", 42) + benchPad("cblas_sgemv (N x K)", 42)
-                     + benchPad("ours fp32", 42) + benchPad("ours fp16", 42) + "ratios fp32, fp16 (vs best cblas)")
+                     + benchPad("ours fp32", 42) + benchPad("ours fp16", 42) + benchPad("ours int8", 42) + "ratios fp32, fp16, int8 (vs best cblas)")
         var gemvRows: [[String: Any]] = []
         for s in gemvShapes {
             let wKN = noise(s.k * s.n, seed: 1), wNK = UnsafeMutablePointer<Float>.allocate(capacity: s.n * s.k)
@@ -117,6 +117,7 @@ enum BenchKernels {
             defer { wKN.deallocate(); wNK.deallocate(); x.deallocate(); y.deallocate() }
             let p32 = PackedMatrix(rowMajorKN: wKN, rows: s.n, depth: s.k, ld: s.n, storage: .float32)
             let p16 = PackedMatrix(rowMajorKN: wKN, rows: s.n, depth: s.k, ld: s.n, storage: .float16)
+            let p8 = PackedMatrix(rowMajorKN: wKN, rows: s.n, depth: s.k, ld: s.n, storage: .int8)
             let reps = 2000
             let blasT = measure(reps: reps) {
                 cblas_sgemv(CblasRowMajor, CblasTrans, Int32(s.k), Int32(s.n), 1, wKN, Int32(s.n), x, 1, 0, y, 1)
@@ -126,6 +127,7 @@ enum BenchKernels {
             }
             let o32 = measure(reps: reps) { p32.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
             let o16 = measure(reps: reps) { p16.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
+            let o8 = measure(reps: reps) { p8.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
             let flops = 2.0 * Double(s.n * s.k)
             func cell(_ us: Double, bytesPerWeight: Double) -> String {
                 let gf = flops / us / 1000
@@ -134,10 +136,11 @@ enum BenchKernels {
             let bestBLAS = min(blasT.median, blasN.median)
             lines.append(benchPad(s.label, 34) + benchPad(cell(blasT.median, bytesPerWeight: 4), 42) + benchPad(cell(blasN.median, bytesPerWeight: 4), 42)
                          + benchPad(cell(o32.median, bytesPerWeight: 4), 42) + benchPad(cell(o16.median, bytesPerWeight: 2), 42)
-                         + "\(benchFormat(bestBLAS / o32.median, 2))x, \(benchFormat(bestBLAS / o16.median, 2))x")
+                         + benchPad(cell(o8.median, bytesPerWeight: 1), 42)
+                         + "\(benchFormat(bestBLAS / o32.median, 2))x, \(benchFormat(bestBLAS / o16.median, 2))x, \(benchFormat(bestBLAS / o8.median, 2))x")
             gemvRows.append(["shape": s.label, "n": s.n, "k": s.k, "cblas_trans_us": blasT.median, "cblas_notrans_us": blasN.median,
-                             "ours_fp32_us": o32.median, "ours_fp16_us": o16.median,
-                             "ratio_fp32": bestBLAS / o32.median, "ratio_fp16": bestBLAS / o16.median])
+                             "ours_fp32_us": o32.median, "ours_fp16_us": o16.median, "ours_int8_us": o8.median,
+                             "ratio_fp32": bestBLAS / o32.median, "ratio_fp16": bestBLAS / o16.median, "ratio_int8": bestBLAS / o8.median])
         }
         json["gemv_hot"] = gemvRows
 
@@ -152,7 +155,7 @@ enum BenchKernels {
             var cells: [String] = []
             var row: [String: Any] = ["shape": s.label]
             for set in KernelSet.runnable {
-                for storage in [WeightStorage.float32, .float16] {
+                for storage in [WeightStorage.float32, .float16, .int8] {
                     let m = PackedMatrix(rowMajorKN: w, rows: s.n, depth: s.k, ld: s.n, storage: storage, kernels: set)
                     let t = measure(reps: 1000) { m.multiply(x: x, xsK: 1, xsT: 1, columns: 1, y: y, ysN: 1, ysT: 1, scratch: nil) }
                     let key = "\(set.name)_\(storage.label)_us"
@@ -162,8 +165,9 @@ enum BenchKernels {
                 }
             }
             if let g = row["generic_fp32_us"] as? Double, let a = row["avx2_fp32_us"] as? Double,
-               let g16 = row["generic_fp16_us"] as? Double, let a16 = row["avx2_fp16_us"] as? Double {
-                cells.append("avx2 / generic time: fp32 \(benchFormat(a / g, 2))x, fp16 \(benchFormat(a16 / g16, 2))x")
+               let g16 = row["generic_fp16_us"] as? Double, let a16 = row["avx2_fp16_us"] as? Double,
+               let g8 = row["generic_int8_us"] as? Double, let a8 = row["avx2_int8_us"] as? Double {
+                cells.append("avx2 / generic time: fp32 \(benchFormat(a / g, 2))x, fp16 \(benchFormat(a16 / g16, 2))x, int8 \(benchFormat(a8 / g8, 2))x")
             }
             lines.append(benchPad(s.label, 34) + cells.joined(separator: "   "))
             buildRows.append(row)

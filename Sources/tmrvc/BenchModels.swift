@@ -165,7 +165,8 @@ enum BenchModels {
         ("engine_hop", "engine hop (DSP + models)", nil),
     ]
 
-    static func table(swift: [String: [String: LatencyStats]], order: [String], ort: ORTResult?) -> String {
+    /// `ortInt8`: ONNX Runtime on its own dynamic-INT8 models (`bench_ort --int8`), compared with Swift int8.
+    static func table(swift: [String: [String: LatencyStats]], order: [String], ort: ORTResult?, ortInt8: ORTResult? = nil) -> String {
         var lines: [String] = []
         lines.append("")
         lines.append("Per-frame latency, µs (T=1, single thread; min / median / p99 / p99.9 / max)\(ort.map { "; ONNX Runtime \($0.version)" } ?? "")")
@@ -174,6 +175,9 @@ enum BenchModels {
         if ort != nil {
             header += benchPad("ONNX Runtime fp32", 46)
             for o in order { header += benchPad("ORT/Swift \(o) (med, p99.9)", 28) }
+        }
+        if ortInt8 != nil {
+            header += benchPad("ONNX Runtime int8 (dynamic)", 46) + benchPad("ORT int8/Swift int8", 28)
         }
         lines.append(header)
         func fmt(_ s: LatencyStats) -> String {
@@ -196,12 +200,24 @@ enum BenchModels {
                     }
                 }
             }
+            if let ortInt8 {
+                var o: LatencyStats? = nil
+                if let name = row.ort {
+                    if name == "ir_estimator/10" { o = ortInt8.stats("ir_estimator")?.scaled(Double(irInterval)) } else { o = ortInt8.stats(name) }
+                }
+                line += benchPad(o.map(fmt) ?? "-", 46)
+                if let o, let s = swift["int8"]?[row.key] {
+                    line += benchPad("\(benchFormat(o.median / s.median, 2))x, \(benchFormat(o.p999 / s.p999, 2))x", 28)
+                } else {
+                    line += benchPad("-", 28)
+                }
+            }
             lines.append(line)
         }
         let b = perRunConstantBytes
         if let c = b["content_encoder"], let v = b["converter"], let o = b["vocoder"], let i = b["ir_estimator"] {
             let perFrame = Double(c + v + o) + Double(i) / Double(irInterval)
-            lines.append("Constants read per frame (fp32 as stored; fp16 storage halves the matrix weights): content_encoder \(c), converter \(v) (slow inputs hoisted), vocoder \(o), ir_estimator \(i) / \(irInterval) -> \(benchFormat(perFrame / 1e6, 2)) MB per frame")
+            lines.append("Constants read per frame (fp32 as stored; fp16 storage halves the matrix weights, int8 quarters them): content_encoder \(c), converter \(v) (slow inputs hoisted), vocoder \(o), ir_estimator \(i) / \(irInterval) -> \(benchFormat(perFrame / 1e6, 2)) MB per frame")
         }
         for o in order {
             for (key, label) in [("pipeline", "IR + acoustic update in parts"), ("pipeline_whole_ir", "IR + update whole")] {

@@ -115,6 +115,13 @@ final class CAPITests: XCTestCase {
         XCTAssertEqual(tmrvc_create(nil, 0, &e, &message, message.count), TMRVC_ERROR_INVALID_ARGUMENT)
         XCTAssertEqual(tmrvc_create(Self.weights, 0x80, &e, &message, message.count), TMRVC_ERROR_INVALID_ARGUMENT)
         XCTAssertTrue(text(message).contains("unknown flags"))
+        XCTAssertEqual(tmrvc_create(Self.weights, TMRVC_CREATE_FLOAT16 | TMRVC_CREATE_INT8, &e, &message, message.count),
+                       TMRVC_ERROR_INVALID_ARGUMENT)
+        XCTAssertTrue(text(message).contains("exclude each other"), text(message))
+        XCTAssertNil(e)
+        // int8 weights: an engine that runs.
+        XCTAssertEqual(tmrvc_create(Self.weights, TMRVC_CREATE_INT8, &e, &message, message.count), TMRVC_OK, text(message))
+        tmrvc_destroy(try XCTUnwrap(e))
         // A truncated message buffer stays NUL-terminated; the full length is returned.
         XCTAssertEqual(tmrvc_create(Self.weights, 0, &e, &message, 0), TMRVC_OK)
         let engine = try XCTUnwrap(e)

@@ -114,10 +114,10 @@ final class PipelineAllocationTests: XCTestCase {
         }
     }
 
-    /// The IR estimator run in parts (as the engine runs it) does not allocate, fp32 or fp16.
+    /// The IR estimator run in parts (as the engine runs it) does not allocate, fp32, fp16 or int8.
     func testIREstimatorInPartsDoesNotAllocate() throws {
         try AllocationTests.requireRelease()
-        for storage in [WeightStorage.float32, .float16] {
+        for storage in [WeightStorage.float32, .float16, .int8] {
             let s = try InferenceSession(path: Self.weights + "/ir_estimator.onnx", options: SessionOptions(weightStorage: storage))
             for b in s.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 - 5 } }
             for p in 0..<5 { s.runPart(p, of: 5) }
@@ -128,12 +128,16 @@ final class PipelineAllocationTests: XCTestCase {
         }
     }
 
-    /// fp16 weight storage and the session's profiling mode keep run() allocation-free.
-    func testFloat16WeightsAndProfilingDoNotAllocate() throws {
+    /// fp16 and int8 weight storage and the session's profiling mode keep run() allocation-free.
+    func testFloat16AndInt8WeightsAndProfilingDoNotAllocate() throws {
         try AllocationTests.requireRelease()
+        for storage in [WeightStorage.float16, .int8] { try reducedPrecisionDoesNotAllocate(storage) }
+    }
+
+    func reducedPrecisionDoesNotAllocate(_ storage: WeightStorage) throws {
         for name in ["content_encoder", "converter", "vocoder"] {
             let m = try StreamingModel(path: Self.weights + "/\(name).onnx", frames: 1,
-                                       slowInputs: ["spk_embed", "lora_delta", "acoustic_params"], weightStorage: .float16)
+                                       slowInputs: ["spk_embed", "lora_delta", "acoustic_params"], weightStorage: storage)
             for b in m.session.inputs { for i in 0..<b.count { b.floats[i] = Float((i * 7919) % 13) * 0.01 } }
             m.step()
             m.session.isProfiling = true
@@ -144,9 +148,9 @@ final class PipelineAllocationTests: XCTestCase {
                 m.step()
             }
             let n = tmrvc_allocation_counting_end()
-            XCTAssertEqual(n, 0, "\(name) (fp16, profiling): \(n) allocations in 2,000 frames")
+            XCTAssertEqual(n, 0, "\(name) (\(storage.label), profiling): \(n) allocations in 2,000 frames")
         }
-        let e = try StreamingEngine(modelsDirectory: Self.weights, weightStorage: .float16)
+        let e = try StreamingEngine(modelsDirectory: Self.weights, weightStorage: storage)
         e.overloadControlEnabled = false
         try e.prepare(sampleRate: 48000, maxBlockSize: 480)
         let x = (0..<480).map { Float(sin(Double($0) * 0.07)) * 0.3 }
@@ -156,7 +160,7 @@ final class PipelineAllocationTests: XCTestCase {
             tmrvc_allocation_counting_begin()
             for _ in 0..<2_000 { e.process(input: xi.baseAddress!, output: yo.baseAddress!, frames: 480) }
             let n = tmrvc_allocation_counting_end()
-            XCTAssertEqual(n, 0, "engine (fp16): \(n) allocations in 2,000 hops")
+            XCTAssertEqual(n, 0, "engine (\(storage.label)): \(n) allocations in 2,000 hops")
         } }
     }
 

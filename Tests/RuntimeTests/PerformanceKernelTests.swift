@@ -114,7 +114,8 @@ final class PerformanceKernelTests: XCTestCase {
 
     /// int8 packing: each row's largest magnitude maps to exactly +-127 (so it comes back within
     /// float rounding), the rest within half a step of the row's scale; an all-zero row stays zero;
-    /// the weights take a quarter of the float32 bytes (plus the scales); both kernel builds agree.
+    /// the weights take a quarter of the float32 bytes (plus the scales); both kernel builds agree;
+    /// non-finite inputs come out NaN.
     func testInt8PackingIsSymmetricPerRow() {
         let (n, k) = (19, 37)
         var g = LinearAlgebraOpsTests.Noise(7)
@@ -148,6 +149,16 @@ final class PerformanceKernelTests: XCTestCase {
                 for c in 0..<k { XCTAssertLessThanOrEqual(abs(got[c] - row[c]), step * 0.5 * (1 + 1e-5), "row \(r) col \(c)") }
             }
             results.append(recovered)
+            // A non-finite input gives NaN outputs (never finite garbage); an all-zero one gives the bias (0).
+            for (bad, expectNaN) in [(Float.infinity, true), (.nan, true), (0, false)] {
+                var x = [Float](repeating: 0, count: k)
+                x[k / 2] = bad
+                var y = [Float](repeating: 1, count: n)
+                x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeMutableBufferPointer { m.multiply(x: xp.baseAddress!, xsK: 1, xsT: 1, columns: 1, y: $0.baseAddress!, ysN: 1, ysT: 1, scratch: nil) }
+                }
+                XCTAssertTrue(y.allSatisfy { expectNaN ? $0.isNaN : $0 == 0 }, "\(kernels.name) input \(bad): \(y)")
+            }
         }
         if results.count == 2 { XCTAssertEqual(results[0], results[1], "generic and AVX2 builds agree") }
     }

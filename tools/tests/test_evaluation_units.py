@@ -198,3 +198,17 @@ def test_pitch_path_best_lag_finds_a_delayed_contour():
     assert _best_lag(a, b) == pytest.approx(1.0)
     assert M.f0_agreement(a, b)[0] < 0.999
     assert np.isnan(_best_lag(a[:5], b[:5]))
+
+
+def test_precision_rows_follow_the_environment_and_flags(monkeypatch, capsys):
+    from tmrvc.evaluation import run as R
+
+    monkeypatch.setenv(R.PRECISIONS_ENV, "fp32,int8")
+    assert R.precision_systems() == ("tmrvc, Swift fp32", "tmrvc, Swift int8")
+    monkeypatch.setenv(R.PRECISIONS_ENV, "")
+    assert R.precision_systems() == ()
+    for argv in (["--precisions", "int4"], ["--precisions-only"],
+                 ["--precisions", "int8", "--precisions-only", "--doc", "x.md"]):
+        with pytest.raises(SystemExit):
+            R.main(argv)
+        assert "--precisions" in capsys.readouterr().err

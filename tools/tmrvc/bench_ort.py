@@ -6,7 +6,12 @@ allocation or copies of inputs), the per-frame pipeline (content_encoder, conver
 vocoder, and ir_estimator every 10th frame), plus ORT's bare per-call overhead on an
 identity model, and prints JSON on stdout::
 
-    python -m tmrvc.bench_ort --weights weights/ --frames 20000 [--warmup 500]
+    python -m tmrvc.bench_ort --weights weights/ --frames 20000 [--warmup 500] [--int8]
+
+``--int8`` first quantises the models with ONNX Runtime's own dynamic INT8
+(``onnxruntime.quantization.quantize_dynamic``: int8 weights per output channel, uint8 activations
+quantised per tensor at run time, MatMulInteger / DynamicQuantizeLinear / ConvInteger) into a
+temporary folder and benchmarks those files instead (the JSON says ``"quantized": "dynamic int8"``).
 
 Inputs are deterministic (seeded normal noise of realistic scale), the same the Swift
 side uses (``tmrvc bench`` fills inputs with the same generator contract: N(0,1) * 0.5).
@@ -127,16 +132,36 @@ def bench_identity(frames: int, warmup: int) -> dict:
         return bench_model(p, frames, warmup)
 
 
+def quantize_all(weights: Path, out: Path, names: list[str]) -> Path:
+    """ORT's dynamic INT8 (per-channel int8 weights, QInt8) of each model into ``out``."""
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)
+    for name in names:
+        quantize_dynamic(weights / f"{name}.onnx", out / f"{name}.onnx", weight_type=QuantType.QInt8,
+                         per_channel=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path(__file__).resolve().parents[2] / "weights")
     parser.add_argument("--frames", type=int, default=20000)
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--int8", action="store_true", help="benchmark ORT's dynamic-INT8 versions of the models")
     args = parser.parse_args(argv)
     import onnxruntime as ort
 
     result = {"onnxruntime": ort.__version__, "frames": args.frames, "models": {}}
+    if args.int8:
+        import tempfile
+
+        tmp = tempfile.TemporaryDirectory()
+        args.weights = quantize_all(args.weights, Path(tmp.name), args.models.split(","))
+        result["quantized"] = "dynamic int8"
     for name in args.models.split(","):
         path = args.weights / f"{name}.onnx"
         if not path.is_file():

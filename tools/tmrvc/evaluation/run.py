@@ -71,6 +71,8 @@ LARGEST_Q = "tmrvc, q = 1"
 # `--precisions fp32,int8` adds a row per weight storage: the Swift engine at q = 0 with `tmrvc convert
 # --precision P` (set through the environment so the spawned workers see it too).
 PRECISIONS_ENV = "TMRVC_EVAL_PRECISIONS"
+# `--precisions-only`: convert with those rows only (and keep the `source` row), a quick A/B of storages.
+PRECISIONS_ONLY_ENV = "TMRVC_EVAL_PRECISIONS_ONLY"
 
 
 def precision_systems() -> tuple[str, ...]:
@@ -283,12 +285,17 @@ def _convert_all(src: np.ndarray, shift: float, speaker: Path, profile, plain, s
                  models: Path) -> dict[str, np.ndarray]:
     from tmrvc.reference_engine import convert
 
-    return {"source": src, "pitch shift": M.pitch_shift(src, shift),
-            "tmrvc": convert(src, profile, sessions=sessions),
-            "tmrvc, no LoRA": convert(src, plain, sessions=sessions),
-            LARGEST_Q: convert_with_cli(src, speaker, models),
-            **{name: convert_with_cli(src, speaker, models, q=0.0, precision=name.rsplit(" ", 1)[1])
-               for name in precision_systems()}}
+    systems = {
+        "source": lambda: src,
+        "pitch shift": lambda: M.pitch_shift(src, shift),
+        "tmrvc": lambda: convert(src, profile, sessions=sessions),
+        "tmrvc, no LoRA": lambda: convert(src, plain, sessions=sessions),
+        LARGEST_Q: lambda: convert_with_cli(src, speaker, models),
+        **{name: (lambda p=name.rsplit(" ", 1)[1]: convert_with_cli(src, speaker, models, q=0.0, precision=p))
+           for name in precision_systems()}}
+    if os.environ.get(PRECISIONS_ONLY_ENV):
+        systems = {k: v for k, v in systems.items() if k == "source" or k in precision_systems()}
+    return {name: make() for name, make in systems.items()}
 
 
 # ----------------------------------------------------------------------------- corpus evaluation
@@ -350,7 +357,7 @@ def evaluate(models: Path, speakers_dir: Path, corpus: Path, out_dir: Path, max_
                     key = ("source", source, sid) if system == "source" else None
                     rows.append({"system": system, "target": target, "source": source, "sid": sid,
                                  **judge.measure(y, text, ref, refs[source], follow, tgt, key)})
-                if plots and sid == sids[0] and source == sources[0]:
+                if plots and sid == sids[0] and source == sources[0] and "tmrvc" in outs:
                     _spectrogram_png(out_dir / f"{target}_{source}_{sid}.png",
                                      [(f"source: {source} ({sid})", src),
                                       (f"tmrvc -> {target}", outs["tmrvc"]),
@@ -833,12 +840,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-unseen", type=int, help="with --unseen: at most N unseen clips, taken in turn from each voice")
     p.add_argument("--precisions", default="", help="also rows 'tmrvc, Swift P' for these weight storages (comma "
                                                     "separated fp32, fp16, int8): the Swift engine at q = 0")
+    p.add_argument("--precisions-only", action="store_true",
+                   help="with --precisions: only those rows and the source (an A/B of weight storages)")
     a = p.parse_args(argv)
     bad = [x for x in a.precisions.split(",") if x and x not in ("fp32", "fp16", "int8")]
     if bad:
         p.error(f"--precisions: unknown {', '.join(bad)} (fp32, fp16, int8)")
     global SYSTEMS
+    if a.precisions_only and not a.precisions:
+        p.error("--precisions-only needs --precisions")
+    if a.precisions_only and a.doc:
+        p.error("--precisions-only leaves out the rows docs/quality.md needs; use it without --doc")
     os.environ[PRECISIONS_ENV] = a.precisions
+    os.environ[PRECISIONS_ONLY_ENV] = "1" if a.precisions_only else ""
     SYSTEMS = SYSTEMS[:5] + precision_systems()
     if a.jobs < 1:
         p.error("--jobs must be at least 1")
