@@ -35,19 +35,25 @@ final class FixtureParityTests: XCTestCase {
         #if DEBUG
         throw XCTSkip("fp16 parity runs in tools/test.sh's release step (unoptimised it takes ~2.5 min)")
         #endif
+        try reducedPrecisionParity(.float16, tolerance: Self.fp16Tolerance, envelopeRelativeTolerance: Self.fp16MagnitudeRelativeTolerance)
+    }
+
+    /// Every model on the fixtures with `storage` weights, printed; each output within `tolerance`
+    /// absolute, the vocoder's envelopes within `envelopeRelativeTolerance` relative instead.
+    func reducedPrecisionParity(_ storage: WeightStorage, tolerance: Double, envelopeRelativeTolerance: Double) throws {
         var rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root,
-                                         weightStorage: .float16)
+                                         weightStorage: storage)
         for i in rows.indices {
-            rows[i].tolerance = Self.fp16Tolerance
+            rows[i].tolerance = tolerance
             if rows[i].caseName.hasPrefix("vocoder/") && ["magnitude", "harmonic", "noise"].contains(rows[i].output) {
-                rows[i].relativeTolerance = Self.fp16MagnitudeRelativeTolerance
+                rows[i].relativeTolerance = envelopeRelativeTolerance
             }
         }
-        print("fp16 weight storage:")
+        print("\(storage.label) weight storage:")
         print(FixtureParity.table(rows))
         XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")
         for r in rows where !r.passed {
-            XCTFail("fp16 \(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
+            XCTFail("\(storage.label) \(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
         }
     }
 
@@ -66,20 +72,7 @@ final class FixtureParityTests: XCTestCase {
         #if DEBUG
         throw XCTSkip("int8 parity runs in tools/test.sh's release step")
         #endif
-        var rows = try FixtureParity.run(fixturesDir: Self.root + "/Tests/Fixtures", repositoryRoot: Self.root,
-                                         weightStorage: .int8)
-        for i in rows.indices {
-            rows[i].tolerance = Self.int8Tolerance
-            if rows[i].caseName.hasPrefix("vocoder/") && ["magnitude", "harmonic", "noise"].contains(rows[i].output) {
-                rows[i].relativeTolerance = Self.int8MagnitudeRelativeTolerance
-            }
-        }
-        print("int8 weight storage:")
-        print(FixtureParity.table(rows))
-        XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")
-        for r in rows where !r.passed {
-            XCTFail("int8 \(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
-        }
+        try reducedPrecisionParity(.int8, tolerance: Self.int8Tolerance, envelopeRelativeTolerance: Self.int8MagnitudeRelativeTolerance)
     }
 
     /// The engine's source–filter synthesis (ExcitationGenerator at the pitch input's F0, `Y = H E_h +

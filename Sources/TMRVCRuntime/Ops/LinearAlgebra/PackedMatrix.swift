@@ -204,22 +204,11 @@ public final class PackedMatrix: @unchecked Sendable {
     public func multiply(x: UnsafePointer<Float>, xsK: Int, xsT: Int, columns: Int,
                          y: UnsafeMutablePointer<Float>, ysN: Int, ysT: Int, scratch: UnsafeMutablePointer<Float>?) {
         let half = storage == .float16, act = activation.code
-        if let scales, let quantizedInput {
-            if columns == 1 && xsK == 1 {
-                kernels.packedInt8(weights, bias, scales, rows, depth, act, 1, x, 1, y, ysN, ysT, quantizedInput)
-                return
-            }
-            guard let scratch else { preconditionFailure("PackedMatrix.multiply: scratch required for strided or multi-column products") }
-            var t0 = 0
-            while t0 < columns {
-                let c = min(4, columns - t0)
-                PackedMatrix.gather(x + t0 * xsT, xsK: xsK, xsT: xsT, columns: c, depth: depth, into: scratch)
-                kernels.packedInt8(weights, bias, scales, rows, depth, act, c, scratch, 4, y + t0 * ysT, ysN, ysT, quantizedInput)
-                t0 += c
-            }
+        if let scales, let quantizedInput, columns == 1 && xsK == 1 {
+            kernels.packedInt8(weights, bias, scales, rows, depth, act, 1, x, 1, y, ysN, ysT, quantizedInput)
             return
         }
-        if columns == 1 && xsK == 1 && ysN == 1 {
+        if scales == nil && columns == 1 && xsK == 1 && ysN == 1 {
             kernels.packedGEMV(weights, bias, rows, depth, half, act, x, y)
             return
         }
@@ -228,7 +217,11 @@ public final class PackedMatrix: @unchecked Sendable {
         while t0 < columns {
             let c = min(4, columns - t0)
             PackedMatrix.gather(x + t0 * xsT, xsK: xsK, xsT: xsT, columns: c, depth: depth, into: scratch)
-            kernels.packedBlock(weights, bias, rows, depth, half, act, c, scratch, y + t0 * ysT, ysN, ysT)
+            if let scales, let quantizedInput {
+                kernels.packedInt8(weights, bias, scales, rows, depth, act, c, scratch, 4, y + t0 * ysT, ysN, ysT, quantizedInput)
+            } else {
+                kernels.packedBlock(weights, bias, rows, depth, half, act, c, scratch, y + t0 * ysT, ysN, ysT)
+            }
             t0 += c
         }
     }
