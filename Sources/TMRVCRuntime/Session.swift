@@ -15,15 +15,6 @@ public enum WeightStorage: Sendable, Equatable {
     /// (y = s * sum_k q x + bias). Accuracy: docs/performance.md.
     case int8
 
-    /// The kernels' code for it (`KernelStorageCode`).
-    public var kernelCode: Int {
-        switch self {
-        case .float32: return 0
-        case .float16: return 1
-        case .int8: return 2
-        }
-    }
-
     /// Bytes per stored weight.
     public var bytesPerWeight: Int {
         switch self {
