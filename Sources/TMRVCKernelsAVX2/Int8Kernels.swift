@@ -2,9 +2,11 @@
 // with one scale per output row (quantised at load, `WeightStorage.int8`), each input column is
 // quantised on the fly to int16 with one scale per column, and the products are summed exactly in
 // int32. With AVX2 a k-pair of 16 output rows is one 32-byte load, two vpmovsxbw and two vpmaddwd
-// (sixteen multiply-adds per instruction, against eight per FMA on float weights), so the
-// products cost about half the instructions of the float16/float32 kernels, whose per-frame cost
-// on an L3-resident model is the instructions, not the bytes. The generic x86-64 build runs the
+// (sixteen multiply-adds per instruction, against eight per FMA on float weights): about half the
+// instructions of the float16/float32 products. With the per-column quantisation and the float
+// epilogue, a model whose weights sit in cache runs about as fast as with float16; the quarter of
+// the bytes pays off when the models' weights compete for the caches, as in the per-frame pipeline
+// (1.5x float16 there; docs/performance.md, "INT8 weights"). The generic x86-64 build runs the
 // same arithmetic through portable SIMD code (the integer sums are exact, so both builds give the
 // same sums). Allocation-free and real-time safe like the rest of this target.
 #if arch(x86_64) && KERNELS_FMA
