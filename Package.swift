@@ -77,7 +77,7 @@ let package = Package(
         .testTarget(name: "RealtimeTests", dependencies: ["TMRVCRuntime", "TMRVCEngine", "TMRVCCAPI", "CTMRVC", "TMRVCDSP", "AllocationCounter", "TestSupport", "ONNXFormat"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "CAPITests", dependencies: ["CTMRVC", "TMRVCCAPI", "TMRVCEngine", "TMRVCKernels", "TMRVCAudioIO", "TestSupport"]),
-        .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling", "TMRVCDSP"]),
+        .testTarget(name: "ParityTests", dependencies: ["TMRVCTooling", "TMRVCDSP", "TMRVCKernels"]),
         .testTarget(name: "RuntimeTests", dependencies: ["TMRVCRuntime", "TMRVCKernels", "TMRVCConstants", "TestSupport"],
                     resources: []),
     ]

@@ -9,6 +9,8 @@ if [ -f Tests/Fixtures/manifest.json ]; then
   echo "== ONNX Runtime re-check of committed fixtures"
   (cd tools && ../$PY -m tmrvc.fixtures --verify)
 fi
+echo "== ONNX Runtime's dynamic-INT8 files of the models and its outputs on the fixture inputs (.build/ort-int8-fixtures, for FixtureParityTests)"
+(cd tools && ../$PY -m tmrvc.fixtures --ort-int8 ../.build/ort-int8-fixtures | tail -1)
 if [ ! -f conformance/node/index.json ]; then
   echo "== generating ONNX backend node tests (conformance/, not committed)"
   (cd tools && ../$PY -m tmrvc.conformance --out ../conformance)
@@ -34,10 +36,11 @@ for t in EngineTests.SpeakerMailboxTests CAPITests.CAPITests/testLatencyAndStati
   log=$(TSAN_OPTIONS="halt_on_error=1" "$tsan_bin" "$t" 2>&1) || { tail -60 <<< "$log" >&2; echo "ThreadSanitizer: $t failed" >&2; exit 1; }
   grep -E "ThreadSanitizer|Executed [0-9]+ tests?," <<< "$log" | tail -1 || true
 done
-echo "== in a release build: real-time checks (zero allocations, frees, locks, system calls; 60 s soak), fp16- and int8-weight parity, every control changing while audio runs (3 s), engine vs Python reference, batched vs one-hop conversion, CLI parity"
+echo "== in a release build: real-time checks (zero allocations, frees, locks, system calls; 60 s soak), fp16- and int8-weight parity, ORT's own INT8 files vs ORT, every control changing while audio runs (3 s), engine vs Python reference, batched vs one-hop conversion, CLI parity"
 swift build -c release --build-tests -Xswiftc -enable-testing
 swift test -c release -Xswiftc -enable-testing --skip-build --filter RealtimeTests \
   --filter FixtureParityTests/testAllModelsWithFloat16WeightsStayNearONNXRuntime --filter FixtureParityTests/testAllModelsWithInt8WeightsStayNearONNXRuntime \
+  --filter FixtureParityTests/testONNXRuntimeInt8FilesMatchONNXRuntime \
   --filter StreamingEngineTests/testEveryControlChangesWhileAudioRuns --filter ReferenceEngineTests --filter BatchedEngineTests \
   --filter CLITests/testInspectAndParityOnShippedModels
 echo "== the same, and fp32 parity, with the generic (baseline x86-64) kernel build forced (TMRVC_KERNELS=generic)"

@@ -35,6 +35,13 @@ public struct KernelSet: @unchecked Sendable {
                                       _ rows: Int, _ depth: Int, _ activation: Int, _ columns: Int, _ x: UnsafePointer<Float>,
                                       _ xsK: Int, _ y: UnsafeMutablePointer<Float>, _ ysN: Int, _ ysT: Int,
                                       _ scratch: UnsafeMutablePointer<Int32>) -> Void
+    /// See `TMRVCKernelsAVX2.packedInt8Sums`.
+    public let packedInt8Sums: @convention(c) (_ weights: UnsafeRawPointer, _ rows: Int, _ depth: Int, _ columns: Int,
+                                          _ xq: UnsafePointer<Int32>, _ stride: Int, _ y: UnsafeMutablePointer<Int32>,
+                                          _ ysN: Int, _ ysT: Int) -> Void
+    /// See `TMRVCKernelsAVX2.dynamicQuantizeUInt8` (ONNX DynamicQuantizeLinear).
+    public let dynamicQuantizeUInt8: @convention(c) (_ x: UnsafePointer<Float>, _ count: Int, _ y: UnsafeMutablePointer<UInt8>,
+                                                _ scale: UnsafeMutablePointer<Float>, _ zeroPoint: UnsafeMutablePointer<UInt8>) -> Void
     /// See `TMRVCKernelsAVX2.gemm`: C = alpha op(A) op(B) + beta C on run-time matrices, lock-free.
     public let gemm: @convention(c) (_ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
                                      _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
@@ -61,6 +68,9 @@ public struct KernelSet: @unchecked Sendable {
                                                     columns: $6, x: $7, y: $8, ysN: $9, ysT: $10) },
         packedInt8: { TMRVCKernelsAVX2.packedInt8(weights: $0, bias: $1, scales: $2, rows: $3, depth: $4, activation: $5,
                                                   columns: $6, x: $7, xsK: $8, y: $9, ysN: $10, ysT: $11, scratch: $12) },
+        packedInt8Sums: { TMRVCKernelsAVX2.packedInt8Sums(weights: $0, rows: $1, depth: $2, columns: $3, xq: $4, stride: $5,
+                                                      y: $6, ysN: $7, ysT: $8) },
+        dynamicQuantizeUInt8: { TMRVCKernelsAVX2.dynamicQuantizeUInt8($0, $1, $2, $3, $4) },
         gemm: { TMRVCKernelsAVX2.gemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9,
                                     beta: $10, c: $11, ldc: $12) },
         exp: { TMRVCKernelsAVX2.vectorExp($0, $1, $2) }, tanh: { TMRVCKernelsAVX2.vectorTanh($0, $1, $2) },
@@ -76,6 +86,9 @@ public struct KernelSet: @unchecked Sendable {
                                                        columns: $6, x: $7, y: $8, ysN: $9, ysT: $10) },
         packedInt8: { TMRVCKernelsGeneric.packedInt8(weights: $0, bias: $1, scales: $2, rows: $3, depth: $4, activation: $5,
                                                   columns: $6, x: $7, xsK: $8, y: $9, ysN: $10, ysT: $11, scratch: $12) },
+        packedInt8Sums: { TMRVCKernelsGeneric.packedInt8Sums(weights: $0, rows: $1, depth: $2, columns: $3, xq: $4, stride: $5,
+                                                      y: $6, ysN: $7, ysT: $8) },
+        dynamicQuantizeUInt8: { TMRVCKernelsGeneric.dynamicQuantizeUInt8($0, $1, $2, $3, $4) },
         gemm: { TMRVCKernelsGeneric.gemm(transA: $0, transB: $1, m: $2, n: $3, k: $4, alpha: $5, a: $6, lda: $7, b: $8, ldb: $9,
                                        beta: $10, c: $11, ldc: $12) },
         exp: { TMRVCKernelsGeneric.vectorExp($0, $1, $2) }, tanh: { TMRVCKernelsGeneric.vectorTanh($0, $1, $2) },

@@ -92,17 +92,13 @@ func quantizeColumn(_ x: UnsafePointer<Float>, depth: Int, levels: Float, into s
     return top / levels
 }
 
-/// Quantises `columns` (1...4) columns, x[k * xsK + t], into Int32 pairs at q[kp * 4 + t] (the
-/// pair's k even in the low half); returns the columns' scales as `quantizeColumn`.
+/// Quantises four gathered columns, x[k * 4 + t], into Int32 pairs at q[kp * 4 + t] (the pair's k
+/// even in the low half); returns the columns' scales as `quantizeColumn` (columns past the
+/// product's are quantised too and never stored).
 @inline(__always)
-func quantizeGathered(_ x: UnsafePointer<Float>, xsK: Int, columns: Int, depth: Int, pairs: Int, levels: Float,
+func quantizeGathered(_ x: UnsafePointer<Float>, depth: Int, pairs: Int, levels: Float,
                       into q: UnsafeMutablePointer<Int32>) -> SIMD4<Float> {
-    @inline(__always) func load(_ k: Int) -> SIMD4<Float> {
-        if xsK == 4 { return UnsafeRawPointer(x + k &* 4).loadUnaligned(as: SIMD4<Float>.self) }
-        var v = SIMD4<Float>()
-        for t in 0..<columns { v[t] = x[k * xsK + t] }
-        return v
-    }
+    @inline(__always) func load(_ k: Int) -> SIMD4<Float> { UnsafeRawPointer(x + k &* 4).loadUnaligned(as: SIMD4<Float>.self) }
     var peak = SIMD4<Float>(), probe = SIMD4<Float>()
     for k in 0..<depth {
         let v = load(k)
@@ -127,8 +123,8 @@ func quantizeGathered(_ x: UnsafePointer<Float>, xsK: Int, columns: Int, depth: 
 }
 
 /// y(n, t) = act(scales[n] * s_x(t) * sum_k q[n, k] q_x(k, t) + bias[n]) for `columns` (1...4)
-/// columns; column t of x is x[k * xsK + t] (xsK = 4 for the runtime's gathered columns, or 1 with
-/// one contiguous column); output (n, t) goes to y[n * ysN + t * ysT]. `scratch` holds
+/// columns; column t of x is x[k * xsK + t], with xsK = 4 (columns gathered by four, as the runtime
+/// gathers them) or xsK = 1 for one contiguous column; output (n, t) goes to y[n * ysN + t * ysT]. `scratch` holds
 /// `Int8Layout.scratchCount(depth:)` Int32. A column with a non-finite value gives NaN outputs (as
 /// the float kernels would); an all-zero column gives the bias.
 public func packedInt8(weights: UnsafeRawPointer, bias: UnsafePointer<Float>, scales: UnsafePointer<Float>, rows: Int, depth: Int,
@@ -136,10 +132,11 @@ public func packedInt8(weights: UnsafeRawPointer, bias: UnsafePointer<Float>, sc
                        y: UnsafeMutablePointer<Float>, ysN: Int, ysT: Int, scratch: UnsafeMutablePointer<Int32>) {
     let levels = Float(Int8Layout.activationLevels(depth: depth))
     let pairs = (depth + 1) / 2
-    let contiguous = columns == 1 && xsK == 1   // contiguous int16 (quantizeColumn); else pairs gathered by 4
+    precondition(xsK == 4 || (xsK == 1 && columns == 1), "packedInt8: columns must be contiguous (one) or gathered by four")
+    let contiguous = xsK == 1   // contiguous int16 (quantizeColumn); else pairs gathered by 4
     let xScale = contiguous
         ? SIMD4<Float>(quantizeColumn(x, depth: depth, levels: levels, into: scratch), 0, 0, 0)
-        : quantizeGathered(x, xsK: xsK, columns: columns, depth: depth, pairs: pairs, levels: levels, into: scratch)
+        : quantizeGathered(x, depth: depth, pairs: pairs, levels: levels, into: scratch)
     let m = Int8Panels(weights: weights, bias: bias, scales: scales, rows: rows, pairs: pairs, activation: activation)
     switch columns {
     case 1: int8Block(OneColumn.self, m, scratch, contiguous ? 1 : 4, xScale, y, ysN, ysT)
@@ -172,69 +169,146 @@ func int8Finish(_ m: Int8Panels, _ p: Int, _ s: Int8Sums, _ xScale: Float, _ y: 
     storeColumn(activate(madd(b, sums, w * SIMD16(repeating: xScale)), m.activation), y, ysN: ysN, valid: valid)
 }
 
+/// The int32 sums of one panel (16 rows, `pairs` k-pair rows at `base`) for `C.count` columns of
+/// int16 input pairs (Int32 element `kp * stride + t` of `xq` holds column t's pair kp).
+@inline(__always)
+func int8PanelSums<C: ColumnCount>(_: C.Type, _ base: UnsafeRawPointer, _ pairs: Int, _ xq: UnsafePointer<Int32>,
+                                   _ stride: Int) -> (Int8Sums, Int8Sums, Int8Sums, Int8Sums) {
+    let c = C.count
+    var s0 = Int8Sums(), s1 = Int8Sums(), s2 = Int8Sums(), s3 = Int8Sums()
+    #if arch(x86_64) && KERNELS_FMA
+    var l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0
+    @inline(__always) func accumulate(_ l: inout __m256i, _ h: inout __m256i, _ wl: __m256i, _ wh: __m256i, _ pair: Int32) {
+        let x = _mm256_set1_epi32(pair)
+        l = _mm256_add_epi32(l, _mm256_madd_epi16(wl, x))
+        h = _mm256_add_epi32(h, _mm256_madd_epi16(wh, x))
+    }
+    for kp in 0..<pairs {
+        let wl = _mm256_cvtepi8_epi16(base.load(fromByteOffset: kp &* 32, as: __m128i.self))
+        let wh = _mm256_cvtepi8_epi16(base.load(fromByteOffset: kp &* 32 &+ 16, as: __m128i.self))
+        let x = xq + kp &* stride
+        accumulate(&l0, &h0, wl, wh, x[0])
+        if c > 1 { accumulate(&l1, &h1, wl, wh, x[1]) }
+        if c > 2 { accumulate(&l2, &h2, wl, wh, x[2]) }
+        if c > 3 { accumulate(&l3, &h3, wl, wh, x[3]) }
+    }
+    @inline(__always) func sums(_ l: __m256i, _ h: __m256i) -> Int8Sums {
+        Int8Sums(low: unsafeBitCast(l, to: SIMD8<Int32>.self), high: unsafeBitCast(h, to: SIMD8<Int32>.self))
+    }
+    s0 = sums(l0, h0)
+    if c > 1 { s1 = sums(l1, h1) }
+    if c > 2 { s2 = sums(l2, h2) }
+    if c > 3 { s3 = sums(l3, h3) }
+    #else
+    for kp in 0..<pairs {
+        let w = base.load(fromByteOffset: kp &* 32, as: SIMD32<Int8>.self)
+        let even = SIMD16<Int32>(truncatingIfNeeded: w.evenHalf), odd = SIMD16<Int32>(truncatingIfNeeded: w.oddHalf)
+        @inline(__always) func accumulate(_ s: inout Int8Sums, _ pair: Int32) {
+            let x0 = SIMD16<Int32>(repeating: Int32(Int16(truncatingIfNeeded: pair)))
+            let x1 = SIMD16<Int32>(repeating: Int32(Int16(truncatingIfNeeded: pair >> 16)))
+            let r = even &* x0 &+ odd &* x1
+            s.low &+= r.lowHalf
+            s.high &+= r.highHalf
+        }
+        let x = xq + kp &* stride
+        accumulate(&s0, x[0])
+        if c > 1 { accumulate(&s1, x[1]) }
+        if c > 2 { accumulate(&s2, x[2]) }
+        if c > 3 { accumulate(&s3, x[3]) }
+    }
+    #endif
+    return (s0, s1, s2, s3)
+}
+
 @inline(never)
 func int8Block<C: ColumnCount>(_: C.Type, _ m: Int8Panels, _ xq: UnsafePointer<Int32>, _ stride: Int, _ xScale: SIMD4<Float>,
                                _ y: UnsafeMutablePointer<Float>, _ ysN: Int, _ ysT: Int) {
     let c = C.count
     let panelBytes = m.pairs * 32
     for p in 0..<(m.rows + 15) / 16 {
-        let base = m.weights + p * panelBytes
-        var s0 = Int8Sums(), s1 = Int8Sums(), s2 = Int8Sums(), s3 = Int8Sums()
-        #if arch(x86_64) && KERNELS_FMA
-        var l0 = _mm256_setzero_si256(), h0 = l0, l1 = l0, h1 = l0, l2 = l0, h2 = l0, l3 = l0, h3 = l0
-        for kp in 0..<m.pairs {
-            let wl = _mm256_cvtepi8_epi16(base.load(fromByteOffset: kp &* 32, as: __m128i.self))
-            let wh = _mm256_cvtepi8_epi16(base.load(fromByteOffset: kp &* 32 &+ 16, as: __m128i.self))
-            let x = xq + kp &* stride
-            let x0 = _mm256_set1_epi32(x[0])
-            l0 = _mm256_add_epi32(l0, _mm256_madd_epi16(wl, x0))
-            h0 = _mm256_add_epi32(h0, _mm256_madd_epi16(wh, x0))
-            if c > 1 {
-                let x1 = _mm256_set1_epi32(x[1])
-                l1 = _mm256_add_epi32(l1, _mm256_madd_epi16(wl, x1))
-                h1 = _mm256_add_epi32(h1, _mm256_madd_epi16(wh, x1))
-            }
-            if c > 2 {
-                let x2 = _mm256_set1_epi32(x[2])
-                l2 = _mm256_add_epi32(l2, _mm256_madd_epi16(wl, x2))
-                h2 = _mm256_add_epi32(h2, _mm256_madd_epi16(wh, x2))
-            }
-            if c > 3 {
-                let x3 = _mm256_set1_epi32(x[3])
-                l3 = _mm256_add_epi32(l3, _mm256_madd_epi16(wl, x3))
-                h3 = _mm256_add_epi32(h3, _mm256_madd_epi16(wh, x3))
-            }
-        }
-        @inline(__always) func sums(_ l: __m256i, _ h: __m256i) -> Int8Sums {
-            Int8Sums(low: unsafeBitCast(l, to: SIMD8<Int32>.self), high: unsafeBitCast(h, to: SIMD8<Int32>.self))
-        }
-        s0 = sums(l0, h0)
-        if c > 1 { s1 = sums(l1, h1) }
-        if c > 2 { s2 = sums(l2, h2) }
-        if c > 3 { s3 = sums(l3, h3) }
-        #else
-        for kp in 0..<m.pairs {
-            let w = base.load(fromByteOffset: kp &* 32, as: SIMD32<Int8>.self)
-            let even = SIMD16<Int32>(truncatingIfNeeded: w.evenHalf), odd = SIMD16<Int32>(truncatingIfNeeded: w.oddHalf)
-            @inline(__always) func add(_ s: inout Int8Sums, _ pair: Int32) {
-                let x0 = SIMD16<Int32>(repeating: Int32(Int16(truncatingIfNeeded: pair)))
-                let x1 = SIMD16<Int32>(repeating: Int32(Int16(truncatingIfNeeded: pair >> 16)))
-                let r = even &* x0 &+ odd &* x1
-                s.low &+= r.lowHalf
-                s.high &+= r.highHalf
-            }
-            let x = xq + kp &* stride
-            add(&s0, x[0])
-            if c > 1 { add(&s1, x[1]) }
-            if c > 2 { add(&s2, x[2]) }
-            if c > 3 { add(&s3, x[3]) }
-        }
-        #endif
+        let s = int8PanelSums(C.self, m.weights + p * panelBytes, m.pairs, xq, stride)
         let n0 = p * 16
         let valid = min(16, m.rows - n0)
-        int8Finish(m, p, s0, xScale[0], y + n0 * ysN, ysN: ysN, valid: valid)
-        if c > 1 { int8Finish(m, p, s1, xScale[1], y + n0 * ysN + ysT, ysN: ysN, valid: valid) }
-        if c > 2 { int8Finish(m, p, s2, xScale[2], y + n0 * ysN + 2 * ysT, ysN: ysN, valid: valid) }
-        if c > 3 { int8Finish(m, p, s3, xScale[3], y + n0 * ysN + 3 * ysT, ysN: ysN, valid: valid) }
+        int8Finish(m, p, s.0, xScale[0], y + n0 * ysN, ysN: ysN, valid: valid)
+        if c > 1 { int8Finish(m, p, s.1, xScale[1], y + n0 * ysN + ysT, ysN: ysN, valid: valid) }
+        if c > 2 { int8Finish(m, p, s.2, xScale[2], y + n0 * ysN + 2 * ysT, ysN: ysN, valid: valid) }
+        if c > 3 { int8Finish(m, p, s.3, xScale[3], y + n0 * ysN + 3 * ysT, ysN: ysN, valid: valid) }
+    }
+}
+
+/// y(n, t) = sum_k q[n, k] x(k, t), exact in Int32 (wrapping on overflow, as ONNX's integer
+/// products), for `columns` (1...4) columns of int16 input given as pairs: Int32 element
+/// `kp * stride + t` of `xq` holds x(2 kp, t) in its low and x(2 kp + 1, t) in its high half
+/// (stride 1 for one column, 4 for gathered columns; an odd depth's last high half is 0). Output
+/// (n, t) goes to y[n * ysN + t * ysT]. For ONNX MatMulInteger / ConvInteger with constant int8
+/// weights; with |x| <= 255 (uint8 minus its zero point) no pair sum can overflow.
+public func packedInt8Sums(weights: UnsafeRawPointer, rows: Int, depth: Int, columns: Int, xq: UnsafePointer<Int32>, stride: Int,
+                           y: UnsafeMutablePointer<Int32>, ysN: Int, ysT: Int) {
+    switch columns {
+    case 1: int8SumsBlock(OneColumn.self, weights, rows, depth, xq, stride, y, ysN, ysT)
+    case 2: int8SumsBlock(TwoColumns.self, weights, rows, depth, xq, stride, y, ysN, ysT)
+    case 3: int8SumsBlock(ThreeColumns.self, weights, rows, depth, xq, stride, y, ysN, ysT)
+    default: int8SumsBlock(FourColumns.self, weights, rows, depth, xq, stride, y, ysN, ysT)
+    }
+}
+
+@inline(never)
+func int8SumsBlock<C: ColumnCount>(_: C.Type, _ weights: UnsafeRawPointer, _ rows: Int, _ depth: Int, _ xq: UnsafePointer<Int32>,
+                                   _ stride: Int, _ y: UnsafeMutablePointer<Int32>, _ ysN: Int, _ ysT: Int) {
+    let pairs = (depth + 1) / 2
+    @inline(__always) func store(_ s: Int8Sums, _ y: UnsafeMutablePointer<Int32>, valid: Int) {
+        for j in 0..<valid { y[j &* ysN] = j < 8 ? s.low[j] : s.high[j &- 8] }
+    }
+    for p in 0..<(rows + 15) / 16 {
+        let s = int8PanelSums(C.self, weights + p * pairs * 32, pairs, xq, stride)
+        let n0 = p * 16, valid = min(16, rows - n0)
+        store(s.0, y + n0 * ysN, valid: valid)
+        if C.count > 1 { store(s.1, y + n0 * ysN + ysT, valid: valid) }
+        if C.count > 2 { store(s.2, y + n0 * ysN + 2 * ysT, valid: valid) }
+        if C.count > 3 { store(s.3, y + n0 * ysN + 3 * ysT, valid: valid) }
+    }
+}
+
+/// ONNX DynamicQuantizeLinear of `count` floats: the range of x widened to include 0 (non-finite
+/// values ignored), scale = (max - min) / 255 (1 when max == min, as ONNX Runtime), zero point =
+/// round(clamp(-min / scale, 0, 255)), y = clamp(round(x / scale) + zero point, 0, 255), rounding
+/// half to even; NaN gives the zero point and ±inf saturates.
+public func dynamicQuantizeUInt8(_ x: UnsafePointer<Float>, _ count: Int, _ y: UnsafeMutablePointer<UInt8>,
+                                 _ scale: UnsafeMutablePointer<Float>, _ zeroPoint: UnsafeMutablePointer<UInt8>) {
+    let raw = UnsafeRawPointer(x)
+    var low8 = SIMD8<Float>(), high8 = SIMD8<Float>()
+    var i = 0
+    while i + 8 <= count {
+        let v = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self)
+        let f = v.replacing(with: 0, where: .!((v - v) .== 0))
+        low8.replace(with: f, where: f .< low8)
+        high8.replace(with: f, where: f .> high8)
+        i += 8
+    }
+    var low = low8.min(), high = high8.max()
+    while i < count {
+        if x[i].isFinite { low = min(low, x[i]); high = max(high, x[i]) }
+        i += 1
+    }
+    let s: Float = high == low ? 1 : (high - low) / 255
+    let z = Float(roundedInt32(SIMD4(repeating: max(0, min(255, -low / s))))[0])
+    scale.pointee = s
+    zeroPoint.pointee = UInt8(z)
+    // y = clamp(x / s, -z, 255 - z), rounded, + z (NaN -> z).
+    let s8 = SIMD8<Float>(repeating: s), lo8 = SIMD8<Float>(repeating: -z), hi8 = SIMD8<Float>(repeating: 255 - z)
+    let z8 = SIMD8<Int32>(repeating: Int32(z))
+    i = 0
+    while i + 8 <= count {
+        var q = raw.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self) / s8
+        q.replace(with: 0, where: .!(q .== q))
+        q.replace(with: lo8, where: q .< lo8)
+        q.replace(with: hi8, where: q .> hi8)
+        UnsafeMutableRawPointer(y + i).storeBytes(of: SIMD8<UInt8>(truncatingIfNeeded: roundedInt32(q) &+ z8), as: SIMD8<UInt8>.self)
+        i += 8
+    }
+    while i < count {
+        let q = x[i] / s
+        y[i] = q.isNaN ? UInt8(z) : UInt8(roundedInt32(SIMD4(repeating: max(-z, min(255 - z, q))))[0] &+ Int32(z))
+        i += 1
     }
 }

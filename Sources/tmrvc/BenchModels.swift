@@ -165,7 +165,11 @@ enum BenchModels {
         ("engine_hop", "engine hop (DSP + models)", nil),
     ]
 
-    /// `ortInt8`: ONNX Runtime on its own dynamic-INT8 models (`bench_ort --int8`), compared with Swift int8.
+    /// Column of the Swift runtime running ONNX Runtime's own dynamic-INT8 files.
+    static let ortInt8FilesLabel = "on ORT int8 files"
+
+    /// `ortInt8`: ONNX Runtime on its own dynamic-INT8 models (`bench_ort --int8`), compared with
+    /// Swift int8 (weights quantised at load) and with the Swift runtime on the same files.
     static func table(swift: [String: [String: LatencyStats]], order: [String], ort: ORTResult?, ortInt8: ORTResult? = nil) -> String {
         var lines: [String] = []
         lines.append("")
@@ -178,6 +182,7 @@ enum BenchModels {
         }
         if ortInt8 != nil {
             header += benchPad("ONNX Runtime int8 (dynamic)", 46) + benchPad("ORT int8/Swift int8", 28)
+                + benchPad("ORT int8/Swift, same files", 28)
         }
         lines.append(header)
         func fmt(_ s: LatencyStats) -> String {
@@ -206,10 +211,12 @@ enum BenchModels {
                     if name == "ir_estimator/10" { o = ortInt8.stats("ir_estimator")?.scaled(Double(irInterval)) } else { o = ortInt8.stats(name) }
                 }
                 line += benchPad(o.map(fmt) ?? "-", 46)
-                if let o, let s = swift["int8"]?[row.key] {
-                    line += benchPad("\(benchFormat(o.median / s.median, 2))x, \(benchFormat(o.p999 / s.p999, 2))x", 28)
-                } else {
-                    line += benchPad("-", 28)
+                for column in ["int8", ortInt8FilesLabel] {
+                    if let o, let s = swift[column]?[row.key] {
+                        line += benchPad("\(benchFormat(o.median / s.median, 2))x, \(benchFormat(o.p999 / s.p999, 2))x", 28)
+                    } else {
+                        line += benchPad("-", 28)
+                    }
                 }
             }
             lines.append(line)

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 import TMRVCDSP
+import TMRVCKernels
 import TMRVCRuntime
 import TMRVCTooling
 
@@ -73,6 +74,33 @@ final class FixtureParityTests: XCTestCase {
         throw XCTSkip("int8 parity runs in tools/test.sh's release step")
         #endif
         try reducedPrecisionParity(.int8, tolerance: Self.int8Tolerance, envelopeRelativeTolerance: Self.int8MagnitudeRelativeTolerance)
+    }
+
+    /// ONNX Runtime's own dynamic-INT8 files of the five models (`quantize_dynamic`, per-channel
+    /// QInt8: DynamicQuantizeLinear feeding MatMulInteger / ConvInteger, then Cast and Mul by the
+    /// scales) run by this runtime and compared with ORT's outputs on the same files and inputs,
+    /// streamed with state feedback like the fp32 fixtures, each output within the set's bar
+    /// (`ORT_INT8_TOLERANCE` in tools/tmrvc/fixtures.py, which explains it). tools/test.sh writes
+    /// the set (`python -m tmrvc.fixtures --ort-int8 .build/ort-int8-fixtures`; the directory in
+    /// `TMRVC_ORT_INT8_FIXTURES` instead when set); without it the test skips, except under CI.
+    func testONNXRuntimeInt8FilesMatchONNXRuntime() throws {
+        #if DEBUG
+        throw XCTSkip("ORT int8-file parity runs in tools/test.sh's release step")
+        #endif
+        let dir = ProcessInfo.processInfo.environment["TMRVC_ORT_INT8_FIXTURES"] ?? Self.root + "/.build/ort-int8-fixtures"
+        guard FileManager.default.fileExists(atPath: dir + "/manifest.json") else {
+            let message = "\(dir)/manifest.json missing: run `cd tools && ../.venv/bin/python -m tmrvc.fixtures --ort-int8 ../.build/ort-int8-fixtures`"
+            if ProcessInfo.processInfo.environment["CI"] != nil { XCTFail(message); return }
+            throw XCTSkip(message)
+        }
+        let rows = try FixtureParity.run(fixturesDir: dir, repositoryRoot: dir)
+        print("ONNX Runtime's dynamic-INT8 files (\(KernelSet.active.name) kernels):")
+        print(FixtureParity.table(rows))
+        XCTAssertGreaterThanOrEqual(Set(rows.map { $0.caseName.split(separator: "/")[0] }).count, 5, "all five models must be covered")
+        XCTAssertTrue(rows.contains { $0.frames >= 300 }, "streamed cases must cover hundreds of frames")
+        for r in rows where !r.passed {
+            XCTFail("ORT int8 \(r.caseName) \(r.output): max abs error \(r.maxAbsError) at frame \(r.worstFrame) exceeds \(r.tolerance)")
+        }
     }
 
     /// The engine's source–filter synthesis (ExcitationGenerator at the pitch input's F0, `Y = H E_h +

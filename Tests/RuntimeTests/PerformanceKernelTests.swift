@@ -116,6 +116,49 @@ final class PerformanceKernelTests: XCTestCase {
     /// float rounding), the rest within half a step of the row's scale; an all-zero row stays zero;
     /// the weights take a quarter of the float32 bytes (plus the scales); both kernel builds agree;
     /// non-finite inputs come out NaN.
+    /// `packedInt8Sums` (MatMulInteger / ConvInteger with constant int8 weights), both kernel
+    /// builds: exact Int32 sums of int8 weights and int16 inputs in -255...255 (uint8 minus a
+    /// zero point), one contiguous column or up to four gathered ones, odd depths and partial panels.
+    func testPackedInt8SumsAreExact() {
+        var g = Noise(3)
+        for kernels in KernelSet.runnable {
+            for (n, k) in [(1, 1), (15, 3), (16, 16), (17, 257), (40, 512), (33, 775)] {
+                let w = (0..<(n * k)).map { _ in Int8(clamping: Int(g.next() * 128)) }
+                var packed = [UInt8](repeating: 0, count: (n + 15) / 16 * Int8Layout.panelBytes(depth: k))
+                for r in 0..<n { for i in 0..<k { packed[Int8Layout.offset(row: r, k: i, depth: k)] = UInt8(bitPattern: w[r * k + i]) } }
+                for t in [1, 2, 3, 4] {
+                    let x = (0..<(k * t)).map { _ in Int16(clamping: Int(g.next() * 256)) }   // x(i, col) at col * k + i
+                    let stride = t == 1 ? 1 : 4
+                    var pairs = [Int32](repeating: 0, count: (k + 1) / 2 * stride)
+                    for kp in 0..<(k + 1) / 2 {
+                        for col in 0..<t {
+                            let low = UInt32(UInt16(bitPattern: x[col * k + 2 * kp]))
+                            let high = 2 * kp + 1 < k ? UInt32(UInt16(bitPattern: x[col * k + 2 * kp + 1])) : 0
+                            pairs[kp * stride + col] = Int32(bitPattern: low | high << 16)
+                        }
+                    }
+                    var y = [Int32](repeating: .min, count: n * t)
+                    packed.withUnsafeBytes { pw in
+                        pairs.withUnsafeBufferPointer { pp in
+                            y.withUnsafeMutableBufferPointer { yp in
+                                kernels.packedInt8Sums(pw.baseAddress!, n, k, t, pp.baseAddress!, stride, yp.baseAddress!, 1, n)
+                            }
+                        }
+                    }
+                    var want = [Int32](repeating: 0, count: n * t)
+                    for col in 0..<t {
+                        for r in 0..<n {
+                            var sum: Int32 = 0
+                            for i in 0..<k { sum += Int32(w[r * k + i]) * Int32(x[col * k + i]) }
+                            want[col * n + r] = sum
+                        }
+                    }
+                    XCTAssertEqual(y, want, "\(kernels.name) n \(n) k \(k) columns \(t)")
+                }
+            }
+        }
+    }
+
     func testInt8PackingIsSymmetricPerRow() {
         let (n, k) = (19, 37)
         var g = LinearAlgebraOpsTests.Noise(7)

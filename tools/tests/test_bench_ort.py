@@ -8,14 +8,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_quantize_all_gives_ort_integer_models_close_to_float(tmp_path):
+def test_quantize_dynamic_int8_gives_ort_integer_models_close_to_float(tmp_path):
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
-    from tmrvc.bench_ort import quantize_all
+    from onnx import numpy_helper
 
-    out = quantize_all(ROOT / "weights", tmp_path, ["content_encoder"])
+    from tmrvc.onnx_utils import quantize_dynamic_int8
+
+    out = quantize_dynamic_int8(ROOT / "weights", tmp_path, ["content_encoder"])
     model = onnx.load(str(out / "content_encoder.onnx"))
     ops = {n.op_type for n in model.graph.node}
+    weights = [i for i in model.graph.initializer if i.name.endswith("_quantized")]
+    assert weights and all(np.abs(numpy_helper.to_array(w)).max() <= 64 for w in weights)   # 7-bit (reduce_range)
     assert "DynamicQuantizeLinear" in ops and ({"MatMulInteger", "ConvInteger"} & ops), sorted(ops)
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
                 for p in (ROOT / "weights" / "content_encoder.onnx", out / "content_encoder.onnx")]

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tmrvc import onnx_utils as U
+
 MODELS = ["content_encoder", "converter", "vocoder", "ir_estimator"]
 
 
@@ -132,19 +134,6 @@ def bench_identity(frames: int, warmup: int) -> dict:
         return bench_model(p, frames, warmup)
 
 
-def quantize_all(weights: Path, out: Path, names: list[str]) -> Path:
-    """ORT's dynamic INT8 (per-channel int8 weights, QInt8) of each model into ``out``."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    logging.getLogger().setLevel(logging.ERROR)
-    for name in names:
-        quantize_dynamic(weights / f"{name}.onnx", out / f"{name}.onnx", weight_type=QuantType.QInt8,
-                         per_channel=True)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path(__file__).resolve().parents[2] / "weights")
@@ -152,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=500)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--int8", action="store_true", help="benchmark ORT's dynamic-INT8 versions of the models")
+    parser.add_argument("--int8-out", type=Path, metavar="DIR",
+                        help="with --int8: write the quantised models to DIR (kept) instead of a temporary folder")
     args = parser.parse_args(argv)
     import onnxruntime as ort
 
@@ -160,8 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         tmp = tempfile.TemporaryDirectory()
-        args.weights = quantize_all(args.weights, Path(tmp.name), args.models.split(","))
-        result["quantized"] = "dynamic int8"
+        out = args.int8_out or Path(tmp.name)
+        out.mkdir(parents=True, exist_ok=True)
+        args.weights = U.quantize_dynamic_int8(args.weights, out, args.models.split(","))
+        result["quantized"] = "dynamic int8 (quantize_dynamic: per-channel QInt8 weights, reduce_range)"
     for name in args.models.split(","):
         path = args.weights / f"{name}.onnx"
         if not path.is_file():

@@ -416,6 +416,37 @@ def _load(root: Path, entry: dict) -> np.ndarray:
     return a
 
 
+def _rerun(case: dict, root: Path, sess) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """One case re-run from its committed inputs under ``root`` (``sess``: the model's ORT session,
+    None for the DSP cases); returns the outputs by name and the manifest entries they answer."""
+    kind = case["kind"]
+    if kind == "stream":
+        ins = {e["name"]: (_load(root, e), e["per_frame"]) for e in case["inputs"]}
+        t_names = set(U.time_inputs(sess))
+        full = {k: (U.frames_to_time(v) if k in t_names else v) for k, (v, pf) in ins.items()
+                if k in t_names or not pf}
+        pfs = {k: v for k, (v, pf) in ins.items() if pf and k not in t_names}
+        outs, states = U.run_stream(sess, full, case["n_frames"], per_frame_slow=pfs,
+                                    state_frames=case["state_frames"])
+        return {**outs, **states}, case["outputs"] + case["states"]
+    if kind in ("chunk", "call"):
+        return U.run_chunk(sess, {e["name"]: _load(root, e) for e in case["inputs"]}), case["outputs"]
+    if kind == "calls":
+        ins = {e["name"]: _load(root, e) for e in case["inputs"]}
+        res = [U.run_chunk(sess, {k: v[i] for k, v in ins.items()}) for i in range(case["n_calls"])]
+        return {e["name"]: np.stack([r[e["name"]] for r in res]) for e in case["outputs"]}, case["outputs"]
+    if kind == "synthesis":
+        ins = {e["name"]: U.frames_to_time(_load(root, e))[0].astype(np.float64) for e in case["inputs"]}
+        return ({"audio": excitation.synthesize(ins["harmonic"], ins["noise"], _output_f0(ins["pitch"]))},
+                case["outputs"])
+    if kind in ("frontend_log_mel", "reference_pitch"):
+        from tmrvc import frontend, pitch
+        x = read_wav_int16(root / case["inputs"][0]["file"])
+        got = {"log_mel": frontend.log_mel(x)} if kind == "frontend_log_mel" else {"pitch": pitch.pitch_features(x)}
+        return got, case["outputs"]
+    raise FixtureError(f"{root / MANIFEST}: case {case['name']}: unknown kind {kind!r}")
+
+
 def verify(weights_dir: Path = DEFAULT_WEIGHTS, out_dir: Path = DEFAULT_OUT, verbose: bool = True) -> dict:
     """Re-run every case; returns {case: max_abs_error}; raises FixtureError on failure."""
     log = print if verbose else (lambda *a, **k: None)
@@ -432,42 +463,12 @@ def verify(weights_dir: Path = DEFAULT_WEIGHTS, out_dir: Path = DEFAULT_OUT, ver
     errors: dict[str, float] = {}
     failures = []
     for case in manifest["cases"]:
-        kind = case["kind"]
         if "model" in case:
             path = weights_dir / info["models"][case["model"]]["file"]
             if U.sha256_file(path) != case["model_sha256"]:
                 raise FixtureError(f"{path}: sha256 differs from case {case['name']} in {out_dir / MANIFEST}")
-            sess = sessions.setdefault(case["model"], U.make_session(path))
-        got: dict[str, np.ndarray] = {}
-        if kind == "stream":
-            ins = {e["name"]: (_load(out_dir, e), e["per_frame"]) for e in case["inputs"]}
-            t_names = set(U.time_inputs(sess))
-            full = {k: (U.frames_to_time(v) if k in t_names else v) for k, (v, pf) in ins.items()
-                    if k in t_names or not pf}
-            pfs = {k: v for k, (v, pf) in ins.items() if pf and k not in t_names}
-            outs, states = U.run_stream(sess, full, case["n_frames"], per_frame_slow=pfs,
-                                        state_frames=case["state_frames"])
-            got = {**outs, **states}
-            refs = case["outputs"] + case["states"]
-        elif kind in ("chunk", "call"):
-            got = U.run_chunk(sess, {e["name"]: _load(out_dir, e) for e in case["inputs"]})
-            refs = case["outputs"]
-        elif kind == "calls":
-            ins = {e["name"]: _load(out_dir, e) for e in case["inputs"]}
-            res = [U.run_chunk(sess, {k: v[i] for k, v in ins.items()}) for i in range(case["n_calls"])]
-            got = {e["name"]: np.stack([r[e["name"]] for r in res]) for e in case["outputs"]}
-            refs = case["outputs"]
-        elif kind == "synthesis":
-            ins = {e["name"]: U.frames_to_time(_load(out_dir, e))[0].astype(np.float64) for e in case["inputs"]}
-            got = {"audio": excitation.synthesize(ins["harmonic"], ins["noise"], _output_f0(ins["pitch"]))}
-            refs = case["outputs"]
-        elif kind in ("frontend_log_mel", "reference_pitch"):
-            from tmrvc import frontend, pitch
-            x = read_wav_int16(out_dir / case["inputs"][0]["file"])
-            got = {"log_mel": frontend.log_mel(x)} if kind == "frontend_log_mel" else {"pitch": pitch.pitch_features(x)}
-            refs = case["outputs"]
-        else:
-            raise FixtureError(f"{out_dir / MANIFEST}: case {case['name']}: unknown kind {kind!r}")
+            sessions.setdefault(case["model"], U.make_session(path))
+        got, refs = _rerun(case, out_dir, sessions.get(case.get("model")))
         err, ok = 0.0, True
         tol = case["tolerance"]["max_abs"]
         for e in refs:
@@ -486,16 +487,86 @@ def verify(weights_dir: Path = DEFAULT_WEIGHTS, out_dir: Path = DEFAULT_OUT, ver
     return errors
 
 
+# ----------------------------------------------------------------------------- ONNX Runtime's INT8 files
+ORT_INT8_TOLERANCE = {"max_abs": 0.1}   # see ort_int8(): the same files in both runtimes
+
+
+def ort_int8(weights_dir: Path, fixtures_dir: Path, out: Path, verbose: bool = True) -> dict:
+    """Fixtures for ONNX Runtime's own dynamic-INT8 files (``quantize_dynamic``: per-channel int8
+    weights, DynamicQuantizeLinear + MatMulInteger / ConvInteger) of the models, so the Swift runtime
+    runs the very files ORT runs (FixtureParityTests reads ``out``; tools/test.sh writes it).
+
+    Every model case of the committed fixtures is re-run by ORT on the quantised file with the
+    committed inputs (copied into ``out``); ORT's outputs and states replace the references
+    (under ``out/ort_int8/``) and the models go to ``out/models/``. Both runtimes quantise each
+    activation tensor to uint8 at run time and sum the int8 products exactly (the files have 7-bit
+    weights, ``onnx_utils.quantize_dynamic_int8``, so ORT's kernels do not saturate), so they differ
+    only where a last-bit difference of the float operators (x / scale, LayerNorm, Gelu) puts a value
+    on the other side of a rounding half step: one uint8 level of one activation, which later
+    frames carry through the states. Measured (2026-12-07): single calls within 5e-7 with the AVX2
+    kernels (0.044 with the generic build, one such flip), 300-frame streams within 0.031 (content
+    features), 0.015 (converter features), 0.0018 (vocoder envelopes); ``ORT_INT8_TOLERANCE`` is
+    twice the worst. A broken operator gives errors of order 1.
+    """
+    log = print if verbose else (lambda *a, **k: None)
+    weights_dir, fixtures_dir, out = Path(weights_dir), Path(fixtures_dir), Path(out)
+    manifest = json.loads((fixtures_dir / MANIFEST).read_text())
+    info = check_weights(weights_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "models").mkdir(parents=True)
+    names = sorted({c["model"] for c in manifest["cases"] if "model" in c})
+    U.quantize_dynamic_int8(weights_dir, out / "models", names, {n: info["models"][n]["file"] for n in names})
+    sessions = {n: U.make_session(out / "models" / f"{n}.onnx") for n in names}
+    cases = []
+    for case in manifest["cases"]:
+        if "model" not in case:
+            continue
+        for e in case["inputs"]:
+            dst = out / e["file"]
+            if not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(fixtures_dir / e["file"], dst)
+        got, refs = _rerun(case, fixtures_dir, sessions[case["model"]])
+        renamed = {}
+        for e in refs:
+            rel = f"ort_int8/{e['file']}"
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            np.save(out / rel, np.ascontiguousarray(got[e["name"]], dtype=np.float32), allow_pickle=False)
+            renamed[e["name"]] = {**e, "file": rel}
+        model = out / "models" / f"{case['model']}.onnx"
+        cases.append({**case, "model_file": _rel_to(model, out), "model_sha256": U.sha256_file(model),
+                      "outputs": [renamed[e["name"]] for e in case["outputs"]],
+                      "states": [renamed[e["name"]] for e in case.get("states", [])],
+                      "tolerance": dict(ORT_INT8_TOLERANCE)})
+        log(f"ORT int8: {case['name']}")
+    result = {"format": FORMAT, "description": "ONNX Runtime dynamic INT8 (quantize_dynamic, per-channel QInt8) "
+              "versions of the models, ORT's outputs on the committed fixture inputs (tmrvc.fixtures --ort-int8)",
+              "tolerance": dict(ORT_INT8_TOLERANCE), "cases": cases}
+    (out / MANIFEST).write_text(json.dumps(result, indent=2) + "\n")
+    log(f"wrote {len(cases)} ONNX Runtime INT8 cases to {out}")
+    return result
+
+
+def _rel_to(path: Path, root: Path) -> str:
+    return str(path.resolve().relative_to(root.resolve()))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate or verify the TMRVC golden fixtures.")
     parser.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--verify", action="store_true", help="re-run and compare instead of generating")
+    parser.add_argument("--ort-int8", type=Path, metavar="DIR",
+                        help="write fixtures for ONNX Runtime's dynamic-INT8 files of the models into DIR "
+                             "(models + ORT's outputs on the committed inputs of --out)")
     parser.add_argument("--resynthesize-audio", action="store_true",
                         help="re-create the source wavs with espeak-ng (changes every fixture)")
     args = parser.parse_args(argv)
     try:
-        if args.verify:
+        if args.ort_int8:
+            ort_int8(args.weights, args.out, args.ort_int8)
+        elif args.verify:
             verify(args.weights, args.out)
             print("fixtures verified")
         else:

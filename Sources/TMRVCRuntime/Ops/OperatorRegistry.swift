@@ -5,7 +5,7 @@ public enum OperatorRegistry {
     public static let definitions: [String: OperatorDefinition] = {
         var table: [String: OperatorDefinition] = [:]
         for family in [elementwiseOperators, linearAlgebraOperators, shapeOperators,
-                       normalizationOperators, recurrentOperators] {
+                       normalizationOperators, recurrentOperators, quantizationOperators] {
             for def in family {
                 precondition(table[def.opType] == nil, "operator \(def.opType) registered twice")
                 table[def.opType] = def

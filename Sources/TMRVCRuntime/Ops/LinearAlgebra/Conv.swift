@@ -172,7 +172,7 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     if linalgIsHalf(x.dataType) { return try linalgHalfAdapter(&ctx, makeConv) }
     guard x.dataType == .float else { throw ctx.unsupported("element type \(x.dataType) is not supported (float32, float16, bfloat16 are)") }
     let attrs = try ConvAttributes(ctx, x: x, w: w)
-    let r = attrs.spatialRank, group = attrs.group
+    let group = attrs.group
     let n = x.shape[0], c = x.shape[1], m = w.shape[0]
     guard c % group == 0, m % group == 0 else {
         throw ctx.error("channels \(c) and output channels \(m) must be multiples of group \(group)")
@@ -182,31 +182,8 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     }
     if let b { guard b.shape == [m] else { throw ctx.error("B must have shape [\(m)], got \(b.shape)") } }
 
-    // Padding and output shape.
     let inShape = Array(x.shape.dropFirst(2))
-    var padBegin = [Int](repeating: 0, count: r), padEnd = [Int](repeating: 0, count: r)
-    var outShape = [Int](repeating: 0, count: r)
-    for i in 0..<r {
-        let extent = attrs.extent(i), s = attrs.strides[i]
-        switch attrs.autoPad {
-        case "SAME_UPPER", "SAME_LOWER":
-            let out = (inShape[i] + s - 1) / s
-            let total = max(0, (out - 1) * s + extent - inShape[i])
-            let small = total / 2
-            padBegin[i] = attrs.autoPad == "SAME_UPPER" ? small : total - small
-            padEnd[i] = total - padBegin[i]
-        case "VALID":
-            break
-        default:
-            if let pads = attrs.pads { padBegin[i] = pads[i]; padEnd[i] = pads[i + r] }
-        }
-        guard padBegin[i] >= 0, padEnd[i] >= 0 else { throw ctx.unsupported("negative pads \(attrs.pads ?? [])") }
-        let span = inShape[i] + padBegin[i] + padEnd[i] - extent
-        guard span >= 0 else {
-            throw ctx.error("kernel extent \(extent) exceeds padded input \(inShape[i] + padBegin[i] + padEnd[i]) in spatial dim \(i)")
-        }
-        outShape[i] = span / s + 1
-    }
+    let (padBegin, padEnd, outShape) = try attrs.geometry(ctx, input: inShape)
     let y = try ctx.output(0, .float, [n, m] + outShape)
     _ = linalgBLASConfigured
 

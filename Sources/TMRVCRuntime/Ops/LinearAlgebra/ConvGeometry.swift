@@ -43,6 +43,35 @@ struct ConvAttributes {
 
     /// Effective kernel extent along spatial dim `i`.
     func extent(_ i: Int) -> Int { (kernel[i] - 1) * dilations[i] + 1 }
+
+    /// Padding (begin, end) and output spatial shape of a Conv over spatial input `inShape`.
+    func geometry(_ ctx: NodeContext, input inShape: [Int]) throws(RuntimeError) -> (padBegin: [Int], padEnd: [Int], output: [Int]) {
+        let r = spatialRank
+        var padBegin = [Int](repeating: 0, count: r), padEnd = [Int](repeating: 0, count: r)
+        var outShape = [Int](repeating: 0, count: r)
+        for i in 0..<r {
+            let extent = extent(i), s = strides[i]
+            switch autoPad {
+            case "SAME_UPPER", "SAME_LOWER":
+                let out = (inShape[i] + s - 1) / s
+                let total = max(0, (out - 1) * s + extent - inShape[i])
+                let small = total / 2
+                padBegin[i] = autoPad == "SAME_UPPER" ? small : total - small
+                padEnd[i] = total - padBegin[i]
+            case "VALID":
+                break
+            default:
+                if let pads { padBegin[i] = pads[i]; padEnd[i] = pads[i + r] }
+            }
+            guard padBegin[i] >= 0, padEnd[i] >= 0 else { throw ctx.unsupported("negative pads \(pads ?? [])") }
+            let span = inShape[i] + padBegin[i] + padEnd[i] - extent
+            guard span >= 0 else {
+                throw ctx.error("kernel extent \(extent) exceeds padded input \(inShape[i] + padBegin[i] + padEnd[i]) in spatial dim \(i)")
+            }
+            outShape[i] = span / s + 1
+        }
+        return (padBegin, padEnd, outShape)
+    }
 }
 
 /// Floor division (Python semantics) for possibly negative numerators.
@@ -147,9 +176,10 @@ struct ConvWindowMap {
     }
 
     /// im2col for one channel: `col[k * positions + p] = x[q]` for every connected (k, p, q).
-    /// Unconnected entries are left untouched (they stay zero in a dedicated workspace).
+    /// Unconnected entries are left untouched (they stay zero in a dedicated workspace). Any
+    /// element type (float for Conv, int16 for ConvInteger).
     @inline(__always)
-    func gather(_ x: UnsafePointer<Float>, into col: UnsafeMutablePointer<Float>) {
+    func gather<T>(_ x: UnsafePointer<T>, into col: UnsafeMutablePointer<T>) {
         let s = innerStride, positions = self.positions
         if byPosition {
             let d = dilation
