@@ -26,6 +26,7 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv; fi
 # without it (no Pico voices in the unseen section), so a failed build is only a warning
 .venv/bin/pip install -q "ttspico==0.3.2" >/dev/null 2>&1 || echo "warning: ttspico did not install; evaluation --unseen runs without the Pico voices"
 swift build -c release --product tmrvc
+swift build -c release --product tmrvc-bench   # what `tmrvc bench` runs (Benchmarks/TMRVCBench)
 bash tools/build_library.sh
 bash tools/build_plugin.sh
-echo "setup done: .venv ready, .build/release/tmrvc built, the C library in dist/, the plugin in .build-plugin/ (docs/design/host-integration.md)"
+echo "setup done: .venv ready, .build/release/tmrvc and tmrvc-bench built, the C library in dist/, the plugin in .build-plugin/ (docs/design/host-integration.md)"

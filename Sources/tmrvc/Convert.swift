@@ -4,6 +4,7 @@ import TMRVCAudioIO
 import TMRVCEngine
 import TMRVCKernels
 import TMRVCRuntime
+import TMRVCTooling
 
 /// `tmrvc convert in.wav -o out.wav --speaker voice.tmrvc_speaker`: runs the streaming engine over a file.
 struct Convert: ParsableCommand {

@@ -3,6 +3,7 @@ import Foundation
 import TMRVCAudioIO
 import TMRVCConstants
 import TMRVCEngine
+import TMRVCTooling
 
 /// `tmrvc enroll ref1.wav ref2.wav ... -o voice.tmrvc_speaker`.
 struct Enroll: ParsableCommand {

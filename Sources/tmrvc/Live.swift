@@ -5,6 +5,7 @@ import Synchronization
 import TMRVCEngine
 import TMRVCKernels
 import TMRVCRuntime
+import TMRVCTooling
 
 /// Writes a line to stdout unbuffered (status lines reach pipes and logs at once; no stdio lock
 /// shared with the stdin reader).

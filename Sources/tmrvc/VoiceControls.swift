@@ -1,6 +1,7 @@
 import ArgumentParser
 import TMRVCEngine
 import TMRVCRuntime
+import TMRVCTooling
 
 /// The engine controls `tmrvc convert` and `tmrvc live` share, validated with messages naming the range.
 struct VoiceControls: ParsableArguments {
@@ -75,4 +76,9 @@ struct EngineSetup: ParsableArguments {
             throw CLIError(e.description)
         }
     }
+}
+
+extension WeightStorage: ExpressibleByArgument {
+    public init?(argument: String) { self.init(label: argument) }
+    public static var allValueStrings: [String] { ["fp32", "fp16", "int8"] }
 }

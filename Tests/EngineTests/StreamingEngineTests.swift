@@ -27,8 +27,6 @@ final class StreamingEngineTests: XCTestCase {
     /// A band-limited chirp with a noise-like envelope, so the cross-correlation has one clear peak.
     func probe(rate: Int, seconds: Double) -> [Float] {
         let n = Int(Double(rate) * seconds)
-        var rng = SystemRandomNumberGenerator()
-        _ = rng
         return (0..<n).map { i in
             let t = Double(i) / Double(rate)
             let f = 150 + 6000 * t / seconds

@@ -174,12 +174,7 @@ func makeConv(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     let attrs = try ConvAttributes(ctx, x: x, w: w)
     let group = attrs.group
     let n = x.shape[0], c = x.shape[1], m = w.shape[0]
-    guard c % group == 0, m % group == 0 else {
-        throw ctx.error("channels \(c) and output channels \(m) must be multiples of group \(group)")
-    }
-    guard w.shape[1] == c / group else {
-        throw ctx.error("W \(w.shape) must have \(c / group) input channels per group (X \(x.shape), group \(group))")
-    }
+    try attrs.checkChannels(ctx, x: x, w: w)
     if let b { guard b.shape == [m] else { throw ctx.error("B must have shape [\(m)], got \(b.shape)") } }
 
     let inShape = Array(x.shape.dropFirst(2))

@@ -44,6 +44,17 @@ struct ConvAttributes {
     /// Effective kernel extent along spatial dim `i`.
     func extent(_ i: Int) -> Int { (kernel[i] - 1) * dilations[i] + 1 }
 
+    /// Conv's (and ConvInteger's) channel checks: X [N, C, ...] and W [M, C / group, ...].
+    func checkChannels(_ ctx: NodeContext, x: TensorBuffer, w: TensorBuffer) throws(RuntimeError) {
+        let c = x.shape[1], m = w.shape[0]
+        guard c % group == 0, m % group == 0 else {
+            throw ctx.error("channels \(c) and output channels \(m) must be multiples of group \(group)")
+        }
+        guard w.shape[1] == c / group else {
+            throw ctx.error("W \(w.shape) must have \(c / group) input channels per group (X \(x.shape), group \(group))")
+        }
+    }
+
     /// Padding (begin, end) and output spatial shape of a Conv over spatial input `inShape`.
     func geometry(_ ctx: NodeContext, input inShape: [Int]) throws(RuntimeError) -> (padBegin: [Int], padEnd: [Int], output: [Int]) {
         let r = spatialRank

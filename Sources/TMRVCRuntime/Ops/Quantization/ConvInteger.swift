@@ -54,12 +54,7 @@ func makeConvInteger(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
     let attrs = try ConvAttributes(ctx, x: x, w: w)
     let group = attrs.group
     let n = x.shape[0], c = x.shape[1], m = w.shape[0]
-    guard c % group == 0, m % group == 0 else {
-        throw ctx.error("channels \(c) and output channels \(m) must be multiples of group \(group)")
-    }
-    guard w.shape[1] == c / group else {
-        throw ctx.error("W \(w.shape) must have \(c / group) input channels per group (X \(x.shape), group \(group))")
-    }
+    try attrs.checkChannels(ctx, x: x, w: w)
     let inShape = Array(x.shape.dropFirst(2))
     let (padBegin, _, outShape) = try attrs.geometry(ctx, input: inShape)
     let y = try ctx.output(0, .int32, [n, m] + outShape)

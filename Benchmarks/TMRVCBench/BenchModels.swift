@@ -2,6 +2,7 @@ import Foundation
 import TMRVCConstants
 import TMRVCEngine
 import TMRVCRuntime
+import TMRVCTooling
 
 /// Per-frame latency of each streaming model (T = 1), the whole per-frame model pipeline and the
 /// engine hop.

@@ -3,6 +3,7 @@ import TMRVCConstants
 import TMRVCDSP
 import TMRVCEngine
 import TMRVCRuntime
+import TMRVCTooling
 
 /// Offline throughput in seconds of 24 kHz audio per second: log-mel front end, content encoder,
 /// converter, vocoder (IR estimator every 10 frames) and source–filter synthesis (excitation at a
