@@ -104,31 +104,47 @@ enum BenchModels {
         noise.fill(mels, melFrames * melIn.count)
         // splitIR false: the same pipeline with the whole IR run and the whole acoustic update on
         // every 10th frame (the schedule before runPart), as a same-run baseline for the tail.
-        let cycleWarmup = (warmup + irInterval - 1) / irInterval * irInterval
-        func pipeline(splitIR: Bool) -> LatencyStats {
-            timeLoop(frames: frames, warmup: cycleWarmup, period: irInterval) { k in
-                melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
-                content.step()
-                contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
-                // The IR estimate runs in parts over the first irParts frames of each interval; the
-                // converter then updates its acoustic_params nodes over acousticParts frames (the
-                // engine's schedule).
-                let phase = k % irInterval
-                let parts = splitIR ? irParts : 1
-                if phase < parts {
-                    ir.runPart(phase, of: parts)
-                    if phase == parts - 1 {
-                        acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
-                        converter.session.invalidateSlowInput(acousticIndex, spreadOver: splitIR ? acousticParts : 1)
-                    }
+        func frame(_ k: Int, splitIR: Bool) {
+            melIn.floats.update(from: mels + (k % melFrames) * melIn.count, count: melIn.count)
+            content.step()
+            contentIn.floats.update(from: contentOut.floats, count: contentIn.count)
+            // The IR estimate runs in parts over the first irParts frames of each interval; the
+            // converter then updates its acoustic_params nodes over acousticParts frames (the
+            // engine's schedule).
+            let phase = k % irInterval
+            let parts = splitIR ? irParts : 1
+            if phase < parts {
+                ir.runPart(phase, of: parts)
+                if phase == parts - 1 {
+                    acoustic.floats.update(from: irOut.floats, count: min(irOut.count, acoustic.count))
+                    converter.session.invalidateSlowInput(acousticIndex, spreadOver: splitIR ? acousticParts : 1)
                 }
-                converter.step()
-                featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
-                vocoder.step()
+            }
+            converter.step()
+            featuresIn.floats.update(from: featuresOut.floats, count: featuresIn.count)
+            vocoder.step()
+        }
+        // The two schedules interleaved in blocks of 10 IR cycles, alternating which runs first, so
+        // that drift of the machine hits both alike: on a shared VM the same loop's median moved
+        // between ~480 and ~1040 µs (fp32) from one command to the next, which made back-to-back
+        // measurements of the schedules disagree in sign. The models are shared; a block ends on a
+        // cycle boundary, where both schedules have finished their estimate and update.
+        let block = 10 * irInterval
+        let blocks = max(1, (frames + block - 1) / block)
+        var samples = [[Double]](repeating: [], count: 2)     // [whole, in parts]
+        for s in 0..<2 { samples[s].reserveCapacity(blocks * block) }
+        for k in 0..<max(block, (warmup + block - 1) / block * block) { frame(k, splitIR: k / block % 2 == 1) }
+        for b in 0..<blocks {
+            for s in (b % 2 == 0 ? [0, 1] : [1, 0]) {
+                for k in 0..<block {
+                    let t0 = benchNowMicroseconds()
+                    frame(k, splitIR: s == 1)
+                    samples[s].append(benchNowMicroseconds() - t0)
+                }
             }
         }
-        result["pipeline_whole_ir"] = pipeline(splitIR: false)
-        result["pipeline"] = pipeline(splitIR: true)
+        result["pipeline_whole_ir"] = LatencyStats(samples[0], period: irInterval)
+        result["pipeline"] = LatencyStats(samples[1], period: irInterval)
 
         // One engine hop at 24 kHz (log-mel, pitch, the models, overlap-add; lookahead 0). Models the
         // engine refuses (e.g. an earlier vocoder contract, benchmarked as a baseline) skip the row.
