@@ -195,19 +195,8 @@ public final class PackedMatrix: @unchecked Sendable {
         }
     }
 
-    /// Scratch floats `multiply` needs for `columns` columns (0 for one column): the gathered
-    /// columns of one tile.
-    public static func scratchCount(depth: Int, columns: Int) -> Int {
-        columns == 1 ? 0 : depth * 4 * min(tileColumns / 4, (columns + 3) / 4)
-    }
-
-    /// Many-column float products (offline batches, T up to 100) work in tiles of this many
-    /// columns, gathered once, and multiply each chunk of about `chunkBytes` of weights by every
-    /// column group of the tile while the chunk sits in L2; one call per four columns over the
-    /// whole matrix (as for T <= 4) streams all the weights from L3 or memory once per four
-    /// columns (docs/performance.md, "Offline conversion").
-    static let tileColumns = 32
-    static let chunkBytes = 128 << 10
+    /// Scratch floats `multiply` needs for `columns` columns (0 for one column).
+    public static func scratchCount(depth: Int, columns: Int) -> Int { columns == 1 ? 0 : depth * 4 }
 
     /// y = act(W x + bias) for `columns` columns. Column t of x is x[k * xsK + t * xsT]; output
     /// (n, t) goes to y[n * ysN + t * ysT]. `scratch` holds `scratchCount` floats. Real-time safe.
@@ -224,10 +213,6 @@ public final class PackedMatrix: @unchecked Sendable {
             return
         }
         guard let scratch else { preconditionFailure("PackedMatrix.multiply: scratch required for strided or multi-column products") }
-        if scales == nil && columns > 4 {
-            multiplyTiled(x: x, xsK: xsK, xsT: xsT, columns: columns, y: y, ysN: ysN, ysT: ysT, scratch: scratch)
-            return
-        }
         var t0 = 0
         while t0 < columns {
             let c = min(4, columns - t0)
@@ -238,36 +223,6 @@ public final class PackedMatrix: @unchecked Sendable {
                 kernels.packedBlock(weights, bias, rows, depth, half, act, c, scratch, y + t0 * ysT, ysN, ysT)
             }
             t0 += c
-        }
-    }
-
-    /// Float storage, more than four columns: tiles of `tileColumns` columns; in each, every chunk
-    /// of panels (about `chunkBytes` of weights) is multiplied by all the tile's column groups.
-    /// The same per-column sums as the four-column loop (each output is one kernel call's sum
-    /// over k in the same order), so the results are identical.
-    private func multiplyTiled(x: UnsafePointer<Float>, xsK: Int, xsT: Int, columns: Int,
-                               y: UnsafeMutablePointer<Float>, ysN: Int, ysT: Int, scratch: UnsafeMutablePointer<Float>) {
-        let half = storage == .float16, act = activation.code
-        let panelBytes = depth * 16 * storage.bytesPerWeight
-        let chunkPanels = max(1, Self.chunkBytes / max(1, panelBytes))
-        var t0 = 0
-        while t0 < columns {
-            let tile = min(Self.tileColumns, columns - t0)
-            let groups = (tile + 3) / 4
-            for g in 0..<groups {
-                PackedMatrix.gather(x + (t0 + 4 * g) * xsT, xsK: xsK, xsT: xsT, columns: min(4, tile - 4 * g), depth: depth,
-                                    into: scratch + g * depth * 4)
-            }
-            var p0 = 0
-            while p0 < panels {
-                let n0 = p0 * 16, chunkRows = min(rows - n0, chunkPanels * 16)
-                for g in 0..<groups {
-                    kernels.packedBlock(weights + p0 * panelBytes, bias + n0, chunkRows, depth, half, act, min(4, tile - 4 * g),
-                                        scratch + g * depth * 4, y + n0 * ysN + (t0 + 4 * g) * ysT, ysN, ysT)
-                }
-                p0 += chunkPanels
-            }
-            t0 += tile
         }
     }
 
