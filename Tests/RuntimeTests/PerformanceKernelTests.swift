@@ -43,7 +43,7 @@ final class PerformanceKernelTests: XCTestCase {
                     case .int8: wq = Self.dequantizedRows(w, rows: n, depth: k)
                     case .float32: wq = w
                     }
-                    for t in [1, 2, 3, 4, 5, 9] {
+                    for t in [1, 2, 3, 4, 5, 9, 37] {
                         let x = g.floats(k * t)
                         for convLayout in [false, true] {
                             // x(k, t): MatMul layout A[t][k] or Conv layout X[k][t]; y likewise.
