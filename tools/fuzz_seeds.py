@@ -96,6 +96,19 @@ def main():
         helper.make_node("If", ["cond"], ["y"], then_branch=then_g, else_branch=else_g),
     ], [vi("x", [2]), vi("cond", [], TensorProto.BOOL)], [vi("y", [2])],
         [init("unused_d", np.array([1.5, 2.5]), raw=False), init("unused_i", np.array([1, 2, 3], np.int32), raw=False)])
+    # ONNX Runtime's dynamic quantisation pattern: DynamicQuantizeLinear feeding MatMulInteger and
+    # ConvInteger (constant int8 weights, zero zero points), cast and rescaled.
+    q8 = lambda *shape: rng.integers(-64, 64, shape).astype(np.int8)
+    sizes["quantized"] = model("quantized", [
+        helper.make_node("DynamicQuantizeLinear", ["x"], ["xq", "xs", "xz"]),
+        helper.make_node("MatMulInteger", ["xq", "w", "xz", "wz"], ["mi"]),
+        helper.make_node("Cast", ["mi"], ["mf"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["mf", "xs"], ["y"]),
+        helper.make_node("DynamicQuantizeLinear", ["c"], ["cq", "cs", "cz"]),
+        helper.make_node("ConvInteger", ["cq", "k", "cz"], ["ci"], kernel_shape=[3], pads=[2, 0]),
+        helper.make_node("Cast", ["ci"], ["z"], to=TensorProto.FLOAT),
+    ], [vi("x", [1, 3, 8]), vi("c", [1, 4, 5])], [vi("y", [1, 3, 4]), vi("z", [1, 2, 5])],
+        [init("w", q8(8, 4)), init("wz", np.zeros(4, np.int8)), init("k", q8(2, 4, 3))])
     total = sum(sizes.values())
     print(f"wrote {len(sizes)} seeds, {total} bytes, to {os.path.relpath(OUT)}")
     assert total < 1 << 20

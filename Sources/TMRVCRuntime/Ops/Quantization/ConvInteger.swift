@@ -42,8 +42,7 @@ final class ConvIntegerKernel: Kernel, @unchecked Sendable {
         }
     }
 
-    override var workEstimate: Int? { batch * group * mg * outSizeTimesDepth }
-    private var outSizeTimesDepth: Int { map.positions * cg * map.taps }
+    override var workEstimate: Int? { batch * group * mg * map.positions * cg * map.taps }
 }
 
 func makeConvInteger(_ ctx: inout NodeContext) throws(RuntimeError) -> Kernel? {
