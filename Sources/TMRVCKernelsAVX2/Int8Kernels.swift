@@ -8,7 +8,10 @@
 // the bytes pays off when the models' weights compete for the caches, as in the per-frame pipeline
 // (1.5x float16 there; docs/performance.md, "INT8 weights"). The generic x86-64 build runs the
 // same arithmetic through portable SIMD code (the integer sums are exact, so both builds give the
-// same sums). Allocation-free and real-time safe like the rest of this target.
+// same sums). `packedInt8Sums` returns the same panels' exact int32 sums for input already in
+// int16 (ONNX MatMulInteger / ConvInteger on ONNX Runtime's quantised files), and
+// `dynamicQuantizeUInt8` is ONNX DynamicQuantizeLinear. Allocation-free and real-time safe like the
+// rest of this target.
 #if arch(x86_64) && KERNELS_FMA
 import _Builtin_intrinsics.intel
 #endif

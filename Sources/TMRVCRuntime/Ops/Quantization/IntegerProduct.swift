@@ -9,8 +9,9 @@ import TMRVCKernels
 //   symmetric per-channel weights) are packed at load into the int8 layout of the runtime's own
 //   int8 storage and multiplied by `KernelSet.packedInt8Sums` (vpmaddwd with AVX2), four columns
 //   at a time.
-// - Anything else (uint8 weights, nonzero weight zero points, weights computed at run time) is
-//   converted to Int32 at run time and summed by a plain loop.
+// - Anything else (uint8 weights, nonzero weight zero points, grouped convolutions, weights
+//   computed at run time) is converted to Int32 minus its zero points, once at load for constant
+//   weights and zero points, on every run otherwise, and summed by a plain loop.
 
 /// Integer element types of the quantised operators' operands.
 enum QuantizedElement {
@@ -75,6 +76,8 @@ final class IntegerProduct: @unchecked Sendable {
     let converted: UnsafeMutablePointer<Int32>?
     /// The packed product's input pairs, `Int8Layout.scratchCount(depth:)`.
     let pairs: UnsafeMutablePointer<Int32>
+    /// Whether the plain loop's weights depend on run-time data (converted on every run).
+    let refreshEachRun: Bool
     let kernels = KernelSet.active
 
     init(_ ctx: NodeContext, weights source: TensorBuffer, zeroPoint: ZeroPoint, rows: Int, depth: Int,
@@ -106,9 +109,6 @@ final class IntegerProduct: @unchecked Sendable {
         if packed == nil && !refreshEachRun { convert() }
     }
 
-    /// Whether the plain loop's weights depend on run-time data (converted on every run).
-    let refreshEachRun: Bool
-
     /// Refreshes the plain loop's weights from run-time weights or zero points; call once per run
     /// before `multiply` (nothing to do for constant weights, converted at load).
     @inline(__always)
@@ -124,8 +124,9 @@ final class IntegerProduct: @unchecked Sendable {
         }
     }
 
-    /// y(n, t) for rows `rowRange` (all rows when packed: `packable` only where every call takes all rows) and `columns` columns; column t of x
-    /// is x[k * xsK + t * xsT]; output (n, t) goes to y[(n - rowRange.lowerBound) * ysN + t * ysT].
+    /// y(n, t) for rows `rowRange` and `columns` columns; column t of x is x[k * xsK + t * xsT];
+    /// output (n, t) goes to y[(n - rowRange.lowerBound) * ysN + t * ysT]. Packed weights always
+    /// give all rows (hence `packable` only where every call asks for all of them).
     /// One contiguous column (`columns` 1, `xsK` 1) is passed to the kernel as it is (its int16
     /// pairs are the kernel's Int32 elements): x must then be 4-byte aligned and, for an odd
     /// depth, hold a zero after its last element.
