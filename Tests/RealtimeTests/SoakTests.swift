@@ -8,7 +8,7 @@ import TMRVCEngine
 /// one-hour run) streamed at 48 kHz through the converting engine, as fast as the machine goes, in
 /// random block sizes, with random control changes every 0.1–1 s, a speaker hot-swap every 1–4 s,
 /// and an injected overload (each hop made 15 ms slower for 0.3 s) every 20 s with the overload
-/// control on, which must lower the quality each time (how often the quality was back before the
+/// control on, which must lower the quality each time unless the machine itself already took it to its floor (how often the quality was back before the
 /// next injection is printed: on a loaded machine it stays down, as it should; the hysteresis itself
 /// is tested with synthetic hop times in StreamingEngineTests). Checked over the whole run: no non-finite sample and nothing above the limiter's
 /// ceiling, no allocation, free, mutex lock or system call on the audio thread (the posts and the
@@ -94,7 +94,7 @@ final class SoakTests: XCTestCase {
         }
         var pos = 0, done = 0, nonFinite = 0, overCeiling = 0, badLatency = 0
         var silentRun = 0, longestSilence = 0, posts = 0, checkpoints = 0, worstDrift: Float = 0
-        var overloads = 0, recovered = 0, judged = 0, reductionsAtInjection = 0
+        var overloads = 0, recovered = 0, judged = 0, reductionsAtInjection = 0, injectedAtFloor = 0
         var nextControl = 0, nextSpeaker = rate, nextOverload = 20 * rate, overloadEnd = -1, nextCheckpoint = 60 * rate
         var rss: [Int] = []
 
@@ -152,7 +152,11 @@ final class SoakTests: XCTestCase {
                 overloadEnd = done + 3 * rate / 10
                 nextOverload = done + 20 * rate
                 overloads += 1
-                reductionsAtInjection = e.statistics.overloadReductions
+                let now = e.statistics
+                reductionsAtInjection = now.overloadReductions
+                // A machine that is itself too slow (e.g. under a sanitizer) may already have taken
+                // the quality to its floor, where an injected overload has nothing left to lower.
+                if now.effectiveQuality == 0 { injectedAtFloor += 1 }
             }
             if overloadEnd >= 0 && done >= overloadEnd { e.simulatedExtraHopCostMicroseconds = 0; overloadEnd = -1 }
             if done >= nextSpeaker {
@@ -189,10 +193,10 @@ final class SoakTests: XCTestCase {
         let s = e.statistics
         let growth = (rss.last ?? 0) - (rss.first ?? 0)
         print(String(format: "soak: %.0f s of 48 kHz audio in %.1f s (%.1fx real time); %d hops, %d crossfades, "
-                     + "%d speaker posts (generation %d), %d injected overloads -> %d quality reductions, quality back before %d of %d later ones (those without overloads of the machine's own); longest "
+                     + "%d speaker posts (generation %d), %d injected overloads (%d at the quality floor) -> %d quality reductions, quality back before %d of %d later ones (those without overloads of the machine's own); longest "
                      + "output silence %.1f ms; %d checkpoints, worst dry-path drift %.2g; resident memory %.1f -> %.1f MB; "
                      + "audio thread: %d allocations, %d frees, %d locks, %d system calls",
-                     seconds, wall, seconds / wall, s.hops, s.crossfades, posts, e.speakerGeneration, overloads,
+                     seconds, wall, seconds / wall, s.hops, s.crossfades, posts, e.speakerGeneration, overloads, injectedAtFloor,
                      s.overloadReductions, recovered, judged, 1000 * Double(longestSilence) / Double(rate), checkpoints, worstDrift,
                      Double(rss.first ?? 0) / 1e6, Double(rss.last ?? 0) / 1e6, allocations, frees, locks, syscalls))
         XCTAssertEqual(nonFinite, 0, "non-finite output samples")
@@ -206,7 +210,8 @@ final class SoakTests: XCTestCase {
         XCTAssertEqual(s.underruns, 0)
         XCTAssertEqual(worstDrift, 0, "the dry path is not the input delayed by the reported latency")
         XCTAssertEqual(e.speakerGeneration, posts + 0, "every posted speaker picked up")
-        XCTAssertGreaterThanOrEqual(s.overloadReductions, overloads, "every injected overload lowers the quality")
+        XCTAssertGreaterThanOrEqual(s.overloadReductions + injectedAtFloor, overloads,
+                                    "every injected overload lowers the quality (unless it is already at its floor)")
         XCTAssertLessThanOrEqual(Double(longestSilence) / Double(rate), 0.25, "the output went silent")
         XCTAssertLessThanOrEqual(growth, 4 << 20, "resident memory grew by \(growth) bytes")
     }
