@@ -7,8 +7,14 @@ the player's first sample and of tmrvc's first period) and converts that stream 
 the recording equals `tmrvc convert` of the same stream after the reported latency (<= 1e-5; an
 xrun drops a period, after which the streams differ, so this is checked on runs without xruns),
 finite and non-silent output, clean exit on SIGINT; prints the xruns (--max-xruns to fail on them).
+The reference is `tmrvc convert --streaming` (the models hop by hop, the very path tmrvc live runs;
+batched conversion matches it within ~1e-6 with fp32 weights, ~1e-4 with int8).
 
-    .venv/bin/python tools/live_check.py --tmrvc .build/release/tmrvc [--seconds 60]
+jackd runs with real-time scheduling (-R: its driver thread and every client's process thread
+SCHED_FIFO, as an audio setup would) where the process may use it (root, or rtprio in limits.conf),
+else --no-realtime; LIVE_CHECK_JACKD replaces these options. The choice is printed.
+
+    .venv/bin/python tools/live_check.py --tmrvc .build/release/tmrvc [--seconds 60] [--precision int8]
 
 With --standalone PATH the plugin's Standalone (JUCE, built with JACK) takes tmrvc live's place, headless
 under Xvfb: its saved device setup (a private $HOME) selects JACK with the player client as input and
@@ -143,6 +149,14 @@ def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -
     return 0
 
 
+def realtime_allowed() -> bool:
+    """Whether this process may schedule threads SCHED_FIFO (what jackd -R and its clients do)."""
+    try:
+        return subprocess.run(["chrt", "-f", "1", "true"], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tmrvc", default=str(ROOT / ".build/release/tmrvc"))
@@ -151,7 +165,9 @@ def main() -> int:
     ap.add_argument("--max-xruns", type=int, default=1 << 30,
                     help="fail above this many xruns (default: report only; JACK counts xruns of the whole graph, and on a "
                          "shared 2-vCPU VM the dummy driver's timing alone produces some)")
-    ap.add_argument("--fp16", action="store_true", help="float16 weights (tmrvc live and convert --precision fp16)")
+    ap.add_argument("--precision", choices=("fp32", "fp16", "int8"),
+                    help="weight storage of tmrvc live (default: its own default, read from its banner); "
+                         "the tmrvc convert it is compared with uses the same")
     ap.add_argument("--speaker", default=str(ROOT / "weights/speakers/flite_rms.tmrvc_speaker"))
     ap.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
     args = ap.parse_args()
@@ -160,7 +176,9 @@ def main() -> int:
     io_client = f"{tmp.name}/jack_io"
     subprocess.run(["cc", "-O2", "-Wall", "-Werror", str(ROOT / "Tests/Live/jack_io.c"), "-ljack", "-lsndfile", "-o", io_client],
                    check=True)
-    jackd = subprocess.Popen(["jackd", "-n", SERVER, *os.environ.get("LIVE_CHECK_JACKD", "--no-realtime").split(), "-d", "dummy", "-r", str(RATE), "-p", str(args.period)],
+    jackd_options = os.environ.get("LIVE_CHECK_JACKD") or ("-R" if realtime_allowed() else "--no-realtime")
+    print(f"live_check: jackd {jackd_options}")
+    jackd = subprocess.Popen(["jackd", "-n", SERVER, *jackd_options.split(), "-d", "dummy", "-r", str(RATE), "-p", str(args.period)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     live = io = None
     try:
@@ -172,7 +190,7 @@ def main() -> int:
         io = start_clients(io_client, tmp.name, args.seconds, env)
         live = subprocess.Popen([args.tmrvc, "live", "--speaker", args.speaker, "--q", "0", "--name", "tmrvc",
                                  "--in", "player:out", "--out", "player:in",
-                                 "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--precision", "fp16"] if args.fp16 else []),
+                                 "--interval", os.environ.get("LIVE_CHECK_INTERVAL", "10")] + (["--precision", args.precision] if args.precision else []),
                                 cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         live.stdin.write("stats\n")
         live.stdin.flush()
@@ -188,6 +206,7 @@ def main() -> int:
         if not summary:
             raise SystemExit(f"live_check: no summary in tmrvc's output:\n{out}\n{err}")
         latency = int(re.search(r"engine latency (\d+) samples", out).group(1))
+        precision = re.search(r"; (fp32|fp16|int8) weights,", out).group(1)
         periods, first_frame, xruns = map(int, summary.groups())
         play_from, n_rec, rec_from = map(int, re.search(r"played from frame (\d+), recorded (\d+) samples from frame (\d+)", io_out).groups())
         recorded, _ = sf.read(f"{tmp.name}/rec.wav", dtype="float32")
@@ -201,7 +220,7 @@ def main() -> int:
         stream[lead:lead + m] = x[:m]
         sf.write(f"{tmp.name}/in.wav", stream, RATE, subtype="FLOAT")
         subprocess.run([args.tmrvc, "convert", f"{tmp.name}/in.wav", "-o", f"{tmp.name}/out.wav", "--speaker", args.speaker,
-                        "--q", "0", "--float"] + (["--precision", "fp16"] if args.fp16 else []), cwd=ROOT, check=True, capture_output=True)
+                        "--q", "0", "--float", "--streaming", "--precision", precision], cwd=ROOT, check=True, capture_output=True)
         aligned, _ = sf.read(f"{tmp.name}/out.wav", dtype="float32")
         # Raw engine output sample k (k = frame - first_frame) is aligned[k - latency]; the graph is
         # a cycle (player -> tmrvc -> player), so the recording lags by 0 or 1 period: take the better.
@@ -221,7 +240,7 @@ def main() -> int:
                   f"({bad[0] / RATE:.3f} s; tmrvc input starts {lead} samples before the player), last at {bad[-1]}")
         peak = float(np.max(np.abs(recorded[:n_rec])))
         print(f"live_check: {n_rec / RATE:.1f} s recorded through jackd (dummy, {RATE} Hz, period {args.period}); "
-              f"{periods} periods, xruns {xruns}; latency {latency} samples (+ {cycle_lag} of the graph's cycle); "
+              f"{precision} weights; {periods} periods, xruns {xruns}; latency {latency} samples (+ {cycle_lag} of the graph's cycle); "
               f"max |live - convert| {diff:.2e}; peak {peak:.3f}")
         failures = []
         if xruns > args.max_xruns:

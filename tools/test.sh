@@ -65,8 +65,9 @@ for a, b in (("cli", "native"), ("host", "host_native")):
     assert len(r[a]) == len(r[b]) and np.isfinite(r[a]).all() and diff <= 1e-4, (a, diff)
 PYEOF
 rm -rf "$q"
-echo "== tmrvc live as a JACK client (jackd dummy backend, 60 s, compared with tmrvc convert)"
+echo "== tmrvc live as a JACK client (jackd dummy backend, real-time scheduling where allowed, compared with tmrvc convert --streaming): its default int8 weights 60 s, fp32 30 s"
 $PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 60
+$PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 30 --precision fp32
 echo "== the plugin in hosts: VST3 in pedalboard (== tmrvc convert, latency, parameters, state), LV2 through lilv"
 bash tools/build_plugin.sh
 $PY tools/plugin_check.py --build .build-plugin --tmrvc .build/release/tmrvc

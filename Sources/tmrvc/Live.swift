@@ -24,7 +24,10 @@ struct Live: ParsableCommand {
         Registers the ports <name>:in and <name>:out, connects them to --in / --out if given, and
         prints a status line every --interval seconds: latency, load, xruns, output F0. Commands on
         stdin, one per line: speaker PATH | q V | pitch V | wet V | gain V | gate V | register auto|shift
-        | stats | quit. Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints a summary.
+        | stats | quit. Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints a summary. The weights
+        are int8 unless --precision says otherwise: a hop costs about a third of fp32's, which keeps
+        a JACK period free of xruns on a loaded machine (docs/design/host-integration.md), at the
+        same measured quality (docs/performance.md).
         """)
 
     @OptionGroup var setup: EngineSetup
@@ -60,7 +63,7 @@ struct Live: ParsableCommand {
     }
 
     func live() throws {
-        let (profile, engine) = try setup.load()
+        let (profile, engine) = try setup.load(defaultPrecision: .int8)
         controls.apply(to: engine.parameters)
         var message = [CChar](repeating: 0, count: 512)
         // JACK's real-time thread calls this with the engine (kept alive by this function's scope).
@@ -89,7 +92,7 @@ struct Live: ParsableCommand {
         let inName = String(cString: tmrvc_jack_host_port_name(host, 0)), outName = String(cString: tmrvc_jack_host_port_name(host, 1))
         say("""
         tmrvc live: \(inName) -> \(outName) at \(rate) Hz, JACK period \(period) frames (\(ms(period, rate)) ms)
-        speaker \(setup.speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(setup.precision.label) weights, \(KernelSet.active.name) kernels
+        speaker \(setup.speaker); q \(controls.quality), pitch \(controls.pitch) st, register \(controls.register.rawValue); \(engine.weightStorage.label) weights, \(KernelSet.active.name) kernels
         engine latency \(engine.latencySamples) samples (\(ms(engine.latencySamples, rate)) ms) + the JACK period(s) of the graph
         commands on stdin: speaker PATH | q V | pitch V | wet V | gain V | gate V | register auto|shift | stats | quit
         """)

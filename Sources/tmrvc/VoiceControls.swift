@@ -63,11 +63,13 @@ struct EngineSetup: ParsableArguments {
     @Option(help: "Directory with the five ONNX models (default: the shipped weights/).")
     var models: String?
 
-    @Option(help: "Storage of the models' matrix weights: fp32, fp16 (about 2x faster per frame, errors ~1e-3) or int8 (per-channel, a quarter of the bytes); see docs/performance.md.")
-    var precision: WeightStorage = .float32
+    @Option(help: "Storage of the models' matrix weights: fp32, fp16 (about 2x faster per frame, errors ~1e-3) or int8 (per-channel, a quarter of the bytes); see docs/performance.md. Default: fp32 for convert, int8 for live.")
+    var precision: WeightStorage?
 
-    /// Reads the speaker file and loads the engine, with errors naming the file.
-    func load() throws -> (profile: SpeakerProfile, engine: StreamingEngine) {
+    /// Reads the speaker file and loads the engine with `precision`, or `defaultPrecision` (the
+    /// command's) when none was given, with errors naming the file.
+    func load(defaultPrecision: WeightStorage = .float32) throws -> (profile: SpeakerProfile, engine: StreamingEngine) {
+        let precision = self.precision ?? defaultPrecision
         let profile: SpeakerProfile
         do { profile = try SpeakerProfile(contentsOf: speaker) } catch { throw CLIError(error.description) }
         do {
