@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -f dist/lib/libtmrvc.so ] || bash tools/build_library.sh
 cmake -S plugin -B .build-plugin -DCMAKE_BUILD_TYPE=Release -Wno-dev >/dev/null
-cmake --build .build-plugin -j "$(nproc)" 2>&1 | grep -E "error|warning: unused|Built target|^make.*Error" || true
+# The build's own status decides (artefacts of an earlier build would survive a failed one).
+status=0
+cmake --build .build-plugin -j "$(nproc)" > .build-plugin/build.log 2>&1 || status=$?
+grep -E "error|warning: unused|Built target|^make.*Error" .build-plugin/build.log || true
+if [ "$status" -ne 0 ]; then echo "plugin build failed (exit $status; full log: .build-plugin/build.log)" >&2; exit 1; fi
 test -f .build-plugin/TMRVC_artefacts/Release/VST3/TMRVC.vst3/Contents/x86_64-linux/TMRVC.so
 echo "plugin: $(find .build-plugin/TMRVC_artefacts/Release -maxdepth 2 -name 'TMRVC*' | sort | tr '\n' ' ')"

@@ -1,7 +1,8 @@
 """The TMRVC plugin in third-party hosts, checked against `tmrvc convert`.
 
 VST3 in pedalboard (PyPI; JUCE's VST3 hosting): a speech file at 48 kHz in blocks of 512, 37, 1000
-and 4096 frames must equal `tmrvc convert --q 0` of the same file (<= 1e-5; pedalboard compensates the
+and 4096 frames must equal `tmrvc convert --q 0 --streaming --precision int8` of the same file (the
+plugin's engine: hop by hop, int8 weights; <= 1e-5; pedalboard compensates the
 plugin's reported latency, so equality also shows the reported latency is the true one); with
 dry_wet 0 the output must equal the input exactly (the reported latency, sample-exact); a
 parameter set through the host changes the output; state saved and restored into a fresh
@@ -50,7 +51,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         sf.write(f"{tmp}/in.wav", x, RATE, subtype="FLOAT")
         subprocess.run([args.tmrvc, "convert", f"{tmp}/in.wav", "-o", f"{tmp}/ref.wav", "--speaker", str(speaker), "--q", "0",
-                        "--float"], check=True, capture_output=True)
+                        "--float", "--streaming", "--precision", "int8"], check=True, capture_output=True)
         reference, _ = sf.read(f"{tmp}/ref.wav", dtype="float32")
 
         plugin = load_plugin(str(vst3))
@@ -78,8 +79,11 @@ def main() -> int:
         # State: parameters and the speaker's bytes into a fresh instance.
         plugin.pitch = 2.0
         plugin.speaker = 1   # flite_rms
-        plugin.process(x[None, :4800], RATE, buffer_size=512)   # the speaker loads on a worker thread
+        # The speaker loads on a worker thread and reaches the engine through its mailbox at the next
+        # block, crossfading over 100 ms: wait for the worker first, then let a block pick it up (the
+        # other order let a late worker's crossfade fall into y1 on a loaded machine).
         time.sleep(0.5)
+        plugin.process(x[None, :4800], RATE, buffer_size=512)
         saved = plugin.raw_state
         y1 = plugin.process(x[None, :], RATE, buffer_size=512)[0]
         fresh = load_plugin(str(vst3))

@@ -50,7 +50,9 @@ TMRVCProcessor::TMRVCProcessor()
       parameters(*this, nullptr, "TMRVC", makeLayout()) {
     const auto models = resourceDirectory();
     char error[512] = "";
-    if (tmrvc_create(models.getFullPathName().toRawUTF8(), 0, &engine, error, sizeof error) != TMRVC_OK)
+    // int8 weights, as `tmrvc live`: a hop costs about a third of fp32's at the same measured quality,
+    // which leaves the host's audio thread room on a loaded machine (docs/design/host-integration.md).
+    if (tmrvc_create(models.getFullPathName().toRawUTF8(), TMRVC_CREATE_INT8, &engine, error, sizeof error) != TMRVC_OK)
         setStatus(juce::String("models: ") + juce::String(error));
     for (auto folder : { models.getChildFile("speakers"),
                          juce::File::getSpecialLocation(juce::File::userHomeDirectory).getChildFile(".config/tmrvc/speakers") }) {

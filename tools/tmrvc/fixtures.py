@@ -178,9 +178,10 @@ def _tolerance(model: str) -> dict:
     return {"max_abs": TOL_MAX_ABS, **({"per_output": dict(per)} if per else {})}
 
 
-def _rel(path: Path) -> str:
+def _rel(path: Path, root: Path = REPO_ROOT) -> str:
+    """``path`` relative to ``root`` (the repository by default), or as given when outside it."""
     try:
-        return str(path.resolve().relative_to(REPO_ROOT))
+        return str(path.resolve().relative_to(root.resolve()))
     except ValueError:
         return str(path)
 
@@ -535,7 +536,7 @@ def ort_int8(weights_dir: Path, fixtures_dir: Path, out: Path, verbose: bool = T
             np.save(out / rel, np.ascontiguousarray(got[e["name"]], dtype=np.float32), allow_pickle=False)
             renamed[e["name"]] = {**e, "file": rel}
         model = out / "models" / f"{case['model']}.onnx"
-        cases.append({**case, "model_file": _rel_to(model, out), "model_sha256": U.sha256_file(model),
+        cases.append({**case, "model_file": _rel(model, out), "model_sha256": U.sha256_file(model),
                       "outputs": [renamed[e["name"]] for e in case["outputs"]],
                       "states": [renamed[e["name"]] for e in case.get("states", [])],
                       "tolerance": dict(ORT_INT8_TOLERANCE)})
@@ -546,10 +547,6 @@ def ort_int8(weights_dir: Path, fixtures_dir: Path, out: Path, verbose: bool = T
     (out / MANIFEST).write_text(json.dumps(result, indent=2) + "\n")
     log(f"wrote {len(cases)} ONNX Runtime INT8 cases to {out}")
     return result
-
-
-def _rel_to(path: Path, root: Path) -> str:
-    return str(path.resolve().relative_to(root.resolve()))
 
 
 def main(argv: list[str] | None = None) -> int:
