@@ -25,9 +25,9 @@ struct Live: ParsableCommand {
         prints a status line every --interval seconds: latency, load, xruns, output F0. Commands on
         stdin, one per line: speaker PATH | q V | pitch V | wet V | gain V | gate V | register auto|shift
         | stats | quit. Ctrl-C (SIGINT) or SIGTERM stops cleanly and prints a summary. The weights
-        are int8 unless --precision says otherwise: a hop costs about a third of fp32's, which keeps
-        a JACK period free of xruns on a loaded machine (docs/design/host-integration.md), at the
-        same measured quality (docs/performance.md).
+        are int8 unless --precision says otherwise: a hop costs about a third of fp32's, which leaves
+        more of each JACK period free (fewer xruns: docs/design/host-integration.md), at the same
+        measured quality (docs/performance.md).
         """)
 
     @OptionGroup var setup: EngineSetup
