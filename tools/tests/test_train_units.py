@@ -188,3 +188,36 @@ def test_evaluation_rerun_command(monkeypatch, tmp_path):
     assert not rerun_command([]).startswith("cd ")
     monkeypatch.chdir(tmp_path)
     assert rerun_command(["--jobs", "2"]).endswith("-m tmrvc.evaluation --jobs 2")
+
+
+def test_warp_mel_moves_bands_along_the_frequency_axis():
+    """warp_mel (the joint stage's vocal-tract-length perturbation): alpha 1 is the identity; a
+    peak at band i moves to the band whose centre is alpha times band i's centre (up for alpha > 1,
+    down for alpha < 1); the frame count and the value range stay."""
+    from tmrvc.train.dataset import _MEL_CENTRES_HZ, warp_mel
+
+    rng = np.random.default_rng(0)
+    mel = rng.normal(size=(C.DIMS_MEL, 7)).astype(np.float32)
+    assert warp_mel(mel, 1.0) is mel
+    peak = np.full((C.DIMS_MEL, 3), -5.0, np.float32)
+    i = 40
+    peak[i] = 2.0
+    for alpha in (1.15, 1 / 1.15):
+        out = warp_mel(peak, alpha)
+        assert out.shape == peak.shape and out.dtype == np.float32
+        assert out.min() >= -5.0 and out.max() <= 2.0
+        j = int(np.argmax(out[:, 0]))
+        want = int(np.argmin(np.abs(_MEL_CENTRES_HZ - alpha * _MEL_CENTRES_HZ[i])))
+        assert abs(j - want) <= 1 and (j > i) == (alpha > 1), (alpha, j, want)
+
+
+def test_reverse_gradient_negates_only_the_gradient():
+    from tmrvc.train.stages.diffusion import SpeakerAdversary, _ReverseGradient
+
+    x = torch.randn(2, 3, requires_grad=True)
+    y = _ReverseGradient.apply(x)
+    assert torch.equal(y, x)
+    (y * torch.arange(3.0)).sum().backward()
+    assert torch.equal(x.grad, -torch.arange(3.0).expand(2, 3))
+    logits = SpeakerAdversary(5)(torch.randn(4, C.DIMS_CONTENT, 11))
+    assert logits.shape == (4, 5)

@@ -77,7 +77,7 @@ STAGE_FIELDS: dict[str, dict[str, type]] = {
     "distill": {**_COMMON, **_COND, "ode_steps": int, "rec_weight": float},
     "dmd": {**_COMMON, **_COND, "ode_steps": int, "rec_weight": float, "reg_weight": float, "dmd_weight": float,
             "t_min": float, "t_max": float},
-    "joint": {**_COMMON, **_COND, "anchor_weight": float},
+    "joint": {**_COMMON, **_COND, "anchor_weight": float, "p_warp": float, "warp": float, "adv_weight": float},
     "vocoder_gta": {**_COMMON, **_VOCODER, "p_real": float},
     "adapt": {**_COMMON, **_CROP, "speaker": str, "speakers": list, "utterances": int},
 }

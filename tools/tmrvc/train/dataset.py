@@ -92,5 +92,30 @@ def input_mel(clip: Clip, rng: np.random.Generator, p_aug: float) -> tuple[np.nd
     return clip.f["mel"], DRY_PARAMS
 
 
+def _mel_centres_hz() -> np.ndarray:
+    from tmrvc.frontend import hz_to_mel_slaney, mel_to_hz_slaney
+
+    pts = np.linspace(hz_to_mel_slaney(C.FRONTEND_FMIN), hz_to_mel_slaney(C.FRONTEND_FMAX), C.DIMS_MEL + 2)
+    return mel_to_hz_slaney(pts)[1:-1]
+
+
+_MEL_CENTRES_HZ = _mel_centres_hz()
+
+
+def warp_mel(mel: np.ndarray, alpha: float) -> np.ndarray:
+    """The log-mel ``[80, T]`` of the same clip with every frequency scaled by ``alpha``
+    (vocal-tract-length perturbation of harmonics and formants together, as a resampling
+    would): band i takes the value the input has at ``centre_i / alpha``, interpolated
+    linearly between bands on the Hz axis (the edge band beyond the last centre).
+    ``alpha`` 1 returns the input unchanged."""
+    if alpha == 1.0:
+        return mel
+    pos = np.interp(_MEL_CENTRES_HZ / alpha, _MEL_CENTRES_HZ, np.arange(C.DIMS_MEL, dtype=np.float64))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, C.DIMS_MEL - 1)
+    w = (pos - lo)[:, None]
+    return ((1.0 - w) * mel[lo] + w * mel[hi]).astype(mel.dtype)
+
+
 def stack(arrays: list[np.ndarray]) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays).astype(np.float32))

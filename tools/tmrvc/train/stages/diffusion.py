@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from tmrvc import constants as C
 from tmrvc.train import teacher_net as TN
-from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, input_mel, stack
+from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, input_mel, stack, warp_mel
 from tmrvc.train.trainer import Stage, load_final
 from tmrvc.train.stages.common import (Tensor, trainable, frozen, run_streaming, converter_batch, _eval_rng,
                                       _eval_store, speaker_embeddings, student_stage)
@@ -59,14 +60,21 @@ class _CondMixin:
             self._warped[key] = dtw_warp(cepstrum(src.f["mel"]), cepstrum(ref.f["mel"]), ref.f["mel"])
         return self._warped[key]
 
-    def _cond_batch(self, store, rng, n, p_aug, p_vs, p_cross=0.0):
+    def _cond_batch(self, store, rng, n, p_aug, p_vs, p_cross=0.0, p_warp=0.0, warp=0.0):
+        """A batch of ``n`` clips of ``store``.  ``content`` is the frozen encoder's output on the
+        input mel; with probability ``p_warp`` per clip, ``mel`` (the input of a trainable encoder,
+        :class:`JointStage`) is that input warped in frequency by a factor drawn log-uniformly from
+        [1/(1+warp), 1+warp] (:func:`warp_mel`), while ``content`` stays the unwarped input's."""
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
         L = warm + frames
-        mels, pitches, tgts, spks, acs = [], [], [], [], []
+        mels, warped, pitches, tgts, spks, acs, names = [], [], [], [], [], [], []
         for c in store.sample(rng, n):
             mel, ir = input_mel(c, rng, p_aug)
             s = crop_start(rng, c.n_frames, L)
             mels.append(crop(mel, s, L, MEL_FLOOR))
+            alpha = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(warp))) if p_warp > 0 and rng.random() < p_warp else 1.0
+            warped.append(warp_mel(mels[-1], alpha))
+            names.append(c.speaker)
             pitches.append(crop(c.f["pitch"], s, L, 0.0))
             ref = self._partner(store, c, rng) if p_cross > 0 and rng.random() < p_cross else None
             if ref is None:
@@ -81,7 +89,7 @@ class _CondMixin:
         with torch.no_grad():
             content = run_streaming(self.content_encoder, mel)[0]
         return {"content": content, "pitch": stack(pitches), "spk": stack(spks), "acoustic": stack(acs),
-                "target": stack(tgts), "warm": warm, "mel": mel}
+                "target": stack(tgts), "warm": warm, "mel": stack(warped), "speakers": names}
 
     def _train_batch(self, rng) -> dict:
         """A training batch from the stage's config (``batch``, ``p_aug``, ``p_voice_source``,
@@ -178,6 +186,31 @@ class DistillStage(_CondMixin, Stage):
         return out
 
 
+class _ReverseGradient(torch.autograd.Function):
+    """Identity forward, negated gradient backward (domain-adversarial training, Ganin & Lempitsky 2015)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class SpeakerAdversary(nn.Module):
+    """Training-only speaker classifier on content features ``[B, 256, T]``: a causal-free
+    5-frame convolution, a ReLU, per-frame logits averaged over time."""
+
+    def __init__(self, n_speakers: int, hidden: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv1d(C.DIMS_CONTENT, hidden, 5, padding=2), nn.ReLU(),
+                                 nn.Conv1d(hidden, n_speakers, 1))
+
+    def forward(self, content: Tensor) -> Tensor:
+        return self.net(content).mean(-1)
+
+
 class JointStage(_CondMixin, Stage):
     """End-to-end fine-tune of the content encoder and the converter together, from the
     distilled student (``student_stage``: distill or dmd) and the content stage's encoder: the converter's
@@ -185,7 +218,15 @@ class JointStage(_CondMixin, Stage):
     log-mel with L1, the gradient flowing into the content encoder, so that the content
     features keep what the converter needs to render the words.  ``anchor_weight`` x L1
     between the fine-tuned and the original content features keeps the representation
-    close to the speaker-independent one it started from."""
+    close to the one it started from.
+
+    Two options push the speaker out of the content features (issue 19): ``p_warp`` /
+    ``warp`` feed the trainable encoder a frequency-warped copy of the input (another vocal
+    tract and register, :func:`warp_mel`) while the converter must still render the clean
+    target and the anchor is the unwarped input's features, so the features must not depend on
+    the timbre; ``adv_weight`` > 0 adds a speaker classifier (:class:`SpeakerAdversary`) on the
+    scored frames' features, trained to recognise the training speaker while the encoder
+    receives its gradient reversed and scaled by ``adv_weight``."""
 
     name = "joint"
 
@@ -197,22 +238,44 @@ class JointStage(_CondMixin, Stage):
         conv = trainable("converter", self.scfg["seed"])
         conv.load_state_dict(load_final(root, student_stage(self.cfg))["models"]["converter"])
         self.modules = {"content_encoder": enc, "converter": conv}
+        self.adv_weight = float(self.scfg["adv_weight"])
+        self.speakers = {s: i for i, s in enumerate(self.store.speakers)}
+        if self.adv_weight > 0:
+            torch.manual_seed(int(self.scfg["seed"]))
+            self.modules["speaker_adversary"] = SpeakerAdversary(len(self.speakers))
+
+    def _batch(self, store, rng, n, p_aug, p_vs, p_cross, warped: bool) -> dict:
+        w = (float(self.scfg["p_warp"]), float(self.scfg["warp"])) if warped else (0.0, 0.0)
+        return self._cond_batch(store, rng, n, p_aug, p_vs, p_cross, *w)
 
     def _loss(self, b) -> dict[str, Tensor]:
         content = run_streaming(self.modules["content_encoder"], b["mel"])[0]
         pred = self._student(b, content)
         out = {"rec": (pred - b["target"][..., b["warm"]:]).abs().mean(), "anchor": (content - b["content"]).abs().mean()}
         out["loss"] = out["rec"] + float(self.scfg["anchor_weight"]) * out["anchor"]
+        if self.adv_weight > 0:
+            known = [i for i, s in enumerate(b["speakers"]) if s in self.speakers]
+            if known:
+                feats = _ReverseGradient.apply(content[known, :, b["warm"]:])
+                logits = self.modules["speaker_adversary"](feats)
+                labels = torch.tensor([self.speakers[b["speakers"][i]] for i in known])
+                out["adv_ce"] = F.cross_entropy(logits, labels)
+                out["adv_acc"] = (logits.argmax(-1) == labels).float().mean().detach()
+                out["loss"] = out["loss"] + self.adv_weight * out["adv_ce"]
         return out
 
     def train_step(self, step, rng, gen):
-        return self._loss(self._train_batch(rng))
+        s = self.scfg
+        return self._loss(self._batch(self.store, rng, int(s["batch"]), float(s["p_aug"]),
+                                      float(s["p_voice_source"]), float(s["p_cross"]), warped=True))
 
     @torch.no_grad()
     def evaluate(self):
         store = self.eval or self.store
-        out = {k: float(v) for k, v in self._loss(self._cond_batch(store, _eval_rng(), 4, 0.0, 1.0)).items()}
-        out["cross_l1"] = float(self._loss(self._cond_batch(store, _eval_rng(7), 4, 0.0, 1.0, p_cross=1.0))["rec"])
+        out = {k: float(v) for k, v in self._loss(self._batch(store, _eval_rng(), 4, 0.0, 1.0, 0.0, False)).items()}
+        out["cross_l1"] = float(self._loss(self._batch(store, _eval_rng(7), 4, 0.0, 1.0, 1.0, False))["rec"])
+        if float(self.scfg["p_warp"]) > 0:
+            out["warped_rec"] = float(self._loss(self._batch(store, _eval_rng(3), 4, 0.0, 1.0, 0.0, True))["rec"])
         return out
 
 
