@@ -25,3 +25,14 @@ def test_probe_separates_speakers_that_differ_and_not_those_that_do_not():
 def test_utterance_stats_are_mean_and_std_per_dimension():
     f = np.array([[1.0, 3.0], [2.0, 2.0]])
     np.testing.assert_allclose(utterance_stats(f), [2.0, 2.0, 1.0, 0.0])
+
+
+def test_speech_frames_come_from_the_louder_half_without_repeats():
+    from tmrvc.evaluation.probe import speech_frames
+
+    mel = np.zeros((80, 100), np.float32)
+    mel[:, 40:90] = 3.0                    # 50 loud frames
+    idx = speech_frames(mel, 20, np.random.default_rng(0))
+    assert len(idx) == 20 and len(set(idx.tolist())) == 20
+    assert all(40 <= i < 90 for i in idx)
+    assert len(speech_frames(mel[:, :6], 20, np.random.default_rng(0))) <= 6

@@ -4,7 +4,8 @@ A linear classifier (multinomial logistic regression on the per-utterance mean a
 deviation of the features over frames) learns each corpus voice from its clips of one set of
 written sentences and is scored on the clips of *other* sentences, so it must recognise the voice,
 not the words. Reported for the content encoder's output and, as the reference, for its input (the
-80-band log-mel) and chance. Lower accuracy on the content features means less speaker
+80-band log-mel) and chance. A second, harder-to-saturate probe classifies single speech frames
+(``FRAMES_PER_CLIP`` drawn from each clip's louder half), the unit the converter reads. Lower accuracy on the content features means less speaker
 information left in them.
 
     cd tools && ../.venv/bin/python -m tmrvc.evaluation.probe [--models ../weights] [--corpus ../data/corpus]
@@ -27,6 +28,18 @@ def utterance_stats(features: np.ndarray) -> np.ndarray:
     """[D, T] frame features -> [2D]: mean and standard deviation over frames."""
     f = np.asarray(features, np.float64)
     return np.concatenate([f.mean(axis=1), f.std(axis=1)])
+
+
+FRAMES_PER_CLIP = 20
+
+
+def speech_frames(mel: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` frames (fewer when the clip is short) drawn without replacement from the
+    clip's louder half (mean log-mel at or above its median), so that the per-frame probe scores
+    speech rather than the silence every voice shares."""
+    energy = mel.mean(axis=0)
+    loud = np.flatnonzero(energy >= np.median(energy))
+    return np.sort(rng.choice(loud, size=min(n, len(loud)), replace=False))
 
 
 def probe_accuracy(train_x: np.ndarray, train_y: list[str], test_x: np.ndarray, test_y: list[str]) -> float:
@@ -56,18 +69,22 @@ def run(models: Path, corpus: Path) -> dict:
     speakers = sorted(s for s, sids in by_speaker.items() if wanted <= sids)
     if len(speakers) < 2:
         raise SystemExit(f"probe: {corpus} has fewer than two voices with all of s000..s049")
-    rows = {"content": ([], [], [], []), "log-mel": ([], [], [], [])}
+    names = ("content", "log-mel", "content, per frame", "log-mel, per frame")
+    rows = {name: ([], [], [], []) for name in names}
+    rng = np.random.default_rng(0)
     with torch.no_grad():
         for e in (e for e in entries if e["speaker"] in speakers):
             mel = log_mel(load_clip(corpus, e)).astype(np.float32)
             out = encoder(torch.from_numpy(mel)[None], *encoder.zero_states())[0][0].numpy()   # causal: whole clip = stream
             train = e["sid"] in TRAIN_SENTENCES
-            for name, feats in (("content", out), ("log-mel", mel)):
+            frames = speech_frames(mel, FRAMES_PER_CLIP, rng)
+            for name, xs in (("content", [utterance_stats(out)]), ("log-mel", [utterance_stats(mel)]),
+                             ("content, per frame", list(out[:, frames].T)), ("log-mel, per frame", list(mel[:, frames].T))):
                 xs_tr, ys_tr, xs_te, ys_te = rows[name]
-                (xs_tr if train else xs_te).append(utterance_stats(feats))
-                (ys_tr if train else ys_te).append(e["speaker"])
+                (xs_tr if train else xs_te).extend(xs)
+                (ys_tr if train else ys_te).extend([e["speaker"]] * len(xs))
     result = {"speakers": speakers, "train_clips": len(rows["content"][1]), "test_clips": len(rows["content"][3]),
-              "chance": 1.0 / len(speakers)}
+              "frames_per_clip": FRAMES_PER_CLIP, "chance": 1.0 / len(speakers)}
     for name, (xs_tr, ys_tr, xs_te, ys_te) in rows.items():
         result[name] = probe_accuracy(np.stack(xs_tr), ys_tr, np.stack(xs_te), ys_te)
     return result
@@ -84,8 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     r = run(args.models, args.corpus)
     print(f"speaker probe over {len(r['speakers'])} voices ({r['train_clips']} training clips of s000-s029, "
-          f"{r['test_clips']} test clips of s030-s049): accuracy on the content features {r['content']:.3f}, "
-          f"on the log-mel {r['log-mel']:.3f}, chance {r['chance']:.3f}")
+          f"{r['test_clips']} test clips of s030-s049), accuracy from each clip's feature means and deviations: "
+          f"content features {r['content']:.3f}, log-mel {r['log-mel']:.3f}; from single speech frames "
+          f"({r['frames_per_clip']} per clip): content {r['content, per frame']:.3f}, log-mel "
+          f"{r['log-mel, per frame']:.3f}; chance {r['chance']:.3f}")
     if args.json:
         args.json.write_text(json.dumps(r, indent=1))
     return 0
