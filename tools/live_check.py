@@ -6,7 +6,8 @@ that streams speech into tmrvc:in and a recorder client on tmrvc:out (Tests/Live
 the player's first sample and of tmrvc's first period) and converts that stream offline. Checks:
 the recording equals `tmrvc convert` of the same stream after the reported latency (<= 1e-5; an
 xrun drops a period, after which the streams differ, so this is checked on runs without xruns),
-finite and non-silent output, clean exit on SIGINT; prints the xruns (--max-xruns to fail on them).
+finite and non-silent output, clean exit on SIGINT; prints the xruns (--max-xruns to fail on them) and,
+with --baseline-seconds, those of the same graph with jackd2's pass-through client in tmrvc's place.
 The reference is `tmrvc convert --streaming` (the models hop by hop, the very path tmrvc live runs;
 batched conversion matches it within ~1e-6 with fp32 weights, ~1e-4 with int8).
 
@@ -149,6 +150,32 @@ def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -
     return 0
 
 
+def baseline_xruns(args, env: dict, tmp: str, io_client: str) -> int:
+    """The graph's xruns with jackd2's own pass-through client (jack_thru) in tmrvc's place for
+    --baseline-seconds: what the server, the test clients and the machine give without the engine."""
+    x = speech(args.baseline_seconds)
+    sf.write(f"{tmp}/x.wav", x, RATE, subtype="FLOAT")
+    io = start_clients(io_client, tmp, args.baseline_seconds, env)
+    thru = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):   # its ports exist once it has activated
+            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split()
+            if "jack_thru:output_1" in ports:
+                break
+            time.sleep(0.1)
+        for a, b in (("player:out", "jack_thru:input_1"), ("jack_thru:output_1", "player:in")):
+            subprocess.run(["jack_connect", a, b], env=env, check=True)
+        io_out, io_err = io.communicate(timeout=args.baseline_seconds + 90)
+        if io.returncode != 0:
+            raise SystemExit(f"live_check: test clients failed with jack_thru:\n{io_err}")
+    finally:
+        for p in (io, thru):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return int(re.search(r"(\d+) xruns", io_out).group(1))
+
+
 def realtime_allowed() -> bool:
     """Whether this process may schedule threads SCHED_FIFO (what jackd -R and its clients do)."""
     try:
@@ -169,6 +196,9 @@ def main() -> int:
                     help="weight storage of tmrvc live (default: its own default, read from its banner); "
                          "the tmrvc convert it is compared with uses the same")
     ap.add_argument("--speaker", default=str(ROOT / "weights/speakers/flite_rms.tmrvc_speaker"))
+    ap.add_argument("--baseline-seconds", type=float, default=0.0,
+                    help="first run the same graph with jackd2's pass-through client (jack_thru) in tmrvc's place "
+                         "for this long and report its xruns: the server's and the machine's own share")
     ap.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
     args = ap.parse_args()
     env = dict(os.environ, JACK_DEFAULT_SERVER=SERVER, JACK_NO_AUDIO_RESERVATION="1")
@@ -182,6 +212,10 @@ def main() -> int:
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     live = io = None
     try:
+        baseline = ""
+        if args.baseline_seconds > 0 and not args.standalone:
+            n = baseline_xruns(args, env, tmp.name, io_client)
+            baseline = f"; the same graph with jack_thru in tmrvc's place: {n} xruns in {args.baseline_seconds:.0f} s"
         x = speech(args.seconds - 4)
         sf.write(f"{tmp.name}/x.wav", x, RATE, subtype="FLOAT")
         if args.standalone:
@@ -239,9 +273,11 @@ def main() -> int:
             print(f"live_check: {len(bad)} samples differ, first at recorded sample {bad[0]} "
                   f"({bad[0] / RATE:.3f} s; tmrvc input starts {lead} samples before the player), last at {bad[-1]}")
         peak = float(np.max(np.abs(recorded[:n_rec])))
+        if xruns and diff <= 1e-5:
+            baseline += "; the xruns cost tmrvc no period (its recording still equals convert)"
         print(f"live_check: {n_rec / RATE:.1f} s recorded through jackd (dummy, {RATE} Hz, period {args.period}); "
               f"{precision} weights; {periods} periods, xruns {xruns}; latency {latency} samples (+ {cycle_lag} of the graph's cycle); "
-              f"max |live - convert| {diff:.2e}; peak {peak:.3f}")
+              f"max |live - convert| {diff:.2e}; peak {peak:.3f}{baseline}")
         failures = []
         if xruns > args.max_xruns:
             failures.append(f"{xruns} xruns (allowed {args.max_xruns})")

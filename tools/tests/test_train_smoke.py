@@ -277,19 +277,29 @@ def test_sigterm_then_resume_matches_uninterrupted(chain, tmp_path):
     assert plain["loss_last"] == pytest.approx(resumed["loss_last"], rel=1e-5)
 
 
-def test_evaluation_on_the_smoke_models(chain, tmp_path):
+@pytest.fixture(scope="module")
+def corpus_eval(chain, tmp_path_factory):
+    """The evaluation of the smoke export on 1 held-out sentence, with plots (shared by the two
+    evaluation tests: it is the slowest step of this module)."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("resemblyzer")
+    pytest.importorskip("speechmos")
+    from tmrvc.evaluation.run import evaluate
+
+    out = tmp_path_factory.mktemp("eval")
+    r = evaluate(Path(chain["report"]["export"]["out"]), chain["ck"] / "speakers", chain["corpus"], out,
+                 max_sentences=1)
+    return {"result": r, "out": out}
+
+
+def test_evaluation_on_the_smoke_models(chain, corpus_eval, tmp_path):
     """The evaluation command end to end on the smoke export (1 held-out sentence): every
     system is measured, the references behave as references (Whisper reads the clean target
     recording, Resemblyzer finds it closer to its speaker than the sources are), and the
     plots and the markdown are written."""
-    pytest.importorskip("faster_whisper")
-    pytest.importorskip("resemblyzer")
-    pytest.importorskip("speechmos")
     from tmrvc.evaluation.run import SYSTEMS, evaluate, write_doc
 
-    out = tmp_path / "eval"
-    r = evaluate(Path(chain["report"]["export"]["out"]), chain["ck"] / "speakers", chain["corpus"], out,
-                 max_sentences=1)
+    r, out = corpus_eval["result"], corpus_eval["out"]
     s = r["summary"]
     assert set(s) == {*SYSTEMS, "target", "target, vocoded"}
     assert s["target"]["wer"] <= 25.0, r["rows"]
@@ -318,7 +328,7 @@ def test_evaluation_on_the_smoke_models(chain, tmp_path):
     assert json.loads((tmp_path / "eval2" / "results.json").read_text())["summary"].keys() == s.keys()
 
 
-def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
+def test_unseen_voices_evaluation_on_the_smoke_models(chain, corpus_eval, tmp_path):
     """The --unseen section end to end on the smoke export with two unseen clips (the installed
     real recordings / Pico voices), into the adapted speakers and into an 'enrolled' target (one
     of the smoke speaker files, so no few-shot fit runs here): rows for every system, the
@@ -327,7 +337,7 @@ def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
     pytest.importorskip("resemblyzer")
     pytest.importorskip("speechmos")
     from tmrvc.evaluation import unseen as U
-    from tmrvc.evaluation.run import SYSTEMS, _select, evaluate, evaluate_unseen, write_doc
+    from tmrvc.evaluation.run import SYSTEMS, _select, evaluate_unseen, write_doc
 
     if not any(c.voice == U.ENROLLED_VOICE for c in U.human_clips()):
         pytest.skip("the real recordings are not installed (tools/setup.sh: pocketsphinx-testdata)")
@@ -345,8 +355,7 @@ def test_unseen_voices_evaluation_on_the_smoke_models(chain, tmp_path):
     assert not any(r["voice"] == U.ENROLLED_VOICE for r in u["rows"]
                    if r["target"].endswith("(enrolled)") and r["system"] in SYSTEMS)
     assert all("mcd" not in r for r in u["rows"])
-    r = evaluate(models, speakers, chain["corpus"], tmp_path / "eval", max_sentences=1, plots=False)
-    r["unseen"] = u
+    r = dict(corpus_eval["result"], unseen=u)
     write_doc(r, tmp_path / "quality.md", "python -m tmrvc.evaluation --unseen (test)")
     text = (tmp_path / "quality.md").read_text()
     head = next(line for line in text.splitlines() if line.startswith("| target | bar |"))

@@ -116,10 +116,19 @@ def mel_to_hz_slaney(m: np.ndarray | float) -> np.ndarray:
     return np.where(m >= _MIN_LOG_MEL, _MIN_LOG_HZ * np.exp(_LOGSTEP * (m - _MIN_LOG_MEL)), _F_SP * m)
 
 
+def _mel_points_hz() -> np.ndarray:
+    """The 82 band edges in Hz: evenly spaced on the Slaney mel scale from fmin to fmax."""
+    return mel_to_hz_slaney(np.linspace(hz_to_mel_slaney(C.FRONTEND_FMIN), hz_to_mel_slaney(C.FRONTEND_FMAX), N_MELS + 2))
+
+
+def mel_band_centres_hz() -> np.ndarray:
+    """The 80 bands' centre frequencies in Hz (float64): the peak of each triangle."""
+    return _mel_points_hz()[1:-1]
+
+
 def _mel_filterbank_f64() -> np.ndarray:
     fft_freqs = np.linspace(0.0, SAMPLE_RATE / 2.0, N_BINS)
-    mel_pts = np.linspace(hz_to_mel_slaney(C.FRONTEND_FMIN), hz_to_mel_slaney(C.FRONTEND_FMAX), N_MELS + 2)
-    hz_pts = mel_to_hz_slaney(mel_pts)
+    hz_pts = _mel_points_hz()
     fdiff = np.diff(hz_pts)
     ramps = hz_pts[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]

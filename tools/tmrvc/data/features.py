@@ -46,6 +46,7 @@ from tmrvc.atomic import replacing
 from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.rir import ChannelConfig, random_channel
 from tmrvc.frontend import log_mel
+from tmrvc.jit_cache import first_call_locked
 from tmrvc.pitch import estimator_version, pitch_features
 from tmrvc.speech_models import Resemblyzer, resemblyzer_available
 
@@ -101,7 +102,7 @@ def dtw_warp(src_cep: np.ndarray, ref_cep: np.ndarray, ref_feat: np.ndarray) -> 
     """Warp ``ref_feat`` [D, T_ref] onto the source time axis [D, T_src] along the DTW path."""
     from librosa.sequence import dtw
 
-    _, wp = dtw(X=src_cep, Y=ref_cep, metric="euclidean", backtrack=True)
+    _, wp = first_call_locked(dtw, X=src_cep, Y=ref_cep, metric="euclidean", backtrack=True)
     t_src = src_cep.shape[1]
     acc = np.zeros((ref_feat.shape[0], t_src))
     cnt = np.zeros(t_src)

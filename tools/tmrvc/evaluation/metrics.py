@@ -10,6 +10,7 @@ from math import gcd
 import numpy as np
 
 from tmrvc import frontend
+from tmrvc.jit_cache import first_call_locked
 from tmrvc.pitch import estimate_f0
 
 SR = 24000
@@ -57,8 +58,8 @@ def log_f0(audio: np.ndarray) -> np.ndarray:
     import librosa
 
     x = resample(np.asarray(audio, np.float32), SR, 16000)
-    f0, voiced, _ = librosa.pyin(x, fmin=50.0, fmax=800.0, sr=16000, frame_length=1024, hop_length=160,
-                                 resolution=0.2)
+    f0, voiced, _ = first_call_locked(librosa.pyin, x, fmin=50.0, fmax=800.0, sr=16000, frame_length=1024,
+                                      hop_length=160, resolution=0.2)
     return np.where(voiced, np.log2(np.maximum(np.nan_to_num(f0), 1e-9)), np.nan)
 
 
@@ -202,7 +203,7 @@ def mcd(out: np.ndarray, target: np.ndarray) -> float:
     from librosa.sequence import dtw
 
     a, b = mel_cepstrum(out), mel_cepstrum(target)
-    _, wp = dtw(X=a, Y=b, metric="euclidean", backtrack=True)
+    _, wp = first_call_locked(dtw, X=a, Y=b, metric="euclidean", backtrack=True)
     diff = a[:, wp[:, 0]] - b[:, wp[:, 1]]
     return float(np.mean(10.0 / np.log(10.0) * np.sqrt(2.0 * np.sum(diff * diff, axis=0))))
 
@@ -211,4 +212,5 @@ def pitch_shift(audio: np.ndarray, semitones: float) -> np.ndarray:
     """The pitch-shift-only baseline (librosa: phase-vocoder time stretch + resampling)."""
     import librosa
 
-    return librosa.effects.pitch_shift(np.asarray(audio, np.float32), sr=SR, n_steps=float(semitones)).astype(np.float32)
+    return first_call_locked(librosa.effects.pitch_shift, np.asarray(audio, np.float32), sr=SR,
+                             n_steps=float(semitones)).astype(np.float32)

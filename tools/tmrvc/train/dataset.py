@@ -12,6 +12,7 @@ from tmrvc import constants as C
 from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.features import load_features
 from tmrvc.data.rir import DRY_PARAMS
+from tmrvc.frontend import mel_band_centres_hz
 
 MEL_FLOOR = float(np.log(C.FRONTEND_LOG_FLOOR))
 HOP = C.AUDIO_HOP_LENGTH
@@ -92,14 +93,7 @@ def input_mel(clip: Clip, rng: np.random.Generator, p_aug: float) -> tuple[np.nd
     return clip.f["mel"], DRY_PARAMS
 
 
-def _mel_centres_hz() -> np.ndarray:
-    from tmrvc.frontend import hz_to_mel_slaney, mel_to_hz_slaney
-
-    pts = np.linspace(hz_to_mel_slaney(C.FRONTEND_FMIN), hz_to_mel_slaney(C.FRONTEND_FMAX), C.DIMS_MEL + 2)
-    return mel_to_hz_slaney(pts)[1:-1]
-
-
-_MEL_CENTRES_HZ = _mel_centres_hz()
+_MEL_CENTRES_HZ = mel_band_centres_hz()
 
 
 def warp_mel(mel: np.ndarray, alpha: float) -> np.ndarray:

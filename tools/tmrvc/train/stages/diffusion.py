@@ -89,7 +89,8 @@ class _CondMixin:
         with torch.no_grad():
             content = run_streaming(self.content_encoder, mel)[0]
         return {"content": content, "pitch": stack(pitches), "spk": stack(spks), "acoustic": stack(acs),
-                "target": stack(tgts), "warm": warm, "mel": stack(warped), "speakers": names}
+                "target": stack(tgts), "warm": warm, "speakers": names,
+                "mel": mel if all(w is m for w, m in zip(warped, mels)) else stack(warped)}
 
     def _train_batch(self, rng) -> dict:
         """A training batch from the stage's config (``batch``, ``p_aug``, ``p_voice_source``,
@@ -199,8 +200,8 @@ class _ReverseGradient(torch.autograd.Function):
 
 
 class SpeakerAdversary(nn.Module):
-    """Training-only speaker classifier on content features ``[B, 256, T]``: a causal-free
-    5-frame convolution, a ReLU, per-frame logits averaged over time."""
+    """Training-only speaker classifier on content features ``[B, 256, T]``: a centred
+    (non-causal) 5-frame convolution, a ReLU, per-frame logits averaged over time."""
 
     def __init__(self, n_speakers: int, hidden: int = 128) -> None:
         super().__init__()
