@@ -23,7 +23,10 @@ output, so it connects itself. Its first processed frame is not observable from 
 output depends on where the speech starts relative to its hops, so the check is on the sound rather than
 the samples: the Standalone keeps running, the recording is finite and non-silent, its loudness contour
 follows `tmrvc convert` of the same speech (10 ms log-RMS correlation >= 0.9) and it is not the dry input
-(waveform correlation < 0.5); xruns are reported.
+(waveform correlation < 0.5); xruns are reported. With --jalv DIR the plugin's LV2 (DIR holds TMRVC.lv2)
+runs in jalv, the LV2 host of the lilv authors, as a JACK client; the player feeds both of its inputs (the plugin
+averages its input channels: one input left open halves the level) and the same sound checks apply, plus the
+level within 1.5 dB of `tmrvc convert`'s.
 """
 from __future__ import annotations
 
@@ -44,6 +47,7 @@ from scipy.signal import resample_poly
 ROOT = Path(__file__).resolve().parent.parent
 RATE = 48000
 SERVER = f"tmrvc-live-check-{os.getpid()}"
+LV2_URI = "https://github.com/tmrvc/tmrvc"   # JucePlugin_LV2URI in plugin/CMakeLists.txt
 
 
 def speech(seconds: float) -> np.ndarray:
@@ -88,13 +92,39 @@ def log_rms(x: np.ndarray, hop: int = RATE // 100) -> np.ndarray:
     return 10 * np.log10(np.mean(x[:n * hop].reshape(n, hop) ** 2, axis=1) + 1e-8)
 
 
-def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -> int:
-    home = Path(tmp) / "home"
-    (home / ".config").mkdir(parents=True)
-    (home / ".config/TMRVC.settings").write_text(STANDALONE_SETTINGS.format(rate=RATE, period=args.period))
+def wait_for_port(env: dict, port: str) -> None:
+    for _ in range(300):
+        if port in subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split():
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"live_check: no JACK port {port} after 30 s")
+
+
+def check_plugin(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -> int:
+    """The plugin in place of tmrvc live: its Standalone (--standalone, connects itself) or its LV2
+    in jalv (--jalv; the player feeds both of its inputs, output 1 goes to the recorder)."""
     io = start_clients(io_client, tmp, args.seconds, env)
-    app = subprocess.Popen(["xvfb-run", "-a", args.standalone], env=dict(env, HOME=str(home)), start_new_session=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if args.standalone:
+        home = Path(tmp) / "home"
+        (home / ".config").mkdir(parents=True)
+        (home / ".config/TMRVC.settings").write_text(STANDALONE_SETTINGS.format(rate=RATE, period=args.period))
+        label = f"Standalone ({args.standalone}) in jackd (dummy, {RATE} Hz, period {args.period}) under Xvfb"
+        app = subprocess.Popen(["xvfb-run", "-a", args.standalone], env=dict(env, HOME=str(home)), start_new_session=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    else:
+        label = f"LV2 ({args.jalv}) in jalv, jackd (dummy, {RATE} Hz, period {args.period})"
+        app = subprocess.Popen(["jalv", "-i", "-x", "-n", "tmrvc_lv2", LV2_URI], env=dict(env, LV2_PATH=str(Path(args.jalv).resolve())),
+                               start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for_port(env, "tmrvc_lv2:audio_out_1")
+            for a, b in (("player:out", "tmrvc_lv2:audio_in_1"), ("player:out", "tmrvc_lv2:audio_in_2"),
+                         ("tmrvc_lv2:audio_out_1", "player:in")):
+                subprocess.run(["jack_connect", a, b], env=env, check=True)
+        except BaseException:
+            os.killpg(app.pid, signal.SIGKILL)
+            io.kill()
+            print(app.communicate()[0], file=sys.stderr)
+            raise
     try:
         io_out, io_err = io.communicate(timeout=args.seconds + 90)
     finally:
@@ -107,11 +137,11 @@ def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -
             os.killpg(app.pid, signal.SIGKILL)
             app_out = app.communicate()[0]
     if io.returncode != 0:
-        raise SystemExit(f"live_check: test clients failed (did the Standalone connect?):\n{io_err}\n{app_out}")
+        raise SystemExit(f"live_check: test clients failed (did the plugin connect?):\n{io_err}\n{app_out}")
     play_from, n_rec, rec_from, xruns = map(int, re.search(
         r"played from frame (\d+), recorded (\d+) samples from frame (\d+), (\d+) xruns", io_out).groups())
     recorded, _ = sf.read(f"{tmp}/rec.wav", dtype="float32")
-    # tmrvc convert of the same speech with the Standalone's defaults (bundled speakers sorted: index 0)
+    # tmrvc convert of the same speech with the plugin's defaults (bundled speakers sorted: index 0)
     speaker = ROOT / "weights/speakers/fest_ked.tmrvc_speaker"
     subprocess.run([args.tmrvc, "convert", f"{tmp}/x.wav", "-o", f"{tmp}/ref.wav", "--speaker", str(speaker),
                     "--q", "0", "--float"], cwd=ROOT, check=True, capture_output=True)
@@ -126,13 +156,15 @@ def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -
     # the dry input would come back with the latency (a few periods) in the recording
     seg = recorded[start:start + len(x)]
     best_dry = max(abs(float(np.corrcoef(x[:len(seg) - lag], seg[lag:])[0, 1])) for lag in range(0, 30 * hop, 16))
+    # the plugin averages its input channels: one input left unconnected would halve the level (-6 dB)
+    level_db = 20 * np.log10(np.sqrt(np.mean(seg[:len(reference)] ** 2)) / np.sqrt(np.mean(reference ** 2)))
     peak = float(np.max(np.abs(recorded)))
-    print(f"live_check: Standalone ({args.standalone}) in jackd (dummy, {RATE} Hz, period {args.period}) under Xvfb: "
-          f"{n_rec / RATE:.1f} s recorded, xruns {xruns}; loudness contour vs tmrvc convert r = {best_env:.3f}; "
-          f"waveform vs the dry input |r| <= {best_dry:.3f}; peak {peak:.3f}; still running at the end: {running}")
+    print(f"live_check: {label}: {n_rec / RATE:.1f} s recorded, xruns {xruns}; loudness contour vs tmrvc convert "
+          f"r = {best_env:.3f}, level {level_db:+.2f} dB; waveform vs the dry input |r| <= {best_dry:.3f}; peak {peak:.3f}; "
+          f"still running at the end: {running}")
     failures = []
     if not running:
-        failures.append(f"the Standalone exited early:\n{app_out}")
+        failures.append(f"the plugin's host exited early:\n{app_out}")
     if xruns > args.max_xruns:
         failures.append(f"{xruns} xruns (allowed {args.max_xruns})")
     if not np.all(np.isfinite(recorded)):
@@ -141,6 +173,8 @@ def check_standalone(args, env: dict, tmp: str, io_client: str, x: np.ndarray) -
         failures.append("the recording is silent")
     if best_env < 0.9:
         failures.append(f"the loudness contour does not follow tmrvc convert (r = {best_env:.3f} < 0.9)")
+    if abs(level_db) > 1.5:
+        failures.append(f"the level differs from tmrvc convert by {level_db:+.2f} dB (> 1.5)")
     if best_dry >= 0.5:
         failures.append(f"the output looks like the dry input (r = {best_dry:.3f})")
     if failures:
@@ -158,11 +192,7 @@ def baseline_xruns(args, env: dict, tmp: str, io_client: str) -> int:
     io = start_clients(io_client, tmp, args.baseline_seconds, env)
     thru = subprocess.Popen(["jack_thru"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        for _ in range(100):   # its ports exist once it has activated
-            ports = subprocess.run(["jack_lsp"], env=env, capture_output=True, text=True).stdout.split()
-            if "jack_thru:output_1" in ports:
-                break
-            time.sleep(0.1)
+        wait_for_port(env, "jack_thru:output_1")
         for a, b in (("player:out", "jack_thru:input_1"), ("jack_thru:output_1", "player:in")):
             subprocess.run(["jack_connect", a, b], env=env, check=True)
         io_out, io_err = io.communicate(timeout=args.baseline_seconds + 90)
@@ -199,7 +229,10 @@ def main() -> int:
     ap.add_argument("--baseline-seconds", type=float, default=0.0,
                     help="first run the same graph with jackd2's pass-through client (jack_thru) in tmrvc's place "
                          "for this long and report its xruns: the server's and the machine's own share")
-    ap.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
+    plugin = ap.add_mutually_exclusive_group()
+    plugin.add_argument("--standalone", help="check the plugin's Standalone (a JUCE build with JACK) instead of tmrvc live")
+    plugin.add_argument("--jalv", metavar="LV2_DIR",
+                        help="check the plugin's LV2 (the folder holding TMRVC.lv2) in jalv instead of tmrvc live")
     args = ap.parse_args()
     env = dict(os.environ, JACK_DEFAULT_SERVER=SERVER, JACK_NO_AUDIO_RESERVATION="1")
     tmp = tempfile.TemporaryDirectory()
@@ -213,13 +246,13 @@ def main() -> int:
     live = io = None
     try:
         baseline = ""
-        if args.baseline_seconds > 0 and not args.standalone:
+        if args.baseline_seconds > 0 and not (args.standalone or args.jalv):
             n = baseline_xruns(args, env, tmp.name, io_client)
             baseline = f"; the same graph with jack_thru in tmrvc's place: {n} xruns in {args.baseline_seconds:.0f} s"
         x = speech(args.seconds - 4)
         sf.write(f"{tmp.name}/x.wav", x, RATE, subtype="FLOAT")
-        if args.standalone:
-            return check_standalone(args, env, tmp.name, io_client, x)
+        if args.standalone or args.jalv:
+            return check_plugin(args, env, tmp.name, io_client, x)
         # The test clients (C: Python callbacks caused xruns of their own), then tmrvc between them.
         io = start_clients(io_client, tmp.name, args.seconds, env)
         live = subprocess.Popen([args.tmrvc, "live", "--speaker", args.speaker, "--q", "0", "--name", "tmrvc",

@@ -80,6 +80,8 @@ bash tools/build_plugin.sh
 $PY tools/plugin_check.py --build .build-plugin --tmrvc .build/release/tmrvc
 echo "== the plugin's Standalone as a JACK client, headless under Xvfb (jackd dummy backend, 30 s)"
 $PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 30 --standalone .build-plugin/TMRVC_artefacts/Release/Standalone/TMRVC
+echo "== the plugin's LV2 in jalv as a JACK client (jackd dummy backend, 30 s)"
+$PY tools/live_check.py --tmrvc .build/release/tmrvc --seconds 30 --jalv .build-plugin/TMRVC_artefacts/Release/LV2
 echo "== fuzzing the ONNX reader and compiler for 60 s (libFuzzer + ASan, committed corpus)"
 bash tools/fuzz.sh 60 2>&1 | grep -vE "^#[0-9]+ +(NEW|REDUCE|pulse)" | tail -8
 echo "== fuzzing the speaker-file reader for 20 s (libFuzzer + ASan; accepted files must re-encode to the same values)"
