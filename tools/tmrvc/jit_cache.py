@@ -16,7 +16,8 @@ import os
 import tempfile
 from typing import Any, Callable
 
-LOCK_PATH = os.path.join(tempfile.gettempdir(), "tmrvc-numba-compile.lock")
+# per user: another user's lock file in a shared /tmp would not open for writing
+LOCK_PATH = os.path.join(tempfile.gettempdir(), f"tmrvc-numba-compile-{os.getuid()}.lock")
 _done: set[tuple] = set()
 
 
