@@ -245,10 +245,10 @@ def main() -> int:
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     live = io = None
     try:
-        baseline = ""
+        notes = ""
         if args.baseline_seconds > 0 and not (args.standalone or args.jalv):
             n = baseline_xruns(args, env, tmp.name, io_client)
-            baseline = f"; the same graph with jack_thru in tmrvc's place: {n} xruns in {args.baseline_seconds:.0f} s"
+            notes = f"; the same graph with jack_thru in tmrvc's place: {n} xruns in {args.baseline_seconds:.0f} s"
         x = speech(args.seconds - 4)
         sf.write(f"{tmp.name}/x.wav", x, RATE, subtype="FLOAT")
         if args.standalone or args.jalv:
@@ -307,10 +307,10 @@ def main() -> int:
                   f"({bad[0] / RATE:.3f} s; tmrvc input starts {lead} samples before the player), last at {bad[-1]}")
         peak = float(np.max(np.abs(recorded[:n_rec])))
         if xruns and diff <= 1e-5:
-            baseline += "; the xruns cost tmrvc no period (its recording still equals convert)"
+            notes += "; the xruns cost tmrvc no period (its recording still equals convert)"
         print(f"live_check: {n_rec / RATE:.1f} s recorded through jackd (dummy, {RATE} Hz, period {args.period}); "
               f"{precision} weights; {periods} periods, xruns {xruns}; latency {latency} samples (+ {cycle_lag} of the graph's cycle); "
-              f"max |live - convert| {diff:.2e}; peak {peak:.3f}{baseline}")
+              f"max |live - convert| {diff:.2e}; peak {peak:.3f}{notes}")
         failures = []
         if xruns > args.max_xruns:
             failures.append(f"{xruns} xruns (allowed {args.max_xruns})")

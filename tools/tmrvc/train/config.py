@@ -79,7 +79,7 @@ STAGE_FIELDS: dict[str, dict[str, type]] = {
             "t_min": float, "t_max": float},
     "joint": {**_COMMON, **_COND, "anchor_weight": float, "p_warp": float, "warp": float, "adv_weight": float},
     "vocoder_gta": {**_COMMON, **_VOCODER, "p_real": float},
-    "adapt": {**_COMMON, **_CROP, "speaker": str, "speakers": list, "utterances": int},
+    "adapt": {**_COMMON, **_CROP, "speaker": str, "speakers": list, "utterances": int, "p_warp": float, "warp": float},
 }
 
 # Optional keys (any stage) and their defaults: the only place these defaults live.

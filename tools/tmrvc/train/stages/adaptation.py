@@ -12,7 +12,7 @@ from torch import nn
 from tmrvc import constants as C
 from tmrvc import excitation
 from tmrvc.data.rir import DRY_PARAMS
-from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, stack
+from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, stack, warp_mel
 from tmrvc.train.trainer import Stage
 from tmrvc.train.stages.common import (Tensor, frozen, run_streaming, converter_batch, _eval_rng, converter_stage,
                                       content_encoder_stage)
@@ -39,7 +39,13 @@ class AdaptStage(Stage):
     """Few-shot adaptation: from ``utterances`` clips of a speaker no stage trained on,
     spk_embed = normalised mean speaker_encoder embedding, voice_source preset = mean
     voice descriptors, and a rank-4 K/V LoRA of the converter's cross-attention fitted
-    (everything else frozen) to reconstruct those clips; writes a .tmrvc_speaker."""
+    (everything else frozen) to reconstruct those clips; writes a .tmrvc_speaker.
+
+    With ``p_warp`` > 0 that share of the fitting crops reaches the content encoder warped in
+    frequency by a factor drawn log-uniformly from [1/(1+warp), 1+warp] (:func:`warp_mel`:
+    another vocal tract and register) while the target stays the clean clip, so the LoRA learns
+    to render this speaker from content that sounds like someone else's, as at conversion time,
+    not only from its own."""
 
     name = "adapt"
 
@@ -78,17 +84,22 @@ class AdaptStage(Stage):
                 frozen(root, "speaker_encoder", "speaker_encoder"),
                 frozen(root, converter_stage(self.cfg), "converter"))
 
-    def _batch(self, clips, rng, n):
+    def _batch(self, clips, rng, n, p_warp: float = 0.0):
         warm, frames = int(self.scfg["warm"]), int(self.scfg["frames"])
-        L = warm + frames
-        mels = []
+        L, warp = warm + frames, float(self.scfg["warp"])
+        mels, inputs, pitches = [], [], []
         for i in range(n):
             c = clips[int(rng.integers(len(clips)))]
             s = crop_start(rng, c.n_frames, L)
-            mels.append((crop(c.f["mel"], s, L, MEL_FLOOR), crop(c.f["pitch"], s, L, 0.0)))
-        mel, pitch = stack([m for m, _ in mels]), stack([p for _, p in mels])
+            mels.append(crop(c.f["mel"], s, L, MEL_FLOOR))
+            pitches.append(crop(c.f["pitch"], s, L, 0.0))
+            alpha = 1.0                 # no draw when p_warp is 0: the unwarped fit's random stream is unchanged
+            if p_warp > 0 and rng.random() < p_warp:
+                alpha = float(np.exp(rng.uniform(-1.0, 1.0) * np.log1p(warp)))
+            inputs.append(warp_mel(mels[-1], alpha))
+        mel, pitch = stack(mels), stack(pitches)
         with torch.no_grad():
-            content = run_streaming(self.content_encoder, mel)[0]
+            content = run_streaming(self.content_encoder, stack(inputs))[0]
         return content, pitch, mel
 
     def _loss(self, content, pitch, mel, delta):
@@ -100,16 +111,19 @@ class AdaptStage(Stage):
         return (pred[..., w:] - mel[..., w:]).abs().mean()
 
     def train_step(self, step, rng, gen):
-        content, pitch, mel = self._batch(self.adapt_clips, rng, int(self.scfg["batch"]))
+        content, pitch, mel = self._batch(self.adapt_clips, rng, int(self.scfg["batch"]), float(self.scfg["p_warp"]))
         return {"loss": self._loss(content, pitch, mel, self.modules["lora"].delta())}
 
     @torch.no_grad()
     def evaluate(self):
         batch = self._batch(self.held_out, _eval_rng(), 4)
         lora = self.modules["lora"].delta()
-        return {"loss": float(self._loss(*batch, lora)),
-                "loss_zero_delta": float(self._loss(*batch, torch.zeros_like(lora))),
-                "train_loss": float(self._loss(*self._batch(self.adapt_clips, _eval_rng(), 4), lora))}
+        out = {"loss": float(self._loss(*batch, lora)),
+               "loss_zero_delta": float(self._loss(*batch, torch.zeros_like(lora))),
+               "train_loss": float(self._loss(*self._batch(self.adapt_clips, _eval_rng(), 4), lora))}
+        if float(self.scfg["warp"]) > 0:        # held-out clips through warped inputs (another voice's content)
+            out["warped_loss"] = float(self._loss(*self._batch(self.held_out, _eval_rng(1), 4, 1.0), lora))
+        return out
 
     def speaker_file_path(self) -> Path:
         out_dir = Path(self.cfg["paths"]["checkpoints"]) / "speakers"
