@@ -132,6 +132,12 @@ public enum TMRVCConstants {
         public static let registerStdRatioMin: Double = 0.5
         /// `pitch.register_std_ratio_max`.
         public static let registerStdRatioMax: Double = 2.0
+        /// `pitch.content_warp_strength`.
+        public static let contentWarpStrength: Double = 0.25
+        /// `pitch.content_warp_min`.
+        public static let contentWarpMin: Double = 0.8
+        /// `pitch.content_warp_max`.
+        public static let contentWarpMax: Double = 1.25
     }
     /// `lora` section of configs/constants.yaml.
     public enum Lora {

@@ -21,6 +21,8 @@ public struct MelFilterbank: Sendable {
     public let firstBin: [Int]
     /// For each band, one past the last bin with a non-zero weight (`firstBin == endBin` if empty).
     public let endBin: [Int]
+    /// Each band's centre frequency in Hz (the peak of its triangle; `tmrvc.frontend.mel_band_centres_hz`).
+    public let centreHz: [Double]
 
     /// Slaney mel scale: linear (200/3 Hz per mel) below 1 kHz, logarithmic above.
     public static func hzToMel(_ f: Double) -> Double {
@@ -83,6 +85,7 @@ public struct MelFilterbank: Sendable {
         weights = w
         firstBin = first
         endBin = end
+        centreHz = Array(hz[1...bandCount])
     }
 }
 

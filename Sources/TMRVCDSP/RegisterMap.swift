@@ -48,6 +48,8 @@ public struct RegisterMap: Sendable, Equatable {
     private let maxFrames = TMRVCConstants.Pitch.registerMaxFrames
     private let ratioMin = TMRVCConstants.Pitch.registerStdRatioMin
     private let ratioMax = TMRVCConstants.Pitch.registerStdRatioMax
+    private let warpMin = TMRVCConstants.Pitch.contentWarpMin
+    private let warpMax = TMRVCConstants.Pitch.contentWarpMax
     /// Voiced frames seen since the start of the stream.
     public private(set) var count = 0
     /// Running mean of the source's log-F0.
@@ -124,6 +126,19 @@ public struct RegisterMap: Sendable, Equatable {
             y = targetMean + (x - mean) * rho
         }
         return y + shiftSemitones / 12.0
+    }
+
+    /// The content warp factor `alpha = 2^(strength (targetMean - mean))` from the source statistics so
+    /// far, clamped to [`pitch.content_warp_min`, `pitch.content_warp_max`]; 1 when `strength` is 0 or no
+    /// target is set (`tmrvc.excitation.RegisterMap.content_warp`). Real-time safe.
+    #if !DEBUG
+    @_noAllocation
+    #endif
+    public func contentWarp(strength: Double) -> Double {
+        guard strength != 0 && hasTarget else { return 1 }
+        let e = strength * (targetMean - mean)
+        let a = _unsafePerformance { exp2(e) }   // libm: no allocation
+        return min(max(a, warpMin), warpMax)
     }
 
     /// ``map(_:voiced:shiftSemitones:applyTarget:)`` for `Float` features (computed in `Double`). Real-time safe.

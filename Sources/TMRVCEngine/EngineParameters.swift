@@ -33,6 +33,10 @@ public final class EngineParameters: Sendable {
     public static let gate = Control(id: "gate", range: -120...0, defaultValue: -60, unit: "dBFS", nonFinite: -120)
     public static let register = Control(id: "register_mode", range: 0...1, defaultValue: 0, unit: "", nonFinite: 0)
     public static let voiceSource = Control(id: "voice_source", range: 0...1, defaultValue: 0, unit: "", nonFinite: 0)
+    /// The content warp's strength (default `pitch.content_warp_strength`); not yet in ``controls`` (the C
+    /// API and the plugin run the default): the CLI's `--content-warp`, `tmrvc live`'s `content_warp`.
+    public static let contentWarp = Control(id: "content_warp", range: 0...1,
+                                            defaultValue: Float(TMRVCConstants.Pitch.contentWarpStrength), unit: "", nonFinite: 0)
     /// Every control, in the order of the C API's `tmrvc_parameter`.
     public static let controls: [Control] = [quality, pitch, dryWet, gain, gate, register, voiceSource]
 
@@ -42,6 +46,7 @@ public final class EngineParameters: Sendable {
     private let gainValue = ClampedAtomicFloat(EngineParameters.gain)
     private let voiceSourceValue = ClampedAtomicFloat(EngineParameters.voiceSource)
     private let gateValue = ClampedAtomicFloat(EngineParameters.gate)
+    private let contentWarpValue = ClampedAtomicFloat(EngineParameters.contentWarp)
     private let registerValue = Atomic<Int>(Int(EngineParameters.register.defaultValue))
 
     public init() {}
@@ -91,6 +96,16 @@ public final class EngineParameters: Sendable {
     public var voiceSourceAlpha: Float {
         get { voiceSourceValue.value }
         set { voiceSourceValue.value = newValue }
+    }
+
+    /// Content warp strength in [0, 1] (0 = off; default `pitch.content_warp_strength`): in the automatic register mode with a speaker that has
+    /// pitch statistics, the content encoder's mel frame is warped in frequency by
+    /// `2^(strength (target mean - source running mean))` of log2-F0, clamped to
+    /// [`pitch.content_warp_min`, `pitch.content_warp_max`], so a source far from the speaker's register
+    /// reaches the encoder at the speaker's vocal-tract scale (docs/training.md "Content warp").
+    public var contentWarpStrength: Float {
+        get { contentWarpValue.value }
+        set { contentWarpValue.value = newValue }
     }
 
     /// Input noise-gate threshold in dBFS (-120 disables it).

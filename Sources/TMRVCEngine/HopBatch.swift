@@ -42,11 +42,9 @@ final class HopBatch {
     /// Whether the model states currently live in the batch's models (else in the engine's
     /// one-frame models).
     var statesInBatch = false
-    /// Per queued hop: the F0 estimate, the pitch shift and register mode in force at that hop,
-    /// then (at conversion) the output log-F0 feature and excitation F0.
+    /// Per queued hop: the F0 estimate, the output log-F0 feature and the excitation F0 (mapped
+    /// when the hop is queued, as the one-frame path maps them hop by hop).
     let estimates: UnsafeMutablePointer<PitchEstimate>
-    let shifts: UnsafeMutablePointer<Float>
-    let automatic: UnsafeMutablePointer<Bool>
     let logF0: UnsafeMutablePointer<Float>
     let f0Hz: UnsafeMutablePointer<Double>
     /// One frame's harmonic and noise envelopes, gathered from the vocoder's [241, hops] outputs.
@@ -100,10 +98,6 @@ final class HopBatch {
         noiseOut = try bind(vocoder, "noise", bins * hops, output: true, file: "vocoder.onnx")
         estimates = .allocate(capacity: hops)
         estimates.initialize(repeating: .unvoiced, count: hops)
-        shifts = .allocate(capacity: hops)
-        shifts.initialize(repeating: 0, count: hops)
-        automatic = .allocate(capacity: hops)
-        automatic.initialize(repeating: true, count: hops)
         logF0 = .allocate(capacity: hops)
         logF0.initialize(repeating: 0, count: hops)
         f0Hz = .allocate(capacity: hops)
@@ -120,7 +114,7 @@ final class HopBatch {
     }
 
     deinit {
-        estimates.deallocate(); shifts.deallocate(); automatic.deallocate(); logF0.deallocate(); f0Hz.deallocate()
+        estimates.deallocate(); logF0.deallocate(); f0Hz.deallocate()
         harmonicFrame.deallocate(); noiseFrame.deallocate(); roomHops.deallocate(); roomParams.deallocate()
     }
 

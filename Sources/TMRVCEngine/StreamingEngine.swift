@@ -92,6 +92,9 @@ public final class StreamingEngine: @unchecked Sendable {
     private let history: UnsafeMutablePointer<Float>
     private let historyLength: Int
     private let melFrame: UnsafeMutablePointer<Float>
+    /// The content encoder's input frame when the content warp is on (`melFrame` warped).
+    private let warpedMelFrame: UnsafeMutablePointer<Float>
+    private let melWarp = MelWarp()
     private let melHistory: UnsafeMutablePointer<Float>   // [irWindow][mel], newest last
     private let contentRing: UnsafeMutablePointer<Float>  // [(maxLookahead + 1)][content]
     private let irParams: UnsafeMutablePointer<Float>
@@ -235,6 +238,8 @@ public final class StreamingEngine: @unchecked Sendable {
         history.initialize(repeating: 0, count: historyLength)
         melFrame = .allocate(capacity: Self.melCount)
         melFrame.initialize(repeating: 0, count: Self.melCount)
+        warpedMelFrame = .allocate(capacity: Self.melCount)
+        warpedMelFrame.initialize(repeating: 0, count: Self.melCount)
         melHistory = .allocate(capacity: Self.melCount * Self.irWindow)
         melHistory.initialize(repeating: Float(logf(Float(TMRVCConstants.Frontend.logFloor))), count: Self.melCount * Self.irWindow)
         contentRing = .allocate(capacity: Self.contentCount * (Self.maxLookahead + 1))
@@ -265,7 +270,7 @@ public final class StreamingEngine: @unchecked Sendable {
     }
 
     deinit {
-        history.deallocate(); melFrame.deallocate(); melHistory.deallocate(); contentRing.deallocate()
+        history.deallocate(); melFrame.deallocate(); warpedMelFrame.deallocate(); melHistory.deallocate(); contentRing.deallocate()
         irParams.deallocate(); hopIn.deallocate(); hopOut.deallocate(); fadeIn.deallocate()
         analysisWindow.deallocate(); diagMagnitude.deallocate(); diagPhase.deallocate()
         pitchHop.deallocate(); pitchLast.deallocate()
@@ -596,7 +601,7 @@ public final class StreamingEngine: @unchecked Sendable {
         analyzeHop()
         let slot = hopIndex % (Self.maxLookahead + 1)
         if mode == .convert {
-            contentIn.floats.update(from: melFrame, count: Self.melCount)
+            contentIn.floats.update(from: contentFrame(), count: Self.melCount)
             content.step()
             (contentRing + slot * Self.contentCount).update(from: contentOut.floats, count: Self.contentCount)
             if let batch {
@@ -716,10 +721,14 @@ public final class StreamingEngine: @unchecked Sendable {
         estimateRoomWhole(b)
         let j = b.count, q = b.hops
         let mel = b.melIn.floats
-        for c in 0..<Self.melCount { mel[c * q + j] = melFrame[c] }
-        b.estimates[j] = pitchEstimate(window: paths[active].pitchWindow)
-        b.shifts[j] = parameters.pitchShiftSemitones
-        b.automatic[j] = parameters.registerMode == .automatic
+        let frame = contentFrame()
+        for c in 0..<Self.melCount { mel[c * q + j] = frame[c] }
+        // The output pitch now, hop by hop as the one-frame path maps it (after the content frame,
+        // whose warp reads the register statistics of the hops before).
+        let e = pitchEstimate(window: paths[active].pitchWindow)
+        b.estimates[j] = e
+        (b.logF0[j], b.f0Hz[j]) = outputPitch(paths[active], estimate: e, shift: parameters.pitchShiftSemitones,
+                                              automatic: parameters.registerMode == .automatic)
         b.count = j + 1
         hopIndex += 1
         if b.count == q {
@@ -767,11 +776,6 @@ public final class StreamingEngine: @unchecked Sendable {
         let ring = Self.maxLookahead + 1, cc = Self.contentCount, lookahead = path.lookaheadHops
         b.content.step()
         let content = b.contentOut.floats   // [256][q]
-        for j in 0..<q {
-            let (y, f) = outputPitch(path, estimate: b.estimates[j], shift: b.shifts[j], automatic: b.automatic[j])
-            b.logF0[j] = y
-            b.f0Hz[j] = f
-        }
         stats.outputF0Hz = b.f0Hz[q - 1]
         let cin = b.converterContent.floats, pin = b.converterPitch.floats, features = b.featuresOut.floats
         let vf = b.vocoderFeatures.floats
@@ -821,6 +825,18 @@ public final class StreamingEngine: @unchecked Sendable {
         }
         // A non-finite hop restarted the one-frame models; the batch's restart with them.
         if !finite { b.reset() }
+    }
+
+    /// The content encoder's input for the newest hop: the mel frame, warped in frequency when the
+    /// content warp is on (`pitch.content_warp_*`: automatic register mode and a speaker with pitch
+    /// statistics; the factor from the active path's register statistics of the hops before).
+    private func contentFrame() -> UnsafePointer<Float> {
+        let strength = Double(parameters.contentWarpStrength)
+        guard strength != 0, parameters.registerMode == .automatic else { return UnsafePointer(melFrame) }
+        let alpha = paths[active].registerMap.contentWarp(strength: strength)
+        guard alpha != 1 else { return UnsafePointer(melFrame) }
+        melWarp.apply(alpha: alpha, input: melFrame, output: warpedMelFrame)
+        return UnsafePointer(warpedMelFrame)
     }
 
     /// The output pitch of a frame from its F0 estimate: the log-F0 feature `log2(f0 / f0_ref)` in

@@ -186,6 +186,7 @@ final class CommandReader: @unchecked Sendable {
         case "wet": return number(EngineParameters.dryWet) { p.wet = $0 }
         case "gain": return number(EngineParameters.gain) { p.outputGainDB = $0 }
         case "gate": return number(EngineParameters.gate) { p.gateThresholdDB = $0 }
+        case "content_warp": return number(EngineParameters.contentWarp) { p.contentWarpStrength = $0 }
         case "register":
             guard let r = VoiceControls.Register(rawValue: argument) else { return "error: register needs auto or shift" }
             p.registerMode = r.mode
@@ -193,7 +194,7 @@ final class CommandReader: @unchecked Sendable {
         case "speaker":
             do { try engine.loadSpeaker(path: argument) } catch { return "error: \(error)" }
             return "speaker \(argument) loaded (crossfading)"
-        default: return "error: unknown command '\(command)' (speaker, q, pitch, wet, gain, gate, register, stats, quit)"
+        default: return "error: unknown command '\(command)' (speaker, q, pitch, wet, gain, gate, register, content_warp, stats, quit)"
         }
     }
 }

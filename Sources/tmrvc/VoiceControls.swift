@@ -23,6 +23,9 @@ struct VoiceControls: ParsableArguments {
                                valueName: "auto|shift"))
     var register: Register = .auto
 
+    @Option(name: .customLong("content-warp"), help: ArgumentHelp("Content warp strength 0 (off) ...1: the content encoder hears the input warped toward the speaker's vocal-tract scale by 2^(strength x the log2 register difference), clamped to 0.8...1.25 (register auto only; docs/training.md \"Content warp\").", valueName: "strength"))
+    var contentWarp: Float = EngineParameters.contentWarp.defaultValue
+
     @Option(help: "Dry/wet mix, 0 (input) ... 1 (converted).")
     var wet: Float = 1
 
@@ -38,7 +41,8 @@ struct VoiceControls: ParsableArguments {
     func validate() throws {
         for (option, value, control) in [("q", quality, EngineParameters.quality), ("pitch", pitch, EngineParameters.pitch),
                                          ("wet", wet, EngineParameters.dryWet), ("voice-source", voiceSource, EngineParameters.voiceSource),
-                                         ("gain", gain, EngineParameters.gain), ("gate", gate, EngineParameters.gate)]
+                                         ("gain", gain, EngineParameters.gain), ("gate", gate, EngineParameters.gate),
+                                         ("content-warp", contentWarp, EngineParameters.contentWarp)]
         where !control.range.contains(value) {
             throw ValidationError("--\(option) must be within \(control.rangeDescription)")
         }
@@ -48,6 +52,7 @@ struct VoiceControls: ParsableArguments {
         parameters.quality = quality
         parameters.pitchShiftSemitones = pitch
         parameters.registerMode = register.mode
+        parameters.contentWarpStrength = contentWarp
         parameters.wet = wet
         parameters.outputGainDB = gain
         parameters.voiceSourceAlpha = voiceSource

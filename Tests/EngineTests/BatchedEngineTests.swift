@@ -10,10 +10,11 @@ final class BatchedEngineTests: XCTestCase {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
 
-    func engine(q: Float, batchHops: Int, rate: Int) throws -> StreamingEngine {
+    func engine(q: Float, batchHops: Int, rate: Int, contentWarp: Float = 0) throws -> StreamingEngine {
         let e = try StreamingEngine(modelsDirectory: Self.root + "/weights")
         e.overloadControlEnabled = false
         e.parameters.quality = q
+        e.parameters.contentWarpStrength = contentWarp
         e.parameters.gateThresholdDB = -120
         e.batchHops = batchHops
         try e.prepare(sampleRate: rate, maxBlockSize: 4096)
@@ -29,16 +30,19 @@ final class BatchedEngineTests: XCTestCase {
     }
 
     /// Batched vs one-hop conversion of a real utterance at q = 0 (IR interval 20, batches of 100
-    /// hops) and q = 1 (lookahead 6, interval 5), uneven blocks. The F0 analysis is the same code on
+    /// hops) and q = 1 (lookahead 6, interval 5), uneven blocks, and with the content warp at both
+    /// (its factor per hop reads the register statistics of the hops before, mapped hop by hop in
+    /// both paths). The F0 analysis is the same code on
     /// the same samples; only the models' summation order differs (matrix–matrix vs matrix–vector
     /// products), so the outputs agree to float rounding. A wrong room-estimate hop, a lookahead
     /// off by one frame or a state handed over wrongly shows at 1e-3 ... 1e-1 of the peak.
     func testBatchedConversionEqualsOneHopConversion() throws {
         let audio = try AudioFile.read(path: Self.root + "/Tests/Fixtures/audio/utt0_en-us.wav")
         let x = Array(audio.samples.prefix(audio.sampleRate * 2))
-        for (q, hops) in [(Float(0), 100), (Float(1), 37)] {
-            let streamed = try engine(q: q, batchHops: 1, rate: audio.sampleRate)
-            let batched = try engine(q: q, batchHops: hops, rate: audio.sampleRate)
+        for (q, hops, warp) in [(Float(0), 100, Float(0)), (Float(1), 37, Float(0)), (Float(0), 100, Float(0.25)),
+                                (Float(1), 37, Float(0.25))] {
+            let streamed = try engine(q: q, batchHops: 1, rate: audio.sampleRate, contentWarp: warp)
+            let batched = try engine(q: q, batchHops: hops, rate: audio.sampleRate, contentWarp: warp)
             let batch = try XCTUnwrap(batched.batchSize)
             XCTAssertEqual(batch % streamed.currentProfile.irUpdateInterval, 0)
             XCTAssertEqual(batched.latencySamples, streamed.latencySamples + (batch - 1) * TMRVCConstants.Audio.hopLength)
@@ -48,9 +52,9 @@ final class BatchedEngineTests: XCTestCase {
             var worst: Float = 0
             for i in 0..<a.count { worst = max(worst, abs(a[i] - b[i])) }
             let peak = a.map(abs).max() ?? 0
-            print("q \(q), batches of \(batch) hops: batched vs one-hop conversion max abs difference \(worst) (peak \(peak)); latency \(streamed.latencySamples) -> \(batched.latencySamples) samples")
+            print("q \(q), content warp \(warp), batches of \(batch) hops: batched vs one-hop conversion max abs difference \(worst) (peak \(peak)); latency \(streamed.latencySamples) -> \(batched.latencySamples) samples")
             XCTAssertGreaterThan(peak, 0.01, "the conversion must not be silent")
-            XCTAssertLessThanOrEqual(worst, 1e-5, "q \(q)")
+            XCTAssertLessThanOrEqual(worst, 1e-5, "q \(q), content warp \(warp)")
         }
     }
 

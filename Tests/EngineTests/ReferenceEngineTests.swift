@@ -21,12 +21,32 @@ final class ReferenceEngineTests: XCTestCase {
         .deletingLastPathComponent().path
 
     func testConvertMatchesPythonReferencePipeline() throws {
+        let y = try convertFixtureUtterance(contentWarp: 0, reference: "utt0_flite_rms_q0.npy")
+        XCTAssertFalse(y.isEmpty)
+    }
+
+    /// The content warp (`--content-warp 0.25`, `tmrvc.reference_engine.FIXTURE_CONTENT_WARP`): the
+    /// content encoder's input warped by the register statistics of the hops before; the same
+    /// reference, and an output that the warp really changes (against the unwarped fixture).
+    func testContentWarpMatchesPythonReferencePipeline() throws {
+        let y = try convertFixtureUtterance(contentWarp: 0.25, reference: "utt0_flite_rms_q0_warp.npy")
+        let unwarped = try NPY.load(path: Self.root + "/Tests/Fixtures/engine/utt0_flite_rms_q0.npy").floats
+        var change: Float = 0
+        for i in 0..<min(y.count, unwarped.count) { change = max(change, abs(y[i] - unwarped[i])) }
+        print("content warp 0.25: max abs change against the unwarped conversion \(change)")
+        XCTAssertGreaterThan(change, 0.015, "20x the tolerance: the warp must change the conversion")
+    }
+
+    /// The fixture utterance through the engine at q = 0 into flite_rms, compared with the Python
+    /// reference's output `reference`; returns the engine's aligned output.
+    func convertFixtureUtterance(contentWarp: Float, reference name: String) throws -> [Float] {
         let audio = try AudioFile.read(path: Self.root + "/Tests/Fixtures/audio/utt0_en-us.wav")
-        let reference = try NPY.load(path: Self.root + "/Tests/Fixtures/engine/utt0_flite_rms_q0.npy").floats
+        let reference = try NPY.load(path: Self.root + "/Tests/Fixtures/engine/" + name).floats
         let engine = try StreamingEngine(modelsDirectory: Self.root + "/weights")
         engine.overloadControlEnabled = false
         engine.parameters.quality = 0
         engine.parameters.gateThresholdDB = -120
+        engine.parameters.contentWarpStrength = contentWarp
         try engine.prepare(sampleRate: audio.sampleRate, maxBlockSize: 4096)
         engine.setSpeaker(try SpeakerProfile(contentsOf: Self.root + "/weights/speakers/flite_rms.tmrvc_speaker"))
         let latency = engine.latencySamples
@@ -43,9 +63,10 @@ final class ReferenceEngineTests: XCTestCase {
             worst = abs(aligned[i] - reference[i]); at = i
         }
         let peak = reference.map(abs).max() ?? 0
-        print("engine vs Python reference: max abs error \(worst) at sample \(at) (reference peak \(peak))")
+        print("engine vs Python reference \(name): max abs error \(worst) at sample \(at) (reference peak \(peak))")
         XCTAssertGreaterThan(peak, 0.001, "the reference output must not be silent")
         XCTAssertLessThanOrEqual(worst, 1e-3 * peak)
+        return aligned
     }
 
     /// The engine's F0 estimator on the fixture utterance against `tmrvc.pitch` (the fixture case

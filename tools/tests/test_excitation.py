@@ -112,6 +112,25 @@ def test_register_map_moves_contour_into_target_register():
     assert shift(0.25, True, 12.0) == pytest.approx(1.25)   # no target statistics: shift only
 
 
+def test_content_warp_follows_the_register_difference_and_is_clamped():
+    """RegisterMap.content_warp: 2^(strength (target mean - source mean)) from the statistics so far
+    (the prior before any voiced frame), clamped; 1 without a target or at strength 0."""
+    rm = X.RegisterMap(target_mean=math.log2(100 / 200), target_std=0.2)
+    assert rm.content_warp(0.0) == 1.0 and X.RegisterMap().content_warp(0.25) == 1.0
+    prior = 2.0 ** (0.25 * (math.log2(100 / 200) - math.log2(C.PITCH_REGISTER_PRIOR_HZ / 200)))
+    assert rm.content_warp(0.25) == pytest.approx(prior)
+    for _ in range(200):                              # a source an octave above the target
+        rm(math.log2(200 / 200), True)
+    assert abs(rm.mean) < 0.03                        # the source's register, the prior nearly gone
+    assert rm.content_warp(0.25) == pytest.approx(2.0 ** (0.25 * (rm.target_mean - rm.mean)))
+    assert rm.content_warp(0.25) == pytest.approx(2.0 ** -0.25, rel=0.01)     # warped down ~16 %
+    assert rm.content_warp(1.0) == C.PITCH_CONTENT_WARP_MIN           # 0.5, clamped
+    low = X.RegisterMap(target_mean=math.log2(300 / 200), target_std=0.2)
+    for _ in range(200):
+        low(math.log2(75 / 200), True)
+    assert low.content_warp(1.0) == C.PITCH_CONTENT_WARP_MAX
+
+
 def test_log_f0_stats():
     f0 = np.array([0.0] * 5 + [200.0, 400.0] * 10)
     m, s = X.log_f0_stats(f0)

@@ -47,7 +47,8 @@ SCHEMA: dict[str, dict[str, object]] = {
               "register_prior_hz": float,
               "register_prior_std": float, "register_prior_frames": int, "register_mean_prior_frames": int,
               "register_settle_frames": int, "register_mean_frames": int, "register_max_frames": int,
-              "register_std_ratio_min": float, "register_std_ratio_max": float},
+              "register_std_ratio_min": float, "register_std_ratio_max": float,
+              "content_warp_strength": float, "content_warp_min": float, "content_warp_max": float},
     "lora": {"rank": int, "targets": (list, str), "delta_size": int},
     "streaming": {
         "ir_update_interval": int, "ir_window_frames": int, "ir_run_parts": int, "acoustic_update_parts": int,

@@ -267,6 +267,15 @@ class RegisterMap:
             y = self.target_mean + (x - self.mean) * rho
         return y + shift_semitones / 12.0
 
+    def content_warp(self, strength: float) -> float:
+        """The content warp factor ``alpha = 2^(strength * (target mean - source mean))`` from the
+        source statistics so far, clamped to [``pitch.content_warp_min``, ``_max``]; 1 when the
+        strength is 0 or no target register is set."""
+        if strength == 0.0 or self.target_mean is None:
+            return 1.0
+        a = 2.0 ** (strength * (self.target_mean - self.mean))
+        return min(max(a, C.PITCH_CONTENT_WARP_MIN), C.PITCH_CONTENT_WARP_MAX)
+
 
 def log_f0_stats(f0_hz: np.ndarray) -> tuple[float, float]:
     """(mean, std) of log2(f0 / f0_ref) over voiced frames: a speaker file's target register."""

@@ -126,6 +126,25 @@ def mel_band_centres_hz() -> np.ndarray:
     return _mel_points_hz()[1:-1]
 
 
+_MEL_CENTRES_HZ = mel_band_centres_hz()
+
+
+def warp_mel(mel: np.ndarray, alpha: float) -> np.ndarray:
+    """The log-mel ``[80, T]`` (or one frame, ``[80]``) of the same sound with every frequency
+    scaled by ``alpha`` (vocal-tract-length change of harmonics and formants together, as a
+    resampling would): band i takes the value the input has at ``centre_i / alpha``, interpolated
+    linearly between bands on the Hz axis (the edge band beyond the last centre), in float64, then
+    rounded to the input's dtype.  ``alpha`` 1 returns the input unchanged.  The training stages'
+    perturbation and the engine's content warp (``TMRVCDSP.MelWarp``)."""
+    if alpha == 1.0:
+        return mel
+    pos = np.interp(_MEL_CENTRES_HZ / alpha, _MEL_CENTRES_HZ, np.arange(len(_MEL_CENTRES_HZ), dtype=np.float64))
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(_MEL_CENTRES_HZ) - 1)
+    w = (pos - lo).reshape((-1,) + (1,) * (mel.ndim - 1))
+    return ((1.0 - w) * mel[lo] + w * mel[hi]).astype(mel.dtype)
+
+
 def _mel_filterbank_f64() -> np.ndarray:
     fft_freqs = np.linspace(0.0, SAMPLE_RATE / 2.0, N_BINS)
     hz_pts = _mel_points_hz()

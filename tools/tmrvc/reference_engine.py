@@ -50,6 +50,7 @@ IR_PARTS_Q0 = min(C.STREAMING_IR_RUN_PARTS, IR_INTERVAL_Q0)     # hops one ir_es
 ACOUSTIC_PARTS_Q0 = min(C.STREAMING_ACOUSTIC_UPDATE_PARTS, IR_INTERVAL_Q0 - IR_PARTS_Q0 + 1)  # then the converter's update
 IR_APPLY_HOP_Q0 = IR_PARTS_Q0 + ACOUSTIC_PARTS_Q0 - 2             # hop of the cycle from which the estimate applies
 HOP = C.AUDIO_HOP_LENGTH
+FIXTURE_CONTENT_WARP = 0.25                                       # the second fixture's content warp strength
 LATENCY_Q0 = 2 * HOP
 
 
@@ -118,15 +119,21 @@ def output_f0_hz(pitch_frame: np.ndarray) -> float:
     return C.PITCH_F0_REF_HZ * 2.0 ** logf0 if voicing > 0 else 0.0
 
 
-def map_pitch(pit: np.ndarray, profile: SpeakerProfile, shift_semitones: float = 0.0) -> np.ndarray:
-    """Source pitch features [2, T] -> output pitch features: log-F0 moved into the profile's
-    register (running source statistics, :class:`tmrvc.excitation.RegisterMap`), plus the shift."""
+def map_pitch(pit: np.ndarray, profile: SpeakerProfile, shift_semitones: float = 0.0,
+              content_warp: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Source pitch features [2, T] -> (output pitch features, content warp factors [T]): log-F0
+    moved into the profile's register (running source statistics,
+    :class:`tmrvc.excitation.RegisterMap`), plus the shift; frame t's warp factor comes from the
+    statistics of the frames before it (what the engine knows when frame t enters the content
+    encoder, at q = 0)."""
     stats = profile.pitch_stats
     rm = excitation.RegisterMap(*stats) if stats is not None else excitation.RegisterMap()
     out = pit.copy()
+    alphas = np.ones(pit.shape[1])
     for t in range(pit.shape[1]):
+        alphas[t] = rm.content_warp(content_warp)
         out[0, t] = rm(float(pit[0, t]), bool(pit[1, t] > 0), shift_semitones)
-    return out.astype(np.float32)
+    return out.astype(np.float32), alphas
 
 
 def copy_synthesis(audio: np.ndarray, sessions: dict) -> np.ndarray:
@@ -137,26 +144,31 @@ def copy_synthesis(audio: np.ndarray, sessions: dict) -> np.ndarray:
 
 
 def convert(audio: np.ndarray, profile: SpeakerProfile, weights: Path = ROOT / "weights",
-            sessions: dict | None = None, shift_semitones: float = 0.0) -> np.ndarray:
+            sessions: dict | None = None, shift_semitones: float = 0.0,
+            content_warp: float = C.PITCH_CONTENT_WARP_STRENGTH) -> np.ndarray:
     """``audio`` (24 kHz) converted to ``profile``'s voice as the engine does at q = 0."""
     sessions = sessions or load_sessions(weights)
-    features, pit = convert_features(audio, profile, sessions, shift_semitones)
+    features, pit = convert_features(audio, profile, sessions, shift_semitones, content_warp)
     return vocode(features, pit, sessions)[:len(audio)]
 
 
 def convert_features(audio: np.ndarray, profile: SpeakerProfile, sessions: dict,
-                     shift_semitones: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+                     shift_semitones: float = 0.0,
+                     content_warp: float = C.PITCH_CONTENT_WARP_STRENGTH) -> tuple[np.ndarray, np.ndarray]:
     """The converter's output features [80, T] for ``audio`` (before the vocoder), streamed
     frame by frame with the content encoder, IR estimator and converter of ``sessions``, and
-    the output (register-mapped) pitch features [2, T] fed to converter and vocoder."""
+    the output (register-mapped) pitch features [2, T] fed to converter and vocoder.
+    ``content_warp`` > 0: each mel frame reaches the content encoder warped by its factor
+    (:func:`map_pitch`, :func:`tmrvc.frontend.warp_mel`); the IR estimator reads it unwarped."""
     x = np.concatenate([audio.astype(np.float32), np.zeros(LATENCY_Q0, np.float32)])
     mel = frontend.log_mel(x)                       # [80, T]
     n = mel.shape[1]
-    pit = map_pitch(pitch.pitch_features(x), profile, shift_semitones)   # [2, T]
+    pit, alphas = map_pitch(pitch.pitch_features(x), profile, shift_semitones, content_warp)   # [2, T], [T]
     content_s, ir_s = sessions["content_encoder"], sessions["ir_estimator"]
     conv_s = sessions["converter"]
+    content_in = (frontend.warp_mel(mel[:, t], float(alphas[t]))[None, :, None] for t in range(n))
     content = np.stack([o["content"][0, :, 0] for o in
-                        _stream(content_s, ({"mel": mel[None, :, t:t + 1]} for t in range(n)), {})])
+                        _stream(content_s, ({"mel": m} for m in content_in), {})])
     floor = np.float32(np.log(C.FRONTEND_LOG_FLOOR))
     window = C.STREAMING_IR_WINDOW_FRAMES
     padded_mel = np.concatenate([np.full((80, window - 1), floor, np.float32), mel], axis=1)
@@ -186,17 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     if sr != C.AUDIO_SAMPLE_RATE:
         print(f"error: {INPUT_WAV}: expected {C.AUDIO_SAMPLE_RATE} Hz, got {sr}", file=sys.stderr)
         return 2
-    y = convert(audio, SpeakerProfile.read(SPEAKER))
-    target = OUT / f"utt0_{SPEAKER.stem}_q0.npy"
-    if args.check:
-        ref = np.load(target)
-        err = float(np.max(np.abs(ref - y)))
-        print(f"reference engine vs committed {target.relative_to(ROOT)}: max abs error {err:.3g}")
-        return 0 if err <= 1e-5 else 1
-    OUT.mkdir(parents=True, exist_ok=True)
-    np.save(target, y)
-    print(f"wrote {target.relative_to(ROOT)}: {len(y)} samples, peak {np.max(np.abs(y)):.4f}")
-    return 0
+    profile, sessions = SpeakerProfile.read(SPEAKER), load_sessions()
+    worst = 0.0
+    for warp, suffix in ((0.0, ""), (FIXTURE_CONTENT_WARP, "_warp")):
+        y = convert(audio, profile, sessions=sessions, content_warp=warp)
+        target = OUT / f"utt0_{SPEAKER.stem}_q0{suffix}.npy"
+        if args.check:
+            err = float(np.max(np.abs(np.load(target) - y)))
+            print(f"reference engine (content warp {warp}) vs committed {target.relative_to(ROOT)}: max abs error {err:.3g}")
+            worst = max(worst, err)
+            continue
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.save(target, y)
+        print(f"wrote {target.relative_to(ROOT)}: {len(y)} samples, peak {np.max(np.abs(y)):.4f} (content warp {warp})")
+    return 0 if worst <= 1e-5 else 1
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ from tmrvc import constants as C
 from tmrvc.data.corpus import load_clip, read_manifest
 from tmrvc.data.features import load_features
 from tmrvc.data.rir import DRY_PARAMS
-from tmrvc.frontend import mel_band_centres_hz
 
 MEL_FLOOR = float(np.log(C.FRONTEND_LOG_FLOOR))
 HOP = C.AUDIO_HOP_LENGTH
@@ -91,24 +90,6 @@ def input_mel(clip: Clip, rng: np.random.Generator, p_aug: float) -> tuple[np.nd
         i = int(rng.integers(k))
         return clip.f["mel_aug"][i], clip.f["ir_aug"][i]
     return clip.f["mel"], DRY_PARAMS
-
-
-_MEL_CENTRES_HZ = mel_band_centres_hz()
-
-
-def warp_mel(mel: np.ndarray, alpha: float) -> np.ndarray:
-    """The log-mel ``[80, T]`` of the same clip with every frequency scaled by ``alpha``
-    (vocal-tract-length perturbation of harmonics and formants together, as a resampling
-    would): band i takes the value the input has at ``centre_i / alpha``, interpolated
-    linearly between bands on the Hz axis (the edge band beyond the last centre).
-    ``alpha`` 1 returns the input unchanged."""
-    if alpha == 1.0:
-        return mel
-    pos = np.interp(_MEL_CENTRES_HZ / alpha, _MEL_CENTRES_HZ, np.arange(C.DIMS_MEL, dtype=np.float64))
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, C.DIMS_MEL - 1)
-    w = (pos - lo)[:, None]
-    return ((1.0 - w) * mel[lo] + w * mel[hi]).astype(mel.dtype)
 
 
 def stack(arrays: list[np.ndarray]) -> torch.Tensor:

@@ -12,7 +12,8 @@ from torch import nn
 from tmrvc import constants as C
 from tmrvc import excitation
 from tmrvc.data.rir import DRY_PARAMS
-from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, stack, warp_mel
+from tmrvc.frontend import warp_mel
+from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, stack
 from tmrvc.train.trainer import Stage
 from tmrvc.train.stages.common import (Tensor, frozen, run_streaming, converter_batch, _eval_rng, converter_stage,
                                       content_encoder_stage)

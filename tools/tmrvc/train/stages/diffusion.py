@@ -13,7 +13,8 @@ from torch import nn
 
 from tmrvc import constants as C
 from tmrvc.train import teacher_net as TN
-from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, input_mel, stack, warp_mel
+from tmrvc.frontend import warp_mel
+from tmrvc.train.dataset import MEL_FLOOR, ClipStore, crop, crop_start, input_mel, stack
 from tmrvc.train.trainer import Stage, load_final
 from tmrvc.train.stages.common import (Tensor, trainable, frozen, run_streaming, converter_batch, _eval_rng,
                                       _eval_store, speaker_embeddings, student_stage)
