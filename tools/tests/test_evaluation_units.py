@@ -212,3 +212,15 @@ def test_precision_rows_follow_the_environment_and_flags(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             R.main(argv)
         assert "--precisions" in capsys.readouterr().err
+
+
+def test_ab_summary_and_a_corpus_without_targets(tmp_path, capsys):
+    """tmrvc.evaluation.ab: WER pools words over clips; a corpus it cannot use is an error naming it."""
+    from tmrvc.evaluation import ab
+
+    rows = [{"word_errors": 1, "words": 10, "sim_target": 0.7}, {"word_errors": 2, "words": 5, "sim_target": 0.8}]
+    s = ab.summary(rows)
+    assert s["wer"] == pytest.approx(20.0) and s["sim_target"] == pytest.approx(0.75)
+    assert (s["words"], s["clips"]) == (15, 2)
+    assert ab.main(["--corpus", str(tmp_path)]) == 2
+    assert f"{tmp_path}: no manifest.jsonl" in capsys.readouterr().err
