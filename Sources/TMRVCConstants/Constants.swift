@@ -133,7 +133,7 @@ public enum TMRVCConstants {
         /// `pitch.register_std_ratio_max`.
         public static let registerStdRatioMax: Double = 2.0
         /// `pitch.content_warp_strength`.
-        public static let contentWarpStrength: Double = 0.25
+        public static let contentWarpStrength: Double = 0.0
         /// `pitch.content_warp_min`.
         public static let contentWarpMin: Double = 0.8
         /// `pitch.content_warp_max`.
